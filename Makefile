@@ -1,0 +1,88 @@
+# muxlab. `make` builds the tools, `make test` runs every suite (normal and
+# ASan+UBSan builds), `make bench` runs the benchmark. V=1 shows commands.
+CC      ?= cc
+WARN    := -Wall -Wextra -Werror
+BASE    := -std=gnu11 -D_GNU_SOURCE -g -Iinclude -MMD -MP $(WARN)
+OPT     := -O2 -D_FORTIFY_SOURCE=2
+ifeq ($(PROFILE),1)
+OPT     += -fno-omit-frame-pointer
+endif
+SAN     := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+export UBSAN_OPTIONS := halt_on_error=1:print_stacktrace=1
+# Tests run under `timeout` as a hang guard only; sanitizers make them slower.
+GUARD   := timeout 900
+
+ifneq ($(V),1)
+Q := @
+endif
+
+.DELETE_ON_ERROR:
+.PHONY: all test test-deps check check-san valgrind bench clean
+
+CORE    := src/mux.c src/mux_select.c src/mux_poll.c src/mux_epoll.c src/cli.c
+SERVER  := $(CORE) src/server.c src/muxserver.c
+TESTS   := test_mux test_server
+
+all: build/muxserver
+
+# $(call objs,TREE,SOURCES)
+objs = $(patsubst %.c,$(1)/%.o,$(2))
+
+build/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(BASE) $(OPT) $(CFLAGS) -c -o $@ $<
+
+build/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC-SAN  $@")
+	$(Q)$(CC) $(BASE) $(SAN) $(CFLAGS) -c -o $@ $<
+
+build/muxserver: $(call objs,build,$(SERVER))
+build/san/muxserver: $(call objs,build/san,$(SERVER))
+build/test_mux: $(call objs,build,$(CORE) tests/test_mux.c tests/testutil.c)
+build/san/test_mux: $(call objs,build/san,$(CORE) tests/test_mux.c tests/testutil.c)
+build/test_server: $(call objs,build,tests/test_server.c tests/testutil.c)
+build/san/test_server: $(call objs,build/san,tests/test_server.c tests/testutil.c)
+
+LINK = $(CC) $(BASE) $(if $(findstring build/san/,$@),$(SAN),$(OPT)) $(CFLAGS) -o $@ $^
+build/muxserver build/san/muxserver:
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(LINK) $(LDFLAGS)
+
+build/test_%:
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(LINK) -lcmocka $(LDFLAGS)
+
+build/san/test_%:
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(LINK) -lcmocka $(LDFLAGS)
+
+test-deps:
+	$(Q)CC=$(CC) bench/need.sh lib:cmocka.h:cmocka:libcmocka-dev
+
+# Each suite finds the server binary of its own tree through MUXSERVER.
+check: test-deps build/muxserver $(addprefix build/,$(TESTS))
+	$(Q)for t in $(TESTS); do echo "== $$t"; \
+		MUXSERVER=build/muxserver $(GUARD) build/$$t || exit 1; done
+
+check-san: test-deps build/san/muxserver $(addprefix build/san/,$(TESTS))
+	$(Q)for t in $(TESTS); do echo "== $$t (ASan+UBSan)"; \
+		MUXSERVER=build/san/muxserver $(GUARD) build/san/$$t || exit 1; done
+
+test: check check-san
+
+# One backend's server test with the server under valgrind (errors fail the test).
+valgrind: test-deps build/muxserver build/test_server
+	$(Q)bench/need.sh cmd:valgrind:valgrind
+	$(Q)MUX_BACKENDS=$(or $(BACKEND),epoll) MUXSERVER=build/muxserver \
+		MUXSERVER_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+		$(GUARD) build/test_server
+
+bench: all
+	$(Q)bench/demo.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

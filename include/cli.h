@@ -1,0 +1,20 @@
+/* cli.h - strict parsing of flag values, shared by muxserver and muxload. */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdbool.h>
+
+/*
+ * Each parser accepts the whole of text or nothing. On failure it prints
+ * "PROG: --FLAG: expected ..., got 'TEXT'" on stderr and returns false;
+ * the caller exits 2.
+ */
+bool cli_long(const char *prog, const char *flag, const char *text,
+	      long min, long max, long *out);
+bool cli_double(const char *prog, const char *flag, const char *text,
+		double min, double max, double *out);
+/* Byte counts: a plain number or one with a K, M or G suffix (powers of 1024). */
+bool cli_size(const char *prog, const char *flag, const char *text,
+	      long min, long max, long *out);
+
+#endif

@@ -1,0 +1,102 @@
+/*
+ * mux.h - the one interface every multiplexer backend implements.
+ *
+ * The verbs mirror epoll_ctl(2) so that select, poll and epoll can be held
+ * to the same contract (tests/test_mux.c). Rules every caller must accept:
+ *
+ *  - Readiness is a hint. A backend may report an fd that is no longer
+ *    ready (another read drained it, or the fd number was closed and reused
+ *    within one batch). Callers use non-blocking fds and treat EAGAIN as
+ *    "nothing to do".
+ *  - MUX_HUP and MUX_ERR are always reported together with MUX_IN and
+ *    MUX_OUT, so a caller that only looks at IN/OUT still finds out by
+ *    reading (EOF, ECONNRESET) or writing (EPIPE).
+ *  - select cannot tell a hang-up from data: a closed peer shows up as
+ *    MUX_IN and read() returns 0.
+ *  - Edge-triggered backends (ops->edge_triggered) report a change once.
+ *    The caller must read until EAGAIN or a short read, and write until
+ *    EAGAIN or until nothing is left, or it will not hear about that fd again.
+ *  - Call del() before close(). A closed fd left registered makes select
+ *    and poll fail (EBADF / POLLNVAL) and epoll silently keep stale state.
+ *  - Ops return >= 0 on success and -errno on failure: -EEXIST for a
+ *    duplicate add, -ENOENT for mod/del of an unregistered fd, -EINVAL for
+ *    a negative fd or an empty interest.
+ */
+#ifndef MUX_H
+#define MUX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	MUX_IN  = 1u << 0,
+	MUX_OUT = 1u << 1,
+	MUX_HUP = 1u << 2,   /* output only: peer hung up */
+	MUX_ERR = 1u << 3,   /* output only: error pending on the fd */
+};
+
+struct mux_event {
+	int fd;
+	unsigned events;
+};
+
+/*
+ * Work each backend does on the caller's behalf. Counts real kernel work
+ * only: "events" are fds the kernel reported ready, never fds a backend
+ * merely looked at; those are "scanned".
+ */
+struct mux_stats {
+	uint64_t waits;     /* calls into select/poll/epoll_wait */
+	uint64_t events;    /* ready fds returned to the caller */
+	uint64_t scanned;   /* fds copied to the kernel and scanned back (select, poll) */
+	uint64_t ctl_calls; /* epoll_ctl calls (epoll) */
+};
+
+struct mux_ops;
+
+/* Every backend's state starts with this, and casts back to its own type. */
+struct mux {
+	const struct mux_ops *ops;
+	struct mux_stats stats;
+};
+
+struct mux_ops {
+	const char *name;        /* the --backend value */
+	const char *summary;     /* one line for --list-backends */
+	bool edge_triggered;
+	/* NULL with errno set on failure. capacity_hint: expected number of fds. */
+	struct mux *(*create)(int capacity_hint);
+	int (*add)(struct mux *, int fd, unsigned interest);
+	int (*mod)(struct mux *, int fd, unsigned interest);
+	int (*del)(struct mux *, int fd);
+	/*
+	 * Fills out[0..max) and returns how many; 0 on timeout or EINTR.
+	 * timeout_ms < 0 waits forever. -errno on failure.
+	 */
+	int (*wait)(struct mux *, struct mux_event *out, int max, int timeout_ms);
+	void (*destroy)(struct mux *);
+};
+
+extern const struct mux_ops mux_select_ops;
+extern const struct mux_ops mux_poll_ops;
+extern const struct mux_ops mux_epoll_ops;
+extern const struct mux_ops mux_epoll_et_ops;
+
+/* NULL-terminated table of every backend, in --list-backends order. */
+extern const struct mux_ops *const mux_backends[];
+
+/* The backend called name, or NULL. */
+const struct mux_ops *mux_find(const char *name);
+
+/* "select, poll, epoll, epoll-et": for error messages. Static storage. */
+const char *mux_names(void);
+
+/*
+ * Grow a zeroed array so that index `need` fits. *arr holds *cap elements of
+ * elem_size bytes; new elements are zeroed. 0 or -ENOMEM. Shared by the
+ * backends that index state by fd number.
+ */
+int mux_grow(void **arr, size_t *cap, size_t need, size_t elem_size);
+
+#endif

@@ -1,0 +1,41 @@
+/* server.h - the muxserver event loop, independent of the backend it runs on. */
+#ifndef SERVER_H
+#define SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mux.h"
+
+struct server_config {
+	const char *host;          /* numeric IPv4 or IPv6 address */
+	int port;                  /* 0: kernel picks one */
+	const struct mux_ops *backend;
+	size_t max_pending;        /* per-connection unsent bytes before we stop reading */
+	long max_conns;            /* 0: no limit */
+	double duration_s;         /* 0: run until a signal */
+	double grace_s;            /* after SIGINT/SIGTERM: wait this long for clients */
+	long nofile;               /* 0: raise soft RLIMIT_NOFILE to the hard limit */
+	int sndbuf;                /* 0: kernel default SO_SNDBUF */
+	int backlog;
+	bool upper;                /* echo upper-cased, as in the course notes' first server */
+	bool quiet;
+};
+
+struct server_stats {
+	uint64_t accepted, closed, refused, shed;
+	uint64_t bytes_in, bytes_out, requests, reads, writes;
+	uint64_t resets, paused, dels;
+	uint64_t pending_max;      /* most bytes ever buffered for one connection */
+};
+
+/*
+ * Listen, print "port=N ..." as the first line of stdout, serve until a
+ * signal or the duration ends, print the summary unless quiet.
+ * Returns the process exit status: 0 on a clean stop, 1 on a setup failure
+ * (already reported on stderr in one line).
+ */
+int server_run(const struct server_config *cfg);
+
+#endif

@@ -1,0 +1,163 @@
+/*
+ * mux_poll.c - poll(2) with O(1) add, mod and del.
+ *
+ * The pollfd array is dense (the kernel copies and scans all of it on every
+ * call, so holes would cost), and slot_of[fd] finds an fd's entry without a
+ * search. del moves the last entry into the hole.
+ */
+#include "mux.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+
+struct mux_poll {
+	struct mux base;
+	struct pollfd *pfds;
+	size_t pfds_cap;
+	size_t count;
+	size_t *slot_of;           /* per fd: index into pfds + 1; 0 = not registered */
+	size_t slot_cap;
+};
+
+static struct mux_poll *to_poll(struct mux *m)
+{
+	return (struct mux_poll *)m;
+}
+
+static void poll_destroy(struct mux *m)
+{
+	struct mux_poll *p = to_poll(m);
+
+	free(p->pfds);
+	free(p->slot_of);
+	free(p);
+}
+
+static struct mux *poll_create(int capacity_hint)
+{
+	struct mux_poll *p = calloc(1, sizeof(*p));
+	size_t hint = capacity_hint > 0 ? (size_t)capacity_hint : 1;
+
+	if (!p)
+		return NULL;
+	p->base.ops = &mux_poll_ops;
+	if (mux_grow((void **)&p->pfds, &p->pfds_cap, hint, sizeof(struct pollfd)) ||
+	    mux_grow((void **)&p->slot_of, &p->slot_cap, hint, sizeof(size_t))) {
+		poll_destroy(&p->base);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return &p->base;
+}
+
+static bool valid(unsigned interest)
+{
+	return interest && !(interest & ~(unsigned)(MUX_IN | MUX_OUT));
+}
+
+static short to_poll_events(unsigned interest)
+{
+	return (short)((interest & MUX_IN ? POLLIN : 0) | (interest & MUX_OUT ? POLLOUT : 0));
+}
+
+/* The fd's pollfd, or NULL when it is not registered. */
+static struct pollfd *entry(struct mux_poll *p, int fd)
+{
+	if ((size_t)fd >= p->slot_cap || !p->slot_of[fd])
+		return NULL;
+	return &p->pfds[p->slot_of[fd] - 1];
+}
+
+static int poll_add(struct mux *m, int fd, unsigned interest)
+{
+	struct mux_poll *p = to_poll(m);
+
+	if (fd < 0 || !valid(interest))
+		return -EINVAL;
+	if (entry(p, fd))
+		return -EEXIST;
+	if (mux_grow((void **)&p->slot_of, &p->slot_cap, (size_t)fd, sizeof(size_t)) ||
+	    mux_grow((void **)&p->pfds, &p->pfds_cap, p->count, sizeof(struct pollfd)))
+		return -ENOMEM;
+	p->pfds[p->count] = (struct pollfd){ .fd = fd, .events = to_poll_events(interest) };
+	p->slot_of[fd] = ++p->count;
+	return 0;
+}
+
+static int poll_mod(struct mux *m, int fd, unsigned interest)
+{
+	struct pollfd *e;
+
+	if (fd < 0 || !valid(interest))
+		return -EINVAL;
+	e = entry(to_poll(m), fd);
+	if (!e)
+		return -ENOENT;
+	e->events = to_poll_events(interest);
+	return 0;
+}
+
+static int poll_del(struct mux *m, int fd)
+{
+	struct mux_poll *p = to_poll(m);
+	struct pollfd *e, *last;
+
+	if (fd < 0)
+		return -EINVAL;
+	e = entry(p, fd);
+	if (!e)
+		return -ENOENT;
+	last = &p->pfds[p->count - 1];
+	*e = *last;
+	p->slot_of[e->fd] = (size_t)(e - p->pfds) + 1;
+	p->slot_of[fd] = 0;
+	p->count--;
+	return 0;
+}
+
+static unsigned from_revents(short re)
+{
+	unsigned ev = (re & POLLIN ? MUX_IN : 0) | (re & POLLOUT ? MUX_OUT : 0);
+
+	/* POLLNVAL means a closed fd is still registered: a caller bug, shown as an error. */
+	if (re & (POLLERR | POLLNVAL))
+		ev |= MUX_ERR | MUX_IN | MUX_OUT;
+	if (re & POLLHUP)
+		ev |= MUX_HUP | MUX_IN | MUX_OUT;
+	return ev;
+}
+
+static int poll_wait(struct mux *m, struct mux_event *out, int max, int timeout_ms)
+{
+	struct mux_poll *p = to_poll(m);
+	int ready, n = 0;
+
+	m->stats.waits++;
+	m->stats.scanned += p->count;
+	ready = poll(p->pfds, p->count, timeout_ms);
+	if (ready == -1)
+		return errno == EINTR ? 0 : -errno;
+	/* poll returns how many entries have revents set: stop once all are found. */
+	for (size_t i = 0; i < p->count && n < ready && n < max; i++) {
+		if (!p->pfds[i].revents)
+			continue;
+		out[n].fd = p->pfds[i].fd;
+		out[n].events = from_revents(p->pfds[i].revents);
+		n++;
+	}
+	m->stats.events += (uint64_t)n;
+	return n;
+}
+
+const struct mux_ops mux_poll_ops = {
+	.name = "poll",
+	.summary = "poll(2), level-triggered; O(n) copy and scan per call; O(1) add/mod/del",
+	.edge_triggered = false,
+	.create = poll_create,
+	.add = poll_add,
+	.mod = poll_mod,
+	.del = poll_del,
+	.wait = poll_wait,
+	.destroy = poll_destroy,
+};

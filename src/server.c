@@ -1,0 +1,670 @@
+/*
+ * server.c - the echo server's event loop. Uses only include/mux.h: the one
+ * backend property it reads is edge_triggered, which decides whether a
+ * wake-up is drained until EAGAIN.
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* One read's worth. 64 KiB lets a bulk sender fill a loopback window in few calls. */
+#define READ_CHUNK (64 * 1024)
+/*
+ * Edge-triggered: reads per connection per wake-up before we move on to
+ * the others (4 x 64 KiB), so one fast sender cannot starve the rest.
+ */
+#define ET_READS_PER_WAKE 4
+#define MAX_EVENTS 512
+/* Buffers bigger than this are freed once drained instead of kept for reuse. */
+#define KEEP_BUFFER (64 * 1024)
+/* When the spare fd cannot be had back, stop accepting for this long. */
+#define ACCEPT_PAUSE_MS 100
+
+struct conn {
+	int fd;
+	unsigned interest;
+	bool peer_eof;
+	bool in_ready_list;
+	char *buf;                 /* pending output: buf[off .. len) */
+	size_t off, len, cap;
+	struct conn *prev, *next;  /* ready list (edge-triggered work left over) */
+};
+
+struct server {
+	const struct server_config *cfg;
+	struct mux *mux;
+	int listen_fd;
+	int spare_fd;              /* kept open so EMFILE can be answered by accept-and-close */
+	int sig_pipe[2];
+	struct conn **by_fd;
+	size_t by_fd_cap;
+	long open_conns;
+	struct conn *ready_head;
+	bool stopping, stop_now, shedding;
+	double accept_paused_until, deadline;
+	struct server_stats st;
+	char scratch[READ_CHUNK];
+};
+
+static volatile sig_atomic_t signal_pipe_fd = -1;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_signal(int signo)
+{
+	int saved = errno;
+	unsigned char b = (unsigned char)signo;
+
+	/* A full pipe means a signal is already queued: dropping this one is fine. */
+	if (write(signal_pipe_fd, &b, 1) == -1) {
+	}
+	errno = saved;
+}
+
+static size_t pending(const struct conn *c)
+{
+	return c->len - c->off;
+}
+
+static void ready_list_remove(struct server *s, struct conn *c)
+{
+	if (!c->in_ready_list)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->ready_head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	c->in_ready_list = false;
+}
+
+static void ready_list_push(struct server *s, struct conn *c)
+{
+	if (c->in_ready_list)
+		return;
+	c->prev = NULL;
+	c->next = s->ready_head;
+	if (s->ready_head)
+		s->ready_head->prev = c;
+	s->ready_head = c;
+	c->in_ready_list = true;
+}
+
+static void conn_close(struct server *s, struct conn *c)
+{
+	/* del before close: select and poll would otherwise fail on the dead fd. */
+	if (s->mux->ops->del(s->mux, c->fd) == 0)
+		s->st.dels++;
+	close(c->fd);
+	s->by_fd[c->fd] = NULL;
+	ready_list_remove(s, c);
+	free(c->buf);
+	free(c);
+	s->open_conns--;
+	s->st.closed++;
+}
+
+/* Append bytes we could not send yet. false when out of memory. */
+static bool buffer_append(struct conn *c, const char *data, size_t n)
+{
+	if (c->off && c->len + n > c->cap) {
+		memmove(c->buf, c->buf + c->off, pending(c));
+		c->len -= c->off;
+		c->off = 0;
+	}
+	if (c->len + n > c->cap) {
+		size_t cap = c->cap ? c->cap : 4096;
+		char *p;
+
+		while (cap < c->len + n)
+			cap *= 2;
+		p = realloc(c->buf, cap);
+		if (!p)
+			return false;
+		c->buf = p;
+		c->cap = cap;
+	}
+	memcpy(c->buf + c->len, data, n);
+	c->len += n;
+	return true;
+}
+
+/* send() that counts; returns bytes sent, 0 on EAGAIN, -1 on a dead peer. */
+static ssize_t send_some(struct server *s, int fd, const char *data, size_t n)
+{
+	for (;;) {
+		/* MSG_NOSIGNAL: a vanished reader gives EPIPE here instead of SIGPIPE. */
+		ssize_t w = send(fd, data, n, MSG_NOSIGNAL);
+
+		s->st.writes++;
+		if (w >= 0) {
+			s->st.bytes_out += (uint64_t)w;
+			return w;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		if (errno == ECONNRESET || errno == EPIPE)
+			s->st.resets++;
+		return -1;
+	}
+}
+
+/* Send what is buffered, until done or the socket is full. false: close it. */
+static bool flush(struct server *s, struct conn *c)
+{
+	while (pending(c)) {
+		ssize_t w = send_some(s, c->fd, c->buf + c->off, pending(c));
+
+		if (w < 0)
+			return false;
+		if (w == 0)
+			break;
+		c->off += (size_t)w;
+	}
+	if (!pending(c)) {
+		c->off = c->len = 0;
+		if (c->cap > KEEP_BUFFER) {
+			free(c->buf);
+			c->buf = NULL;
+			c->cap = 0;
+		}
+	}
+	return true;
+}
+
+/* Reply to n bytes just read: send directly when nothing is queued ahead. */
+static bool reply(struct server *s, struct conn *c, char *data, size_t n)
+{
+	ssize_t w = 0;
+
+	if (s->cfg->upper)
+		for (size_t i = 0; i < n; i++)
+			data[i] = (char)toupper((unsigned char)data[i]);
+	s->st.requests++;
+	if (!pending(c)) {
+		w = send_some(s, c->fd, data, n);
+		if (w < 0)
+			return false;
+	}
+	if ((size_t)w < n && !buffer_append(c, data + w, n - (size_t)w))
+		return false;
+	if (pending(c) > s->st.pending_max)
+		s->st.pending_max = pending(c);
+	return true;
+}
+
+static bool reading_allowed(const struct server *s, const struct conn *c)
+{
+	return !c->peer_eof && pending(c) < s->cfg->max_pending;
+}
+
+/*
+ * Read and echo. Level-triggered: one read per wake-up (the backend will
+ * report the fd again if more is there). Edge-triggered: read until EAGAIN
+ * or a short read, at most ET_READS_PER_WAKE times, then queue the
+ * connection on the ready list so the others get their turn.
+ * false: the connection must be closed.
+ */
+static bool serve_input(struct server *s, struct conn *c)
+{
+	int reads = s->mux->ops->edge_triggered ? ET_READS_PER_WAKE : 1;
+
+	while (reads-- > 0 && reading_allowed(s, c)) {
+		/* Never read more than the cap leaves room for: buffered output stays <= cap. */
+		size_t want = s->cfg->max_pending - pending(c);
+		ssize_t r;
+
+		if (want > READ_CHUNK)
+			want = READ_CHUNK;
+		r = read(c->fd, s->scratch, want);
+		s->st.reads++;
+		if (r > 0) {
+			s->st.bytes_in += (uint64_t)r;
+			if (!reply(s, c, s->scratch, (size_t)r))
+				return false;
+			if ((size_t)r < want)
+				return true;	/* a short read proves the socket empty */
+			continue;
+		}
+		if (r == 0) {
+			c->peer_eof = true;
+			return true;
+		}
+		if (errno == EINTR) {
+			reads++;
+			continue;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return true;
+		if (errno == ECONNRESET)
+			s->st.resets++;
+		return false;
+	}
+	if (s->mux->ops->edge_triggered && reading_allowed(s, c))
+		ready_list_push(s, c);
+	return true;
+}
+
+/* Ask for exactly what the connection needs now; close it when it needs nothing. */
+static void settle(struct server *s, struct conn *c)
+{
+	unsigned want = (reading_allowed(s, c) ? MUX_IN : 0u) | (pending(c) ? MUX_OUT : 0u);
+
+	if (!want) {
+		conn_close(s, c);	/* peer finished and everything was echoed */
+		return;
+	}
+	if (want == c->interest)
+		return;
+	if (!(want & MUX_IN) && pending(c))
+		s->st.paused++;
+	if (s->mux->ops->mod(s->mux, c->fd, want) < 0) {
+		conn_close(s, c);
+		return;
+	}
+	c->interest = want;
+}
+
+static void serve_conn(struct server *s, struct conn *c, unsigned events)
+{
+	if ((events & MUX_OUT) && !flush(s, c))
+		goto fail;
+	if ((events & MUX_IN) && !serve_input(s, c))
+		goto fail;
+	if (pending(c) && !flush(s, c))
+		goto fail;
+	settle(s, c);
+	return;
+fail:
+	conn_close(s, c);
+}
+
+static void conn_open(struct server *s, int fd)
+{
+	struct conn *c;
+	int one = 1;
+
+	if (mux_grow((void **)&s->by_fd, &s->by_fd_cap, (size_t)fd, sizeof(*s->by_fd)) ||
+	    !(c = calloc(1, sizeof(*c)))) {
+		close(fd);
+		return;
+	}
+	/* Echo replies are small and latency-bound: do not let Nagle hold them. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (s->cfg->sndbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &s->cfg->sndbuf, sizeof(s->cfg->sndbuf));
+	c->fd = fd;
+	c->interest = MUX_IN;
+	if (s->mux->ops->add(s->mux, fd, MUX_IN) < 0) {
+		close(fd);
+		free(c);
+		return;
+	}
+	s->by_fd[fd] = c;
+	s->open_conns++;
+	s->st.accepted++;
+}
+
+static void log_line(const struct server *s, const char *msg)
+{
+	if (!s->cfg->quiet)
+		fprintf(stderr, "muxserver: %s\n", msg);
+}
+
+/*
+ * Out of fds: the pending client would sit in the backlog and the
+ * level-triggered listener would wake us forever. Give the spare fd back,
+ * accept the client and close it at once so it learns (EOF) instead of
+ * hanging, then take the spare again. If even that fails, stop listening
+ * for a moment.
+ */
+static void shed_one(struct server *s)
+{
+	int fd;
+
+	if (!s->shedding)
+		log_line(s, "out of file descriptors; closing new connections until some are free");
+	s->shedding = true;
+	if (s->spare_fd != -1) {
+		close(s->spare_fd);
+		s->spare_fd = -1;
+		fd = accept(s->listen_fd, NULL, NULL);
+		if (fd != -1) {
+			close(fd);
+			s->st.shed++;
+		}
+		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (s->spare_fd == -1 && s->accept_paused_until == 0) {
+		s->mux->ops->del(s->mux, s->listen_fd);
+		s->accept_paused_until = now_s() + ACCEPT_PAUSE_MS / 1000.0;
+	}
+}
+
+static void accept_all(struct server *s)
+{
+	while (!s->stopping && s->accept_paused_until == 0) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				shed_one(s);
+				continue;
+			}
+			return;	/* EAGAIN, or nothing we can do now */
+		}
+		s->shedding = false;
+		if (s->cfg->max_conns > 0 && s->open_conns >= s->cfg->max_conns) {
+			close(fd);
+			s->st.refused++;
+			continue;
+		}
+		conn_open(s, fd);
+	}
+}
+
+static void resume_accepting(struct server *s)
+{
+	if (s->accept_paused_until == 0 || now_s() < s->accept_paused_until)
+		return;
+	s->accept_paused_until = 0;
+	if (s->spare_fd == -1)
+		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	s->mux->ops->add(s->mux, s->listen_fd, MUX_IN);
+}
+
+static void print_stats(struct server *s, const char *tag)
+{
+	const struct mux_stats *m = &s->mux->stats;
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	printf("%s backend=%s open=%ld accepted=%llu closed=%llu refused=%llu shed=%llu "
+	       "bytes_in=%llu bytes_out=%llu requests=%llu reads=%llu writes=%llu "
+	       "resets=%llu paused=%llu pending_max=%llu dels=%llu "
+	       "waits=%llu events=%llu events_per_wait=%.2f scanned=%llu ctl=%llu "
+	       "cpu_user_s=%.3f cpu_sys_s=%.3f\n",
+	       tag, s->mux->ops->name, s->open_conns,
+	       (unsigned long long)s->st.accepted, (unsigned long long)s->st.closed,
+	       (unsigned long long)s->st.refused, (unsigned long long)s->st.shed,
+	       (unsigned long long)s->st.bytes_in, (unsigned long long)s->st.bytes_out,
+	       (unsigned long long)s->st.requests, (unsigned long long)s->st.reads,
+	       (unsigned long long)s->st.writes, (unsigned long long)s->st.resets,
+	       (unsigned long long)s->st.paused, (unsigned long long)s->st.pending_max,
+	       (unsigned long long)s->st.dels,
+	       (unsigned long long)m->waits, (unsigned long long)m->events,
+	       m->waits ? (double)m->events / (double)m->waits : 0.0,
+	       (unsigned long long)m->scanned, (unsigned long long)m->ctl_calls,
+	       (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+	fflush(stdout);
+}
+
+static void begin_stop(struct server *s)
+{
+	if (s->stopping) {
+		s->stop_now = true;	/* second signal: no more waiting */
+		return;
+	}
+	s->stopping = true;
+	if (s->accept_paused_until == 0)
+		s->mux->ops->del(s->mux, s->listen_fd);
+	close(s->listen_fd);
+	s->listen_fd = -1;
+	if (s->deadline == 0 || now_s() + s->cfg->grace_s < s->deadline)
+		s->deadline = now_s() + s->cfg->grace_s;
+}
+
+static void read_signals(struct server *s)
+{
+	unsigned char sigs[64];
+	ssize_t n;
+
+	while ((n = read(s->sig_pipe[0], sigs, sizeof(sigs))) > 0)
+		for (ssize_t i = 0; i < n; i++) {
+			if (sigs[i] == SIGUSR1)
+				print_stats(s, "stats");
+			else
+				begin_stop(s);
+		}
+}
+
+/* Give each connection with edge-triggered work left one more turn. */
+static void serve_ready_list(struct server *s)
+{
+	struct conn *c = s->ready_head, *next;
+
+	/* Detach first: serving may push a connection back for the next round. */
+	s->ready_head = NULL;
+	for (struct conn *p = c; p; p = p->next)
+		p->in_ready_list = false;
+	for (; c; c = next) {
+		next = c->next;
+		c->prev = c->next = NULL;
+		serve_conn(s, c, MUX_IN);
+	}
+}
+
+static int wait_timeout_ms(const struct server *s)
+{
+	double until = s->deadline, now;
+
+	if (s->ready_head)
+		return 0;
+	if (s->accept_paused_until && (until == 0 || s->accept_paused_until < until))
+		until = s->accept_paused_until;
+	if (until == 0)
+		return -1;
+	now = now_s();
+	return until <= now ? 0 : (int)((until - now) * 1000) + 1;
+}
+
+static void dispatch(struct server *s, const struct mux_event *ev, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int fd = ev[i].fd;
+
+		if (fd == s->listen_fd)
+			accept_all(s);
+		else if (fd == s->sig_pipe[0])
+			read_signals(s);
+		else if ((size_t)fd < s->by_fd_cap && s->by_fd[fd])
+			serve_conn(s, s->by_fd[fd], ev[i].events);
+	}
+}
+
+static int run_loop(struct server *s)
+{
+	struct mux_event ev[MAX_EVENTS];
+
+	while (!s->stop_now) {
+		int n = s->mux->ops->wait(s->mux, ev, MAX_EVENTS, wait_timeout_ms(s));
+
+		if (n < 0) {
+			fprintf(stderr, "muxserver: %s wait failed: %s\n",
+				s->mux->ops->name, strerror(-n));
+			return 1;
+		}
+		dispatch(s, ev, n);
+		serve_ready_list(s);
+		resume_accepting(s);
+		if (s->deadline && now_s() >= s->deadline)
+			break;
+		if (s->stopping && s->open_conns == 0)
+			break;
+	}
+	return 0;
+}
+
+static void set_nofile(long want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	/* C10K needs more than the usual 1024 soft limit; the hard limit is ours to take. */
+	rl.rlim_cur = want > 0 && (rlim_t)want < rl.rlim_max ? (rlim_t)want : rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* Bind and listen; -1 after printing one line naming the cause. */
+static int open_listener(const struct server_config *cfg)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	int fd, one = 1, saved;
+
+	if (inet_pton(AF_INET, cfg->host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		ss.ss_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)cfg->port);
+		len = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, cfg->host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		ss.ss_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)cfg->port);
+		len = sizeof(struct sockaddr_in6);
+	} else {
+		fprintf(stderr, "muxserver: --host '%s' is not a numeric IPv4 or IPv6 address\n", cfg->host);
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1 || listen(fd, cfg->backlog) == -1)
+		goto fail_close;
+	return fd;
+fail_close:
+	saved = errno;
+	close(fd);
+	errno = saved;
+fail:
+	fprintf(stderr, "muxserver: cannot listen on %s port %d: %s\n",
+		cfg->host, cfg->port, strerror(errno));
+	return -1;
+}
+
+static int bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static void install_signals(struct server *s)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	signal_pipe_fd = s->sig_pipe[1];
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: we want the wait to return so the loop sees the signal promptly. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int setup(struct server *s, const struct server_config *cfg)
+{
+	s->cfg = cfg;
+	s->spare_fd = -1;
+	s->sig_pipe[0] = s->sig_pipe[1] = -1;
+	set_nofile(cfg->nofile);
+	s->listen_fd = open_listener(cfg);
+	if (s->listen_fd == -1)
+		return -1;
+	if (pipe2(s->sig_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+		fprintf(stderr, "muxserver: pipe: %s\n", strerror(errno));
+		return -1;
+	}
+	s->mux = cfg->backend->create(1024);
+	if (!s->mux) {
+		fprintf(stderr, "muxserver: cannot create %s backend: %s\n",
+			cfg->backend->name, strerror(errno));
+		return -1;
+	}
+	if (s->mux->ops->add(s->mux, s->listen_fd, MUX_IN) < 0 ||
+	    s->mux->ops->add(s->mux, s->sig_pipe[0], MUX_IN) < 0) {
+		fprintf(stderr, "muxserver: cannot register the listener with %s\n",
+			cfg->backend->name);
+		return -1;
+	}
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	install_signals(s);
+	return 0;
+}
+
+static void teardown(struct server *s)
+{
+	for (size_t fd = 0; fd < s->by_fd_cap; fd++)
+		if (s->by_fd[fd])
+			conn_close(s, s->by_fd[fd]);
+	free(s->by_fd);
+	if (s->mux)
+		s->mux->ops->destroy(s->mux);
+	if (s->listen_fd != -1)
+		close(s->listen_fd);
+	if (s->spare_fd != -1)
+		close(s->spare_fd);
+	signal_pipe_fd = -1;
+	for (int i = 0; i < 2; i++)
+		if (s->sig_pipe[i] != -1)
+			close(s->sig_pipe[i]);
+}
+
+int server_run(const struct server_config *cfg)
+{
+	struct server *s = calloc(1, sizeof(*s));
+	double started;
+	int rc = 1;
+
+	if (!s) {
+		fprintf(stderr, "muxserver: out of memory\n");
+		return 1;
+	}
+	if (setup(s, cfg) == 0) {
+		printf("port=%d host=%s backend=%s pid=%ld\n", bound_port(s->listen_fd),
+		       cfg->host, cfg->backend->name, (long)getpid());
+		fflush(stdout);
+		started = now_s();
+		if (cfg->duration_s > 0)
+			s->deadline = started + cfg->duration_s;
+		rc = run_loop(s);
+		if (!cfg->quiet) {
+			printf("muxserver: stopped after %.2f s\n", now_s() - started);
+			print_stats(s, "summary");
+		}
+	}
+	teardown(s);
+	free(s);
+	return rc;
+}

@@ -1,0 +1,435 @@
+/*
+ * test_mux.c - the backend contract. Every test below runs against every
+ * registered backend (or those in $MUX_BACKENDS), on real pipes and
+ * socketpairs; a failure is named "backend/test".
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "mux.h"
+#include "testutil.h"
+
+#define MAX_FDS 16
+
+struct fixture {
+	const struct mux_ops *ops;
+	struct mux *m;
+	int fds[MAX_FDS];
+	int nfds;
+	struct mux_event ev[64];
+};
+
+static int setup(void **state)
+{
+	const struct mux_ops *ops = *state;
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->ops = ops;
+	f->m = ops->create(64);
+	if (!f->m) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	f->ops->destroy(f->m);
+	for (int i = 0; i < f->nfds; i++)
+		close(f->fds[i]);
+	free(f);
+	return 0;
+}
+
+/* Remember fds for teardown; returns fd. */
+static int keep(struct fixture *f, int fd)
+{
+	assert_true(fd >= 0);
+	assert_true(f->nfds < MAX_FDS);
+	f->fds[f->nfds++] = fd;
+	return fd;
+}
+
+static void make_pipe(struct fixture *f, int *r, int *w)
+{
+	int p[2];
+
+	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+	*r = keep(f, p[0]);
+	*w = keep(f, p[1]);
+}
+
+static void make_socketpair(struct fixture *f, int *a, int *b)
+{
+	int s[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, s), 0);
+	*a = keep(f, s[0]);
+	*b = keep(f, s[1]);
+}
+
+/* Checked call: prints the backend and strerror on failure. */
+#define OK(f, call) do { \
+	int rc_ = (call); \
+	if (rc_ < 0) \
+		fail_msg("%s: %s = %s", (f)->ops->name, #call, strerror(-rc_)); \
+} while (0)
+
+static int wait_ms(struct fixture *f, int timeout_ms)
+{
+	int n = f->ops->wait(f->m, f->ev, 64, timeout_ms);
+
+	if (n < 0)
+		fail_msg("%s: wait failed: %s", f->ops->name, strerror(-n));
+	return n;
+}
+
+/* Events reported for fd in the last wait, 0 if none. */
+static unsigned events_for(struct fixture *f, int n, int fd)
+{
+	for (int i = 0; i < n; i++)
+		if (f->ev[i].fd == fd)
+			return f->ev[i].events;
+	return 0;
+}
+
+static void add_mod_del_errors(void **state)
+{
+	struct fixture *f = *state;
+	int r, w;
+
+	make_pipe(f, &r, &w);
+	assert_int_equal(f->ops->add(f->m, -1, MUX_IN), -EINVAL);
+	assert_int_equal(f->ops->add(f->m, r, 0), -EINVAL);
+	assert_int_equal(f->ops->add(f->m, r, 0x100), -EINVAL);
+	assert_int_equal(f->ops->mod(f->m, r, MUX_IN), -ENOENT);
+	assert_int_equal(f->ops->del(f->m, r), -ENOENT);
+	OK(f, f->ops->add(f->m, r, MUX_IN));
+	assert_int_equal(f->ops->add(f->m, r, MUX_IN), -EEXIST);
+	OK(f, f->ops->mod(f->m, r, MUX_IN));
+	assert_int_equal(f->ops->mod(f->m, r, 0), -EINVAL);
+	OK(f, f->ops->del(f->m, r));
+	assert_int_equal(f->ops->del(f->m, r), -ENOENT);
+	/* Deleted means forgotten: it can be added again. */
+	OK(f, f->ops->add(f->m, r, MUX_IN));
+}
+
+static void readable_reported(void **state)
+{
+	struct fixture *f = *state;
+	int r, w, n;
+
+	make_pipe(f, &r, &w);
+	OK(f, f->ops->add(f->m, r, MUX_IN));
+	assert_int_equal(wait_ms(f, 0), 0);
+	assert_int_equal(write(w, "x", 1), 1);
+	n = wait_ms(f, 5000);
+	assert_int_equal(n, 1);
+	assert_int_equal(f->ev[0].fd, r);
+	assert_true(f->ev[0].events & MUX_IN);
+	assert_false(f->ev[0].events & MUX_OUT);
+}
+
+static void writable_reported(void **state)
+{
+	struct fixture *f = *state;
+	int a, b, n;
+
+	make_socketpair(f, &a, &b);
+	OK(f, f->ops->add(f->m, a, MUX_OUT));
+	n = wait_ms(f, 5000);
+	assert_int_equal(n, 1);
+	assert_int_equal(f->ev[0].fd, a);
+	assert_true(f->ev[0].events & MUX_OUT);
+	assert_false(f->ev[0].events & MUX_IN);
+}
+
+/* mod changes what is reported, in both directions. */
+static void mod_changes_interest(void **state)
+{
+	struct fixture *f = *state;
+	int a, b;
+
+	make_socketpair(f, &a, &b);
+	OK(f, f->ops->add(f->m, a, MUX_IN));
+	assert_int_equal(wait_ms(f, 50), 0);	/* writable, but nobody asked */
+	OK(f, f->ops->mod(f->m, a, MUX_OUT));
+	assert_int_equal(wait_ms(f, 5000), 1);
+	assert_true(events_for(f, 1, a) & MUX_OUT);
+	OK(f, f->ops->mod(f->m, a, MUX_IN));
+	assert_int_equal(wait_ms(f, 50), 0);
+	assert_int_equal(write(b, "x", 1), 1);
+	assert_int_equal(wait_ms(f, 5000), 1);
+	assert_int_equal(events_for(f, 1, a) & (MUX_IN | MUX_OUT), MUX_IN);
+}
+
+/* Level-triggered backends report an undrained fd again; edge-triggered ones do not. */
+static void undrained_fd(void **state)
+{
+	struct fixture *f = *state;
+	char buf[8];
+	int r, w;
+
+	make_pipe(f, &r, &w);
+	OK(f, f->ops->add(f->m, r, MUX_IN));
+	assert_int_equal(write(w, "ab", 2), 2);
+	assert_int_equal(wait_ms(f, 5000), 1);
+	assert_int_equal(read(r, buf, 1), 1);	/* one byte left behind */
+	if (f->ops->edge_triggered) {
+		assert_int_equal(wait_ms(f, 100), 0);
+		assert_int_equal(write(w, "c", 1), 1);	/* new data: a new edge */
+		assert_int_equal(wait_ms(f, 5000), 1);
+		assert_true(events_for(f, 1, r) & MUX_IN);
+	} else {
+		assert_int_equal(wait_ms(f, 100), 1);
+		assert_true(events_for(f, 1, r) & MUX_IN);
+	}
+}
+
+static void timeout_returns_zero(void **state)
+{
+	struct fixture *f = *state;
+	double t0;
+	int r, w;
+
+	make_pipe(f, &r, &w);
+	OK(f, f->ops->add(f->m, r, MUX_IN));
+	t0 = mono_s();
+	assert_int_equal(wait_ms(f, 150), 0);
+	/* Not a speed check: a timed wait must not return early with nothing. */
+	assert_true(mono_s() - t0 >= 0.140);
+}
+
+static void del_stops_reports(void **state)
+{
+	struct fixture *f = *state;
+	int r, w;
+
+	make_pipe(f, &r, &w);
+	OK(f, f->ops->add(f->m, r, MUX_IN));
+	assert_int_equal(write(w, "x", 1), 1);
+	OK(f, f->ops->del(f->m, r));
+	assert_int_equal(wait_ms(f, 100), 0);
+}
+
+/* Deleting one fd leaves the others registered and working (poll moves its last slot). */
+static void del_keeps_others(void **state)
+{
+	struct fixture *f = *state;
+	int r[3], w[3];
+
+	for (int i = 0; i < 3; i++) {
+		make_pipe(f, &r[i], &w[i]);
+		OK(f, f->ops->add(f->m, r[i], MUX_IN));
+	}
+	OK(f, f->ops->del(f->m, r[0]));
+	assert_int_equal(write(w[2], "x", 1), 1);
+	assert_int_equal(wait_ms(f, 5000), 1);
+	assert_int_equal(f->ev[0].fd, r[2]);
+	OK(f, f->ops->del(f->m, r[2]));
+	assert_int_equal(write(w[1], "y", 1), 1);
+	assert_int_equal(wait_ms(f, 5000), 1);
+	assert_int_equal(f->ev[0].fd, r[1]);
+	assert_int_equal(f->ops->del(f->m, r[2]), -ENOENT);
+}
+
+/* The order the server always uses: del, then close; nothing is reported for the dead fd. */
+static void del_then_close(void **state)
+{
+	struct fixture *f = *state;
+	int p[2], other_r, other_w;
+
+	make_pipe(f, &other_r, &other_w);
+	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+	OK(f, f->ops->add(f->m, p[0], MUX_IN));
+	OK(f, f->ops->add(f->m, other_r, MUX_IN));
+	assert_int_equal(write(p[1], "x", 1), 1);
+	OK(f, f->ops->del(f->m, p[0]));
+	close(p[0]);
+	close(p[1]);
+	assert_int_equal(wait_ms(f, 100), 0);
+	assert_int_equal(write(other_w, "y", 1), 1);
+	assert_int_equal(wait_ms(f, 5000), 1);
+	assert_int_equal(f->ev[0].fd, other_r);
+}
+
+static void peer_close_reported(void **state)
+{
+	struct fixture *f = *state;
+	char buf[4];
+	int a, b, n;
+
+	make_socketpair(f, &a, &b);
+	OK(f, f->ops->add(f->m, a, MUX_IN));
+	shutdown(b, SHUT_RDWR);
+	n = wait_ms(f, 5000);
+	assert_int_equal(n, 1);
+	assert_int_equal(f->ev[0].fd, a);
+	assert_true(f->ev[0].events & MUX_IN);
+	if (f->ev[0].events & (MUX_HUP | MUX_ERR))	/* HUP/ERR come with IN and OUT */
+		assert_true(f->ev[0].events & MUX_OUT);
+	assert_int_equal(read(a, buf, sizeof(buf)), 0);
+}
+
+/* Beyond FD_SETSIZE: select must use its own bit arrays, never glibc's FD_SET. */
+static void fd_above_1024(void **state)
+{
+	struct fixture *f = *state;
+	int r, w, high = 1500, low_r, low_w, n;
+
+	if (!raise_nofile(high + 64))
+		skip();
+	make_pipe(f, &r, &w);
+	make_pipe(f, &low_r, &low_w);
+	assert_int_equal(dup2(r, high), high);
+	keep(f, high);
+	OK(f, f->ops->add(f->m, high, MUX_IN));
+	OK(f, f->ops->add(f->m, low_r, MUX_IN));
+	assert_int_equal(write(w, "x", 1), 1);
+	n = wait_ms(f, 5000);
+	assert_int_equal(n, 1);
+	assert_int_equal(f->ev[0].fd, high);
+	assert_int_equal(write(low_w, "y", 1), 1);
+	n = wait_ms(f, 5000);
+	assert_int_equal(n, f->ops->edge_triggered ? 1 : 2);
+	assert_true(events_for(f, n, low_r) & MUX_IN);
+	OK(f, f->ops->del(f->m, high));
+}
+
+/* 5000 registered fds, every 7th readable: exactly those are reported, once each. */
+static void five_thousand_fds(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 5000 };
+	int (*p)[2], n, expect = 0;
+	struct mux_event *ev;
+	char *seen;
+
+	if (!raise_nofile(2 * N + 64))
+		skip();
+	p = calloc(N, sizeof(*p));
+	ev = calloc(N, sizeof(*ev));
+	seen = calloc(65536, 1);
+	assert_true(p && ev && seen);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(pipe2(p[i], O_NONBLOCK), 0);
+		OK(f, f->ops->add(f->m, p[i][0], MUX_IN));
+	}
+	for (int i = 0; i < N; i += 7, expect++)
+		assert_int_equal(write(p[i][1], "x", 1), 1);
+	n = f->ops->wait(f->m, ev, N, 5000);
+	assert_int_equal(n, expect);
+	for (int i = 0; i < n; i++) {
+		assert_true(ev[i].events & MUX_IN);
+		assert_false(seen[ev[i].fd]);
+		seen[ev[i].fd] = 1;
+	}
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(seen[p[i][0]], i % 7 == 0);
+		OK(f, f->ops->del(f->m, p[i][0]));
+		close(p[i][0]);
+		close(p[i][1]);
+	}
+	free(p);
+	free(ev);
+	free(seen);
+}
+
+/* Counters: waits and events count what happened; select/poll scan every registered fd. */
+static void counters_count_work(void **state)
+{
+	struct fixture *f = *state;
+	struct mux_stats before;
+	int r, w, r2, w2, n;
+
+	make_pipe(f, &r, &w);
+	make_pipe(f, &r2, &w2);
+	OK(f, f->ops->add(f->m, r, MUX_IN));
+	OK(f, f->ops->add(f->m, r2, MUX_IN));
+	before = f->m->stats;
+	assert_int_equal(write(w, "x", 1), 1);
+	n = wait_ms(f, 5000);
+	assert_int_equal(n, 1);
+	assert_int_equal(f->m->stats.waits - before.waits, 1);
+	assert_int_equal(f->m->stats.events - before.events, 1);
+	/* An idle fd is scanned, never counted as an event. */
+	if (strcmp(f->ops->name, "select") == 0 || strcmp(f->ops->name, "poll") == 0)
+		assert_int_equal(f->m->stats.scanned - before.scanned, 2);
+	if (strncmp(f->ops->name, "epoll", 5) == 0)
+		assert_true(f->m->stats.ctl_calls >= 2);
+}
+
+/* Edge-triggered: dropping write interest costs no epoll_ctl; adding it back re-arms. */
+static void et_interest_changes(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ctl;
+	int a, b;
+
+	if (!f->ops->edge_triggered)
+		skip();
+	make_socketpair(f, &a, &b);
+	OK(f, f->ops->add(f->m, a, MUX_IN | MUX_OUT));
+	assert_int_equal(wait_ms(f, 5000), 1);
+	ctl = f->m->stats.ctl_calls;
+	OK(f, f->ops->mod(f->m, a, MUX_IN));
+	assert_int_equal(f->m->stats.ctl_calls, ctl);
+	OK(f, f->ops->mod(f->m, a, MUX_IN | MUX_OUT));
+	assert_int_equal(f->m->stats.ctl_calls, ctl + 1);
+	assert_int_equal(wait_ms(f, 5000), 1);	/* still writable: the re-arm reports it */
+	assert_true(events_for(f, 1, a) & MUX_OUT);
+}
+
+#define CONTRACT(X) \
+	X(add_mod_del_errors) X(readable_reported) X(writable_reported) \
+	X(mod_changes_interest) X(undrained_fd) X(timeout_returns_zero) \
+	X(del_stops_reports) X(del_keeps_others) X(del_then_close) X(peer_close_reported) \
+	X(fd_above_1024) X(five_thousand_fds) X(counters_count_work) \
+	X(et_interest_changes)
+
+#define ENTRY(name) { #name, name },
+static const struct { const char *name; CMUnitTestFunction fn; } contract[] = { CONTRACT(ENTRY) };
+#define NTESTS (sizeof(contract) / sizeof(contract[0]))
+
+int main(void)
+{
+	const struct mux_ops *backends[16];
+	size_t nb = test_backends(backends, 16), n = 0;
+	struct CMUnitTest *tests = calloc(nb * NTESTS, sizeof(*tests));
+	char (*names)[64] = calloc(nb * NTESTS, sizeof(*names));
+	int failed;
+
+	if (!tests || !names || nb == 0) {
+		fprintf(stderr, "test_mux: no backends to test (MUX_BACKENDS=%s)\n", getenv("MUX_BACKENDS"));
+		return 1;
+	}
+	for (size_t b = 0; b < nb; b++)
+		for (size_t t = 0; t < NTESTS; t++, n++) {
+			snprintf(names[n], sizeof(names[n]), "%s/%s", backends[b]->name, contract[t].name);
+			tests[n] = (struct CMUnitTest){
+				.name = names[n], .test_func = contract[t].fn,
+				.setup_func = setup, .teardown_func = teardown,
+				.initial_state = (void *)backends[b],
+			};
+		}
+	failed = _cmocka_run_group_tests("mux contract", tests, n, NULL, NULL);
+	free(tests);
+	free(names);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,446 @@
+/* testutil.c - see testutil.h. */
+#include "testutil.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void sleep_s(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+void fill_random(unsigned char *buf, size_t n, uint32_t seed)
+{
+	uint32_t x = seed ? seed : 1;
+
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13; x ^= x >> 17; x ^= x << 5;	/* xorshift32 */
+		buf[i] = (unsigned char)x;
+	}
+}
+
+size_t test_backends(const struct mux_ops **out, size_t max)
+{
+	const char *want = getenv("MUX_BACKENDS");
+	size_t n = 0;
+
+	for (size_t i = 0; mux_backends[i] && n < max; i++) {
+		const char *name = mux_backends[i]->name;
+		const char *p = want;
+		size_t len = strlen(name);
+
+		if (want && *want) {
+			while ((p = strstr(p, name)) &&
+			       !((p == want || p[-1] == ',') && (p[len] == ',' || p[len] == 0)))
+				p += len;
+			if (!p)
+				continue;
+		}
+		out[n++] = mux_backends[i];
+	}
+	return n;
+}
+
+bool raise_nofile(long need)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return false;
+	if (rl.rlim_cur >= (rlim_t)need)
+		return true;
+	if (rl.rlim_max < (rlim_t)need)
+		rl.rlim_max = (rlim_t)need;	/* works as root; harmless to try otherwise */
+	rl.rlim_cur = (rlim_t)need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		return true;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	return rl.rlim_cur >= (rlim_t)need;
+}
+
+static const char *server_path(void)
+{
+	const char *p = getenv("MUXSERVER");
+
+	return p && *p ? p : "build/muxserver";
+}
+
+/* argv = $MUXSERVER_WRAP words, the server, then the given args. */
+static char **build_argv(char **args, int nargs)
+{
+	static char wrap[512];
+	char **argv = calloc((size_t)nargs + 32, sizeof(char *));
+	const char *w = getenv("MUXSERVER_WRAP");
+	int n = 0;
+
+	assert_non_null(argv);
+	if (w && *w) {
+		snprintf(wrap, sizeof(wrap), "%s", w);
+		for (char *tok = strtok(wrap, " "); tok && n < 24; tok = strtok(NULL, " "))
+			argv[n++] = tok;
+	}
+	argv[n++] = (char *)server_path();
+	for (int i = 0; i < nargs; i++)
+		argv[n++] = args[i];
+	return argv;
+}
+
+static pid_t spawn(char **argv, int out_fd, int err_fd)
+{
+	pid_t pid = fork();
+
+	assert_true(pid != -1);
+	if (pid == 0) {
+		if (out_fd != -1)
+			dup2(out_fd, 1);
+		if (err_fd != -1)
+			dup2(err_fd, 2);
+		execvp(argv[0], argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Read one line from fd into buf within guard_s; false on EOF or timeout. */
+static bool read_line(int fd, char *buf, size_t len, double guard_s)
+{
+	double end = mono_s() + guard_s;
+	size_t n = 0;
+
+	while (n + 1 < len) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int left = (int)((end - mono_s()) * 1000);
+
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			break;
+		if (read(fd, buf + n, 1) != 1)
+			break;
+		if (buf[n] == '\n') {
+			buf[n] = 0;
+			return true;
+		}
+		n++;
+	}
+	buf[n] = 0;
+	return false;
+}
+
+static int collect_args(char **args, int max, va_list ap)
+{
+	int n = 0;
+	char *a;
+
+	while ((a = va_arg(ap, char *)) && n < max)
+		args[n++] = a;
+	return n;
+}
+
+void child_start(struct child *c, const char *backend, ...)
+{
+	char *args[40] = { "--port", "0", "--backend", (char *)backend };
+	int pipefd[2], err_fd, n = 4;
+	char **argv;
+	va_list ap;
+
+	va_start(ap, backend);
+	n += collect_args(args + 4, 30, ap);
+	va_end(ap);
+	memset(c, 0, sizeof(*c));
+	snprintf(c->err_path, sizeof(c->err_path), "/tmp/muxlab-test-%ld.err", (long)getpid());
+	err_fd = open(c->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(pipe(pipefd) == 0);
+	argv = build_argv(args, n);
+	c->pid = spawn(argv, pipefd[1], err_fd);
+	free(argv);
+	close(pipefd[1]);
+	close(err_fd);
+	c->out_fd = pipefd[0];
+	/* Slow under valgrind: the guard is generous on purpose. */
+	if (!read_line(c->out_fd, c->line, sizeof(c->line), 60) ||
+	    sscanf(c->line, "port=%d", &c->port) != 1)
+		fail_msg("muxserver --backend %s did not print its port line (got '%s')", backend, c->line);
+}
+
+int run_muxserver(char *err, size_t errlen, ...)
+{
+	char *args[40], **argv, path[64];
+	int n, status, fd;
+	ssize_t got;
+	va_list ap;
+
+	va_start(ap, errlen);
+	n = collect_args(args, 38, ap);
+	va_end(ap);
+	snprintf(path, sizeof(path), "/tmp/muxlab-run-%ld.err", (long)getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	argv = build_argv(args, n);
+	int devnull = open("/dev/null", O_WRONLY);
+	pid_t pid = spawn(argv, devnull, fd);
+	free(argv);
+	close(devnull);
+	assert_true(waitpid(pid, &status, 0) == pid);
+	got = pread(fd, err, errlen - 1, 0);
+	err[got > 0 ? got : 0] = 0;
+	close(fd);
+	unlink(path);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void child_stats(struct child *c)
+{
+	assert_int_equal(kill(c->pid, SIGUSR1), 0);
+	do {
+		if (!read_line(c->out_fd, c->line, sizeof(c->line), 30))
+			fail_msg("no stats line from muxserver (pid %ld)", (long)c->pid);
+	} while (strncmp(c->line, "stats ", 6) != 0);
+}
+
+uint64_t child_stat(const struct child *c, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), " %s=", key);
+	p = strstr(c->line, pat);
+	if (!p)
+		fail_msg("no '%s' in '%s'", key, c->line);
+	return strtoull(p + strlen(pat), NULL, 10);
+}
+
+int child_stop(struct child *c, double guard_s)
+{
+	double end = mono_s() + guard_s;
+	int status;
+
+	kill(c->pid, SIGTERM);
+	for (;;) {
+		pid_t r = waitpid(c->pid, &status, WNOHANG);
+
+		if (r == c->pid)
+			break;
+		if (mono_s() > end) {
+			kill(c->pid, SIGKILL);
+			waitpid(c->pid, &status, 0);
+			fail_msg("muxserver (pid %ld) did not exit within %.0f s of SIGTERM",
+				 (long)c->pid, guard_s);
+		}
+		sleep_s(0.01);
+	}
+	/* Keep the last line of stdout (the summary) for the caller. */
+	while (read_line(c->out_fd, c->line, sizeof(c->line), 1) && strncmp(c->line, "summary ", 8))
+		;
+	close(c->out_fd);
+	unlink(c->err_path);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+long rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+int tcp_connect(const char *host, int port)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+	int fd, one = 1;
+
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		len = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		len = sizeof(*in6);
+	} else {
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&ss, len) == -1) {
+		close(fd);
+		return -1;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+/* Wait until fd is ready for `events` or the deadline passes. */
+static bool wait_fd(int fd, short events, double end)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int left = (int)((end - mono_s()) * 1000);
+
+	return left > 0 && poll(&p, 1, left) == 1;
+}
+
+bool write_all(int fd, const void *buf, size_t n, double guard_s)
+{
+	double end = mono_s() + guard_s;
+	const char *p = buf;
+
+	while (n) {
+		ssize_t w;
+
+		if (!wait_fd(fd, POLLOUT, end))
+			return false;
+		w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w == -1 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+bool read_exact(int fd, void *buf, size_t n, double guard_s)
+{
+	double end = mono_s() + guard_s;
+	char *p = buf;
+
+	while (n) {
+		ssize_t r;
+
+		if (!wait_fd(fd, POLLIN, end))
+			return false;
+		r = recv(fd, p, n, MSG_DONTWAIT);
+		if (r == -1 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (r <= 0)
+			return false;
+		p += r;
+		n -= (size_t)r;
+	}
+	return true;
+}
+
+bool echo_once(int fd, double guard_s)
+{
+	char out[32], in[32];
+
+	snprintf(out, sizeof(out), "ping %d %ld", fd, (long)(mono_s() * 1e6) % 100000);
+	return write_all(fd, out, sizeof(out), guard_s) &&
+	       read_exact(fd, in, sizeof(in), guard_s) && memcmp(in, out, sizeof(out)) == 0;
+}
+
+bool sees_close(int fd, double guard_s)
+{
+	double end = mono_s() + guard_s;
+	char b[256];
+
+	for (;;) {
+		ssize_t r;
+
+		if (!wait_fd(fd, POLLIN, end))
+			return false;
+		r = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+		if (r == 0 || (r == -1 && errno == ECONNRESET))
+			return true;
+		if (r == -1 && errno != EAGAIN && errno != EINTR)
+			return false;
+	}
+}
+
+const char *pump_echo(const int *fds, int n, const unsigned char *data, size_t len, double guard_s)
+{
+	static char why[160];
+	struct pollfd *p = calloc((size_t)n, sizeof(*p));
+	size_t *sent = calloc((size_t)n, sizeof(size_t)), *got = calloc((size_t)n, sizeof(size_t));
+	unsigned char buf[65536];
+	double end = mono_s() + guard_s;
+	int done = 0;
+	const char *err = NULL;
+
+	assert_true(p && sent && got);
+	while (done < n && !err) {
+		int left = (int)((end - mono_s()) * 1000);
+
+		for (int i = 0; i < n; i++) {
+			p[i].fd = got[i] < len ? fds[i] : -1;
+			p[i].events = (short)(POLLIN | (sent[i] < len ? POLLOUT : 0));
+		}
+		if (left <= 0 || poll(p, (nfds_t)n, left) <= 0) {
+			snprintf(why, sizeof(why), "timed out with %d of %d connections done", done, n);
+			err = why;
+			break;
+		}
+		for (int i = 0; i < n && !err; i++) {
+			if ((p[i].revents & POLLOUT) && sent[i] < len) {
+				ssize_t w = send(fds[i], data + sent[i], len - sent[i], MSG_DONTWAIT | MSG_NOSIGNAL);
+
+				if (w > 0)
+					sent[i] += (size_t)w;
+			}
+			if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+				ssize_t r = recv(fds[i], buf, sizeof(buf), MSG_DONTWAIT);
+
+				if (r <= 0 && !(r == -1 && errno == EAGAIN)) {
+					snprintf(why, sizeof(why), "connection %d closed after %zu of %zu bytes",
+						 i, got[i], len);
+					err = why;
+				} else if (r > 0 && (got[i] + (size_t)r > len ||
+						     memcmp(buf, data + got[i], (size_t)r) != 0)) {
+					snprintf(why, sizeof(why), "connection %d: wrong bytes at offset %zu", i, got[i]);
+					err = why;
+				} else if (r > 0) {
+					got[i] += (size_t)r;
+					done += got[i] == len;
+				}
+			}
+		}
+	}
+	free(p);
+	free(sent);
+	free(got);
+	return err;
+}

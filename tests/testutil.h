@@ -1,0 +1,63 @@
+/* testutil.h - helpers shared by the cmocka suites: real processes, real sockets. */
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mux.h"
+
+/* A muxserver child. out is its stdout; its stderr is kept in err_path. */
+struct child {
+	pid_t pid;
+	int out_fd;
+	int port;
+	char line[4096];            /* last line read from its stdout */
+	char err_path[64];
+};
+
+/* Backends to test: all, or those named in $MUX_BACKENDS (comma separated). */
+size_t test_backends(const struct mux_ops **out, size_t max);
+
+/* Raise the soft fd limit so at least `need` fds fit; false if the hard limit forbids it. */
+bool raise_nofile(long need);
+
+/*
+ * Start $MUXSERVER (default build/muxserver) with --port 0 --backend NAME and
+ * extra NULL-terminated args, and read its port line. Fails the test on error.
+ */
+void child_start(struct child *c, const char *backend, ...);
+/* Run muxserver with NULL-terminated args to completion; exit status, stderr in err. */
+int run_muxserver(char *err, size_t errlen, ...);
+/* SIGUSR1 and read the "stats ..." line; then child_stat() reads fields from it. */
+void child_stats(struct child *c);
+uint64_t child_stat(const struct child *c, const char *key);
+/* SIGTERM, wait up to guard_s, return the exit status (fails the test on a hang). */
+int child_stop(struct child *c, double guard_s);
+/* Resident set size of a process in KiB. */
+long rss_kib(pid_t pid);
+
+/* Blocking TCP connection to host:port; -1 on failure. */
+int tcp_connect(const char *host, int port);
+/* Write all / read exactly n bytes with a deadline; false on error, EOF or timeout. */
+bool write_all(int fd, const void *buf, size_t n, double guard_s);
+bool read_exact(int fd, void *buf, size_t n, double guard_s);
+/* One short round trip; true when the same bytes come back. */
+bool echo_once(int fd, double guard_s);
+/* Wait for EOF or reset on fd: true when the peer closed within guard_s. */
+bool sees_close(int fd, double guard_s);
+
+/*
+ * Send len bytes of data on each of n connections while reading the echoes
+ * back, all at once through poll(2); checks every byte. Returns NULL on
+ * success or a static description of the first failure.
+ */
+const char *pump_echo(const int *fds, int n, const unsigned char *data, size_t len, double guard_s);
+
+void fill_random(unsigned char *buf, size_t n, uint32_t seed);
+double mono_s(void);
+void sleep_s(double s);
+
+#endif

@@ -42,8 +42,8 @@ build/muxserver: $(call objs,build,$(SERVER))
 build/san/muxserver: $(call objs,build/san,$(SERVER))
 build/test_mux: $(call objs,build,$(CORE) tests/test_mux.c tests/testutil.c)
 build/san/test_mux: $(call objs,build/san,$(CORE) tests/test_mux.c tests/testutil.c)
-build/test_server: $(call objs,build,tests/test_server.c tests/testutil.c)
-build/san/test_server: $(call objs,build/san,tests/test_server.c tests/testutil.c)
+build/test_server: $(call objs,build,$(CORE) tests/test_server.c tests/testutil.c)
+build/san/test_server: $(call objs,build/san,$(CORE) tests/test_server.c tests/testutil.c)
 
 LINK = $(CC) $(BASE) $(if $(findstring build/san/,$@),$(SAN),$(OPT)) $(CFLAGS) -o $@ $^
 build/muxserver build/san/muxserver:

@@ -34,6 +34,13 @@ enum {
 	MUX_OUT = 1u << 1,
 	MUX_HUP = 1u << 2,   /* output only: peer hung up */
 	MUX_ERR = 1u << 3,   /* output only: error pending on the fd */
+	/*
+	 * Output only, edge-triggered backends: the peer will send nothing more.
+	 * A short read no longer proves the fd drained: the EOF behind the data
+	 * came in the same edge and no new edge will announce it, so read on
+	 * until read() returns 0.
+	 */
+	MUX_RDHUP = 1u << 4,
 };
 
 struct mux_event {

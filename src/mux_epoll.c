@@ -4,7 +4,7 @@
  *
  * Level-triggered maps each verb to one epoll_ctl call.
  *
- * Edge-triggered registers EPOLLIN|EPOLLOUT|EPOLLET once and keeps the
+ * Edge-triggered registers EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET once and keeps the
  * caller's interest in user space, so that dropping write interest after a
  * flush costs no syscall (HAProxy's trick). Unwanted edges are filtered out
  * in wait(). Adding interest does call EPOLL_CTL_MOD: it re-arms the fd and
@@ -91,7 +91,7 @@ static unsigned registered(struct mux_epoll *e, int fd)
 static uint32_t kernel_mask(struct mux *m, unsigned interest)
 {
 	if (is_et(m))
-		return EPOLLIN | EPOLLOUT | EPOLLET;
+		return EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 	return (interest & MUX_IN ? EPOLLIN : 0u) | (interest & MUX_OUT ? EPOLLOUT : 0u);
 }
 
@@ -161,6 +161,8 @@ static unsigned from_kernel(uint32_t k, unsigned interest)
 		return MUX_ERR | MUX_IN | MUX_OUT | (k & EPOLLHUP ? MUX_HUP : 0);
 	if (k & EPOLLHUP)
 		return MUX_HUP | MUX_IN | MUX_OUT;
+	if ((k & EPOLLRDHUP) && (interest & MUX_IN))
+		return MUX_RDHUP | MUX_IN | (k & EPOLLOUT ? interest & MUX_OUT : 0u);
 	return ((k & EPOLLIN ? MUX_IN : 0u) | (k & EPOLLOUT ? MUX_OUT : 0u)) & interest;
 }
 

@@ -37,6 +37,7 @@ struct conn {
 	int fd;
 	unsigned interest;
 	bool peer_eof;
+	bool peer_done_sending;    /* MUX_RDHUP seen: read on until EOF */
 	bool in_ready_list;
 	char *buf;                 /* pending output: buf[off .. len) */
 	size_t off, len, cap;
@@ -245,7 +246,7 @@ static bool serve_input(struct server *s, struct conn *c)
 			s->st.bytes_in += (uint64_t)r;
 			if (!reply(s, c, s->scratch, (size_t)r))
 				return false;
-			if ((size_t)r < want)
+			if ((size_t)r < want && !c->peer_done_sending)
 				return true;	/* a short read proves the socket empty */
 			continue;
 		}
@@ -290,6 +291,8 @@ static void settle(struct server *s, struct conn *c)
 
 static void serve_conn(struct server *s, struct conn *c, unsigned events)
 {
+	if (events & MUX_RDHUP)
+		c->peer_done_sending = true;
 	if ((events & MUX_OUT) && !flush(s, c))
 		goto fail;
 	if ((events & MUX_IN) && !serve_input(s, c))
@@ -339,18 +342,19 @@ static void log_line(const struct server *s, const char *msg)
  * level-triggered listener would wake us forever. Give the spare fd back,
  * accept the client and close it at once so it learns (EOF) instead of
  * hanging, then take the spare again. If even that fails, stop listening
- * for a moment.
+ * for a moment. Returns true when a client was shed and more may wait;
+ * false when the queue is empty (Linux reports EMFILE before it looks at
+ * the queue, so EMFILE alone does not mean anyone is waiting).
  */
-static void shed_one(struct server *s)
+static bool shed_one(struct server *s)
 {
-	int fd;
+	int fd = -1;
 
 	if (!s->shedding)
 		log_line(s, "out of file descriptors; closing new connections until some are free");
 	s->shedding = true;
 	if (s->spare_fd != -1) {
 		close(s->spare_fd);
-		s->spare_fd = -1;
 		fd = accept(s->listen_fd, NULL, NULL);
 		if (fd != -1) {
 			close(fd);
@@ -362,6 +366,7 @@ static void shed_one(struct server *s)
 		s->mux->ops->del(s->mux, s->listen_fd);
 		s->accept_paused_until = now_s() + ACCEPT_PAUSE_MS / 1000.0;
 	}
+	return fd != -1;
 }
 
 static void accept_all(struct server *s)
@@ -372,10 +377,9 @@ static void accept_all(struct server *s)
 		if (fd == -1) {
 			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
 				continue;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-				shed_one(s);
+			if ((errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) &&
+			    shed_one(s))
 				continue;
-			}
 			return;	/* EAGAIN, or nothing we can do now */
 		}
 		s->shedding = false;

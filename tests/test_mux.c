@@ -287,6 +287,28 @@ static void peer_close_reported(void **state)
 	assert_int_equal(read(a, buf, sizeof(buf)), 0);
 }
 
+/*
+ * Data and the peer's FIN in one edge: an edge-triggered backend must say
+ * so (MUX_RDHUP), or a caller that stops at a short read never sees EOF.
+ */
+static void data_then_eof_in_one_edge(void **state)
+{
+	struct fixture *f = *state;
+	char buf[8];
+	int a, b;
+
+	make_socketpair(f, &a, &b);
+	OK(f, f->ops->add(f->m, a, MUX_IN));
+	assert_int_equal(write(b, "abc", 3), 3);
+	shutdown(b, SHUT_WR);
+	assert_int_equal(wait_ms(f, 5000), 1);
+	assert_true(f->ev[0].events & MUX_IN);
+	if (f->ops->edge_triggered)
+		assert_true(f->ev[0].events & MUX_RDHUP);
+	assert_int_equal(read(a, buf, sizeof(buf)), 3);	/* short read, yet EOF follows */
+	assert_int_equal(read(a, buf, sizeof(buf)), 0);
+}
+
 /* Beyond FD_SETSIZE: select must use its own bit arrays, never glibc's FD_SET. */
 static void fd_above_1024(void **state)
 {
@@ -399,7 +421,7 @@ static void et_interest_changes(void **state)
 #define CONTRACT(X) \
 	X(add_mod_del_errors) X(readable_reported) X(writable_reported) \
 	X(mod_changes_interest) X(undrained_fd) X(timeout_returns_zero) \
-	X(del_stops_reports) X(del_keeps_others) X(del_then_close) X(peer_close_reported) \
+	X(del_stops_reports) X(del_keeps_others) X(del_then_close) X(peer_close_reported) X(data_then_eof_in_one_edge) \
 	X(fd_above_1024) X(five_thousand_fds) X(counters_count_work) \
 	X(et_interest_changes)
 

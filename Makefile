@@ -23,7 +23,7 @@ CORE    := src/mux.c src/mux_select.c src/mux_poll.c src/mux_epoll.c src/cli.c
 SERVER  := $(CORE) src/server.c src/muxserver.c
 TESTS   := test_mux test_server
 
-all: build/muxserver
+all: build/muxserver build/pingpong
 
 # $(call objs,TREE,SOURCES)
 objs = $(patsubst %.c,$(1)/%.o,$(2))
@@ -40,13 +40,14 @@ build/san/%.o: %.c
 
 build/muxserver: $(call objs,build,$(SERVER))
 build/san/muxserver: $(call objs,build/san,$(SERVER))
+build/pingpong: build/bench/pingpong.o
 build/test_mux: $(call objs,build,$(CORE) tests/test_mux.c tests/testutil.c)
 build/san/test_mux: $(call objs,build/san,$(CORE) tests/test_mux.c tests/testutil.c)
 build/test_server: $(call objs,build,$(CORE) tests/test_server.c tests/testutil.c)
 build/san/test_server: $(call objs,build/san,$(CORE) tests/test_server.c tests/testutil.c)
 
 LINK = $(CC) $(BASE) $(if $(findstring build/san/,$@),$(SAN),$(OPT)) $(CFLAGS) -o $@ $^
-build/muxserver build/san/muxserver:
+build/muxserver build/san/muxserver build/pingpong:
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(LINK) $(LDFLAGS)
 

@@ -1,0 +1,36 @@
+#!/bin/sh
+# syscalls.sh - syscalls per request of muxserver under a fixed ping-pong
+# load (100 connections, 64-byte messages), one row per backend, counted by
+# strace -c -f. strace slows the server down; the per-request ratio is what
+# we read, not the rate.
+# Usage: bench/syscalls.sh [SECONDS] [OUTFILE]
+set -eu
+secs=${1:-4}
+out=${2:-/dev/stdout}
+cd "$(dirname "$0")/.."
+bench/need.sh cmd:strace:strace
+make -s build/muxserver build/pingpong
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cpu_server=0; cpu_client=1
+[ "$(nproc)" -ge 2 ] || cpu_client=0
+{
+printf '%-9s %9s %9s %12s %8s %8s %8s %8s\n' backend requests syscalls syscalls/req read/req write/req wait/req ctl/req
+for b in select poll epoll epoll-et; do
+	taskset -c $cpu_server strace -c -f -o "$tmp/$b.strace" \
+		build/muxserver --backend $b --port 0 --duration $((secs + 1)) > "$tmp/$b.out" 2>&1 &
+	while ! port=$(sed -n 's/^port=\([0-9]*\).*/\1/p' "$tmp/$b.out") || [ -z "$port" ]; do sleep 0.1; done
+	taskset -c $cpu_client build/pingpong "$port" 100 64 "$secs" > "$tmp/$b.client"
+	wait
+	req=$(sed -n 's/^summary .* requests=\([0-9]*\) .*/\1/p' "$tmp/$b.out")
+	awk -v b=$b -v req="$req" '
+		$NF ~ /^(read|write|sendto|recvfrom|select|pselect6|poll|ppoll|epoll_wait|epoll_pwait|epoll_ctl)$/ { n[$NF] = $4 }
+		$NF == "total" { total = $4 }
+		END {
+			wait = n["select"] + n["pselect6"] + n["poll"] + n["ppoll"] + n["epoll_wait"] + n["epoll_pwait"]
+			printf "%-9s %9d %9d %12.3f %8.3f %8.3f %8.3f %8.3f\n", b, req, total, total / req,
+				(n["read"] + n["recvfrom"]) / req, (n["write"] + n["sendto"]) / req, wait / req, n["epoll_ctl"] / req
+		}' "$tmp/$b.strace"
+done
+} > "$out"
+[ "$out" = /dev/stdout ] || cat "$out"

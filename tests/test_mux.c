@@ -426,32 +426,10 @@ static void et_interest_changes(void **state)
 	X(et_interest_changes)
 
 #define ENTRY(name) { #name, name },
-static const struct { const char *name; CMUnitTestFunction fn; } contract[] = { CONTRACT(ENTRY) };
-#define NTESTS (sizeof(contract) / sizeof(contract[0]))
+static const struct backend_test contract[] = { CONTRACT(ENTRY) };
 
 int main(void)
 {
-	const struct mux_ops *backends[16];
-	size_t nb = test_backends(backends, 16), n = 0;
-	struct CMUnitTest *tests = calloc(nb * NTESTS, sizeof(*tests));
-	char (*names)[64] = calloc(nb * NTESTS, sizeof(*names));
-	int failed;
-
-	if (!tests || !names || nb == 0) {
-		fprintf(stderr, "test_mux: no backends to test (MUX_BACKENDS=%s)\n", getenv("MUX_BACKENDS"));
-		return 1;
-	}
-	for (size_t b = 0; b < nb; b++)
-		for (size_t t = 0; t < NTESTS; t++, n++) {
-			snprintf(names[n], sizeof(names[n]), "%s/%s", backends[b]->name, contract[t].name);
-			tests[n] = (struct CMUnitTest){
-				.name = names[n], .test_func = contract[t].fn,
-				.setup_func = setup, .teardown_func = teardown,
-				.initial_state = (void *)backends[b],
-			};
-		}
-	failed = _cmocka_run_group_tests("mux contract", tests, n, NULL, NULL);
-	free(tests);
-	free(names);
-	return failed ? 1 : 0;
+	return run_backend_matrix("mux contract", contract, sizeof(contract) / sizeof(contract[0]),
+				  setup, teardown, NULL, 0);
 }

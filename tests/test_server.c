@@ -434,40 +434,17 @@ static void list_backends_all_ok(void **state)
 	X(upper_cases) X(duration_stops)
 
 #define ENTRY(name) { #name, name },
-static const struct { const char *name; CMUnitTestFunction fn; } per_backend[] = { PER_BACKEND(ENTRY) };
-#define NPER (sizeof(per_backend) / sizeof(per_backend[0]))
+static const struct backend_test per_backend[] = { PER_BACKEND(ENTRY) };
 
 static const struct CMUnitTest once[] = {
 	cmocka_unit_test(bad_flags_exit_2),
 	cmocka_unit_test(port_in_use_exit_1),
 	cmocka_unit_test(list_backends_all_ok),
 };
-#define NONCE (sizeof(once) / sizeof(once[0]))
 
 int main(void)
 {
-	const struct mux_ops *backends[16];
-	size_t nb = test_backends(backends, 16), n = 0;
-	struct CMUnitTest *tests = calloc(nb * NPER + NONCE, sizeof(*tests));
-	char (*names)[64] = calloc(nb * NPER, sizeof(*names));
-	int failed;
-
-	if (!tests || !names || nb == 0) {
-		fprintf(stderr, "test_server: no backends to test\n");
-		return 1;
-	}
-	for (size_t b = 0; b < nb; b++)
-		for (size_t t = 0; t < NPER; t++, n++) {
-			snprintf(names[n], sizeof(names[n]), "%s/%s", backends[b]->name, per_backend[t].name);
-			tests[n] = (struct CMUnitTest){
-				.name = names[n], .test_func = per_backend[t].fn,
-				.initial_state = (void *)backends[b],
-			};
-		}
-	for (size_t i = 0; i < NONCE; i++)
-		tests[n++] = once[i];
-	failed = _cmocka_run_group_tests("muxserver end to end", tests, n, NULL, NULL);
-	free(tests);
-	free(names);
-	return failed ? 1 : 0;
+	return run_backend_matrix("muxserver end to end", per_backend,
+				  sizeof(per_backend) / sizeof(per_backend[0]), NULL, NULL,
+				  once, sizeof(once) / sizeof(once[0]));
 }

@@ -444,3 +444,35 @@ const char *pump_echo(const int *fds, int n, const unsigned char *data, size_t l
 	free(got);
 	return err;
 }
+
+int run_backend_matrix(const char *group, const struct backend_test *tests, size_t ntests,
+		       int (*setup)(void **), int (*teardown)(void **),
+		       const void *once, size_t nonce)
+{
+	const struct mux_ops *backends[16];
+	size_t nb = test_backends(backends, 16), n = 0;
+	struct CMUnitTest *cells = calloc(nb * ntests + nonce, sizeof(*cells));
+	char (*names)[64] = calloc(nb * ntests + 1, sizeof(*names));
+	int failed;
+
+	if (!cells || !names || nb == 0) {
+		fprintf(stderr, "%s: no backends to test (MUX_BACKENDS=%s)\n", group,
+			getenv("MUX_BACKENDS") ? getenv("MUX_BACKENDS") : "");
+		return 1;
+	}
+	for (size_t b = 0; b < nb; b++)
+		for (size_t t = 0; t < ntests; t++, n++) {
+			snprintf(names[n], sizeof(names[n]), "%s/%s", backends[b]->name, tests[t].name);
+			cells[n] = (struct CMUnitTest){
+				.name = names[n], .test_func = tests[t].fn,
+				.setup_func = setup, .teardown_func = teardown,
+				.initial_state = (void *)backends[b],
+			};
+		}
+	for (size_t i = 0; i < nonce; i++)
+		cells[n++] = ((const struct CMUnitTest *)once)[i];
+	failed = _cmocka_run_group_tests(group, cells, n, NULL, NULL);
+	free(cells);
+	free(names);
+	return failed ? 1 : 0;
+}

@@ -56,6 +56,20 @@ bool sees_close(int fd, double guard_s);
  */
 const char *pump_echo(const int *fds, int n, const unsigned char *data, size_t len, double guard_s);
 
+/* A test that runs once per backend; its state is the backend's const struct mux_ops *. */
+struct backend_test {
+	const char *name;
+	void (*fn)(void **state);
+};
+
+/*
+ * Run every (backend, test) cell, named "backend/test", with optional
+ * per-test setup/teardown, then the `once` tests. Returns main's exit status.
+ */
+int run_backend_matrix(const char *group, const struct backend_test *tests, size_t ntests,
+		       int (*setup)(void **), int (*teardown)(void **),
+		       const void *once, size_t nonce);
+
 void fill_random(unsigned char *buf, size_t n, uint32_t seed);
 double mono_s(void);
 void sleep_s(double s);

@@ -21,9 +21,10 @@ endif
 
 CORE    := src/mux.c src/mux_select.c src/mux_poll.c src/mux_epoll.c src/cli.c
 SERVER  := $(CORE) src/server.c src/muxserver.c
+LOAD    := src/cli.c src/hist.c src/load.c src/load_echo.c src/muxload.c
 TESTS   := test_mux test_server
 
-all: build/muxserver build/pingpong
+all: build/muxserver build/muxload build/pingpong
 
 # $(call objs,TREE,SOURCES)
 objs = $(patsubst %.c,$(1)/%.o,$(2))
@@ -41,15 +42,17 @@ build/san/%.o: %.c
 build/muxserver: $(call objs,build,$(SERVER))
 build/san/muxserver: $(call objs,build/san,$(SERVER))
 build/pingpong: build/bench/pingpong.o
+build/muxload: $(call objs,build,$(LOAD))
+build/san/muxload: $(call objs,build/san,$(LOAD))
 build/test_mux: $(call objs,build,$(CORE) tests/test_mux.c tests/testutil.c)
 build/san/test_mux: $(call objs,build/san,$(CORE) tests/test_mux.c tests/testutil.c)
 build/test_server: $(call objs,build,$(CORE) tests/test_server.c tests/testutil.c)
 build/san/test_server: $(call objs,build/san,$(CORE) tests/test_server.c tests/testutil.c)
 
 LINK = $(CC) $(BASE) $(if $(findstring build/san/,$@),$(SAN),$(OPT)) $(CFLAGS) -o $@ $^
-build/muxserver build/san/muxserver build/pingpong:
+build/muxserver build/san/muxserver build/pingpong build/muxload build/san/muxload:
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(LINK) $(LDFLAGS)
+	$(Q)$(LINK) -lpthread -lm $(LDFLAGS)
 
 build/test_%:
 	@$(if $(Q),echo "  LD      $@")

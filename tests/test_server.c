@@ -437,14 +437,14 @@ static void list_backends_all_ok(void **state)
 static const struct backend_test per_backend[] = { PER_BACKEND(ENTRY) };
 
 static const struct CMUnitTest once[] = {
-	cmocka_unit_test(bad_flags_exit_2),
-	cmocka_unit_test(port_in_use_exit_1),
-	cmocka_unit_test(list_backends_all_ok),
+	cmocka_unit_test_teardown(bad_flags_exit_2, children_reap),
+	cmocka_unit_test_teardown(port_in_use_exit_1, children_reap),
+	cmocka_unit_test_teardown(list_backends_all_ok, children_reap),
 };
 
 int main(void)
 {
 	return run_backend_matrix("muxserver end to end", per_backend,
-				  sizeof(per_backend) / sizeof(per_backend[0]), NULL, NULL,
+				  sizeof(per_backend) / sizeof(per_backend[0]), NULL, children_reap,
 				  once, sizeof(once) / sizeof(once[0]));
 }

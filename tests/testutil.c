@@ -167,6 +167,29 @@ static int collect_args(char **args, int max, va_list ap)
 	return n;
 }
 
+static pid_t live_children[64];
+
+static void child_track(pid_t pid, bool alive)
+{
+	for (size_t i = 0; i < sizeof(live_children) / sizeof(live_children[0]); i++)
+		if (live_children[i] == (alive ? 0 : pid)) {
+			live_children[i] = alive ? pid : 0;
+			return;
+		}
+}
+
+int children_reap(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(live_children) / sizeof(live_children[0]); i++)
+		if (live_children[i]) {
+			kill(live_children[i], SIGKILL);
+			waitpid(live_children[i], NULL, 0);
+			live_children[i] = 0;
+		}
+	return 0;
+}
+
 void child_start(struct child *c, const char *backend, ...)
 {
 	char *args[40] = { "--port", "0", "--backend", (char *)backend };
@@ -183,6 +206,7 @@ void child_start(struct child *c, const char *backend, ...)
 	assert_true(pipe(pipefd) == 0);
 	argv = build_argv(args, n);
 	c->pid = spawn(argv, pipefd[1], err_fd);
+	child_track(c->pid, true);
 	free(argv);
 	close(pipefd[1]);
 	close(err_fd);
@@ -248,11 +272,12 @@ int child_stop(struct child *c, double guard_s)
 	for (;;) {
 		pid_t r = waitpid(c->pid, &status, WNOHANG);
 
-		if (r == c->pid)
+		if (r == c->pid) {
+			child_track(c->pid, false);
 			break;
+		}
 		if (mono_s() > end) {
-			kill(c->pid, SIGKILL);
-			waitpid(c->pid, &status, 0);
+			children_reap(NULL);
 			fail_msg("muxserver (pid %ld) did not exit within %.0f s of SIGTERM",
 				 (long)c->pid, guard_s);
 		}

@@ -29,6 +29,12 @@ bool raise_nofile(long need);
  * extra NULL-terminated args, and read its port line. Fails the test on error.
  */
 void child_start(struct child *c, const char *backend, ...);
+/*
+ * Kill every child started by child_start that is still running. A failed
+ * assertion longjmps out of a test, past its child_stop: use this as the
+ * teardown so a failing test never leaves a server behind.
+ */
+int children_reap(void **state);
 /* Run muxserver with NULL-terminated args to completion; exit status, stderr in err. */
 int run_muxserver(char *err, size_t errlen, ...);
 /* SIGUSR1 and read the "stats ..." line; then child_stat() reads fields from it. */

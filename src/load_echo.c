@@ -1,0 +1,74 @@
+/*
+ * load_echo.c - the echo protocol for muxload. Request (conn, seq) is `size`
+ * bytes of a keyed pseudo-random stream; the reply must be the same bytes.
+ * Checking regenerates the expected bytes, so a reply from another
+ * connection, a stale or reordered reply and a flipped bit all fail.
+ */
+#include "load.h"
+
+#include <string.h>
+
+/* splitmix64's finaliser: a cheap, well-mixed 64-bit hash. */
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* Byte off of request (conn, seq): word off/8 of its stream. */
+static void pattern(uint8_t *out, size_t off, size_t n, uint32_t conn, uint64_t seq)
+{
+	uint64_t key = mix(((uint64_t)conn << 40) ^ seq);
+
+	while (n) {
+		uint64_t word = mix(key + off / 8);
+		size_t in_word = off % 8, take = 8 - in_word;
+
+		if (take > n)
+			take = n;
+		memcpy(out, (const uint8_t *)&word + in_word, take);
+		out += take;
+		off += take;
+		n -= take;
+	}
+}
+
+static size_t echo_request(uint8_t *buf, size_t size, uint32_t conn, uint64_t seq)
+{
+	pattern(buf, 0, size, conn, seq);
+	return size;
+}
+
+static ssize_t echo_consume(struct reply_parse *rp, const uint8_t *data, size_t n,
+			    size_t size, uint32_t conn, uint64_t seq, bool *done)
+{
+	uint8_t want[256];
+	size_t take = size - rp->off < n ? size - rp->off : n;
+
+	for (size_t done_bytes = 0; done_bytes < take;) {
+		size_t chunk = take - done_bytes < sizeof(want) ? take - done_bytes : sizeof(want);
+
+		pattern(want, rp->off + done_bytes, chunk, conn, seq);
+		if (memcmp(want, data + done_bytes, chunk) != 0)
+			return -1;
+		done_bytes += chunk;
+	}
+	rp->off += take;
+	*done = rp->off == size;
+	if (*done)
+		rp->off = 0;
+	return (ssize_t)take;
+}
+
+const struct load_proto load_echo_proto = {
+	.name = "echo",
+	.request = echo_request,
+	.consume = echo_consume,
+};
+
+const struct load_proto *load_proto_find(const char *name)
+{
+	return strcmp(name, load_echo_proto.name) == 0 ? &load_echo_proto : NULL;
+}

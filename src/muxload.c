@@ -1,0 +1,321 @@
+/* muxload.c - command line and reports of the load generator. */
+#include "cli.h"
+#include "load.h"
+
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROG "muxload"
+/* A thread this busy may be what limits the run, not the server. */
+#define SATURATED_PCT 90.0
+/* Open loop: below this share of the target rate we say the target was missed. */
+#define RATE_REACHED 0.97
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"usage: muxload [options]\n"
+"Load generator for muxserver: many connections, verified replies, honest latency.\n"
+"\n"
+"  -H, --host ADDR        numeric IPv4/IPv6 address (default 127.0.0.1)\n"
+"  -p, --port N           (default 7000)\n"
+"  -c, --connections N    active connections (default 10)\n"
+"  -i, --idle M           extra connections opened first and held silent (default 0)\n"
+"  -t, --threads T        threads, each with its own epoll loop (default 1)\n"
+"  -d, --duration S       measured seconds (default 10)\n"
+"  -n, --requests N       stop after N measured requests instead of a duration\n"
+"  -w, --warmup S         seconds excluded from every figure (default 1)\n"
+"  -s, --size BYTES       message size (default 64; K/M suffixes)\n"
+"      --pipeline D       requests in flight per connection (default 1)\n"
+"      --proto NAME       echo (default)\n"
+"  -R, --rate R           open loop: R requests/s in total; latency counts from each\n"
+"                         request's intended send time (coordinated omission corrected)\n"
+"      --timeout S        a request without a reply after S seconds is an error (default 10)\n"
+"      --json             one JSON object on stdout instead of the summary\n"
+"      --csv FILE         append one row per run (header when the file is new)\n"
+"      --hgrm FILE        write the latency percentile spectrum (HdrHistogram .hgrm format)\n"
+"      --progress         one line per second on stderr (default when stderr is a terminal)\n"
+"  -h, --help             this text\n"
+"\n"
+"Exit status: 0 when every request was answered correctly, 1 when any error\n"
+"happened or the run could not start, 2 for bad flags.\n");
+}
+
+enum { OPT_PIPELINE = 256, OPT_PROTO, OPT_TIMEOUT, OPT_JSON, OPT_CSV, OPT_HGRM, OPT_PROGRESS };
+
+static const struct option options[] = {
+	{ "host", required_argument, NULL, 'H' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "connections", required_argument, NULL, 'c' },
+	{ "idle", required_argument, NULL, 'i' },
+	{ "threads", required_argument, NULL, 't' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "requests", required_argument, NULL, 'n' },
+	{ "warmup", required_argument, NULL, 'w' },
+	{ "size", required_argument, NULL, 's' },
+	{ "pipeline", required_argument, NULL, OPT_PIPELINE },
+	{ "proto", required_argument, NULL, OPT_PROTO },
+	{ "rate", required_argument, NULL, 'R' },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "csv", required_argument, NULL, OPT_CSV },
+	{ "hgrm", required_argument, NULL, OPT_HGRM },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct outputs {
+	bool json;
+	const char *csv, *hgrm;
+};
+
+static bool parse_flag(int c, struct load_config *cfg, struct outputs *o, bool *duration_set)
+{
+	long v;
+
+	switch (c) {
+	case 'H': cfg->host = optarg; return true;
+	case 'p': return cli_long(PROG, "port", optarg, 1, 65535, &v) && (cfg->port = (int)v, true);
+	case 'c': return cli_long(PROG, "connections", optarg, 1, 1000000, &cfg->connections);
+	case 'i': return cli_long(PROG, "idle", optarg, 0, 1000000, &cfg->idle);
+	case 't': return cli_long(PROG, "threads", optarg, 1, 1024, &cfg->threads);
+	case 'd':
+		*duration_set = true;
+		return cli_double(PROG, "duration", optarg, 0.01, 1e6, &cfg->duration_s);
+	case 'n': return cli_long(PROG, "requests", optarg, 1, 1L << 50, &cfg->requests);
+	case 'w': return cli_double(PROG, "warmup", optarg, 0, 3600, &cfg->warmup_s);
+	case 's': return cli_size(PROG, "size", optarg, 1, 16L << 20, &cfg->size);
+	case OPT_PIPELINE: return cli_long(PROG, "pipeline", optarg, 1, 1024, &cfg->pipeline);
+	case OPT_PROTO:
+		cfg->proto = load_proto_find(optarg);
+		if (!cfg->proto)
+			fprintf(stderr, PROG ": --proto: unknown protocol '%s' (valid: echo)\n", optarg);
+		return cfg->proto != NULL;
+	case 'R': return cli_double(PROG, "rate", optarg, 0.001, 1e9, &cfg->rate);
+	case OPT_TIMEOUT: return cli_double(PROG, "timeout", optarg, 0.001, 3600, &cfg->timeout_s);
+	case OPT_JSON: o->json = true; return true;
+	case OPT_CSV: o->csv = optarg; return true;
+	case OPT_HGRM: o->hgrm = optarg; return true;
+	case OPT_PROGRESS: cfg->progress = true; return true;
+	}
+	return false;
+}
+
+/* 0: run; 2: bad flags (reported); -1: --help printed. */
+static int parse(int argc, char **argv, struct load_config *cfg, struct outputs *o)
+{
+	bool duration_set = false;
+	unsigned char addr[16];
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":H:p:c:i:t:d:n:w:s:R:h", options, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return -1;
+		}
+		if (c == ':') {
+			fprintf(stderr, PROG ": %s needs a value (see --help)\n", argv[optind - 1]);
+			return 2;
+		}
+		if (c == '?') {
+			fprintf(stderr, PROG ": unknown option '%s' (see --help)\n", argv[optind - 1]);
+			return 2;
+		}
+		if (!parse_flag(c, cfg, o, &duration_set))
+			return 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+	if (inet_pton(AF_INET, cfg->host, addr) != 1 && inet_pton(AF_INET6, cfg->host, addr) != 1) {
+		fprintf(stderr, PROG ": --host: expected a numeric IPv4 or IPv6 address, got '%s'\n", cfg->host);
+		return 2;
+	}
+	if (duration_set && cfg->requests) {
+		fprintf(stderr, PROG ": use --duration or --requests, not both\n");
+		return 2;
+	}
+	if (cfg->threads > cfg->connections) {
+		fprintf(stderr, PROG ": --threads (%ld) must not exceed --connections (%ld)\n",
+			cfg->threads, cfg->connections);
+		return 2;
+	}
+	if (cfg->requests)
+		cfg->duration_s = 0;
+	if (!cfg->progress)
+		cfg->progress = isatty(2) && !o->json;
+	return 0;
+}
+
+static const double percentiles[] = { 50, 90, 99, 99.9, 99.99 };
+static const char *const percentile_keys[] = { "p50", "p90", "p99", "p99_9", "p99_99" };
+#define NPCT 5
+
+static void json_latency(FILE *f, const char *key, const struct hist *h)
+{
+	fprintf(f, "\"%s\":{\"min\":%lld,\"mean\":%.3f", key,
+		(long long)(h->total ? h->min : 0), hist_mean(h));
+	for (int i = 0; i < NPCT; i++)
+		fprintf(f, ",\"%s\":%lld", percentile_keys[i], (long long)hist_percentile(h, percentiles[i]));
+	fprintf(f, ",\"max\":%lld}", (long long)(h->total ? h->max : 0));
+}
+
+static double rps(const struct load_result *r)
+{
+	return r->measured_s > 0 ? (double)r->requests / r->measured_s : 0;
+}
+
+static bool saturated(const struct load_result *r)
+{
+	return r->busiest_thread_pct >= SATURATED_PCT;
+}
+
+static void print_json(FILE *f, const struct load_config *cfg, const struct load_result *r)
+{
+	fprintf(f, "{\"params\":{\"host\":\"%s\",\"port\":%d,\"proto\":\"%s\",\"connections\":%ld,"
+		"\"idle\":%ld,\"threads\":%ld,\"duration_s\":%g,\"requests\":%ld,\"warmup_s\":%g,"
+		"\"size\":%ld,\"pipeline\":%ld,\"rate\":%g,\"timeout_s\":%g},",
+		cfg->host, cfg->port, cfg->proto->name, cfg->connections, cfg->idle, cfg->threads,
+		cfg->duration_s, cfg->requests, cfg->warmup_s, cfg->size, cfg->pipeline, cfg->rate,
+		cfg->timeout_s);
+	fprintf(f, "\"duration_s\":%.6f,\"requests\":%llu,\"errors\":%llu,\"errors_by_kind\":{",
+		r->measured_s, (unsigned long long)r->requests, (unsigned long long)r->errors_total);
+	for (int k = 0; k < LERR_KINDS; k++)
+		fprintf(f, "%s\"%s\":%llu", k ? "," : "", load_error_names[k], (unsigned long long)r->errors[k]);
+	fprintf(f, "},\"throughput_rps\":%.3f,\"mb_per_s\":%.6f,", rps(r),
+		r->measured_s > 0 ? (double)r->bytes / r->measured_s / 1e6 : 0);
+	json_latency(f, "latency_us", &r->latency);
+	fputc(',', f);
+	if (cfg->rate > 0) {
+		json_latency(f, "latency_uncorrected_us", &r->uncorrected);
+		fprintf(f, ",\"rate_target\":%g,\"rate_achieved\":%.3f,\"rate_reached\":%s,",
+			cfg->rate, rps(r), rps(r) >= RATE_REACHED * cfg->rate ? "true" : "false");
+	} else {
+		fprintf(f, "\"latency_uncorrected_us\":null,\"rate_target\":null,\"rate_achieved\":null,"
+			"\"rate_reached\":null,");
+	}
+	fprintf(f, "\"latency_clamped\":%llu,\"connections\":{\"requested\":%ld,\"established\":%ld,"
+		"\"failed\":%ld},\"client_cpu\":{\"busiest_thread_pct\":%.1f,\"saturated\":%s}}\n",
+		(unsigned long long)r->latency.clamped, cfg->connections + cfg->idle, r->established,
+		r->failed, r->busiest_thread_pct, saturated(r) ? "true" : "false");
+}
+
+static void print_latency_row(const char *label, const struct hist *h)
+{
+	printf("  %-12s %8lld %9.1f", label, (long long)(h->total ? h->min : 0), hist_mean(h));
+	for (int i = 0; i < NPCT; i++)
+		printf(" %8lld", (long long)hist_percentile(h, percentiles[i]));
+	printf(" %9lld\n", (long long)(h->total ? h->max : 0));
+}
+
+static void print_human(const struct load_config *cfg, const struct load_result *r)
+{
+	printf("muxload: %s port %d, proto %s, %ld connections + %ld idle, %ld thread%s, %s, %ld B",
+	       cfg->host, cfg->port, cfg->proto->name, cfg->connections, cfg->idle, cfg->threads,
+	       cfg->threads == 1 ? "" : "s", cfg->rate > 0 ? "open loop" : "closed loop", cfg->size);
+	if (cfg->pipeline > 1)
+		printf(", pipeline %ld", cfg->pipeline);
+	printf(", warm-up %g s\n", cfg->warmup_s);
+	printf("  %-12s %8s %9s %8s %8s %8s %8s %8s %9s\n", "latency (us)", "min", "mean",
+	       "p50", "p90", "p99", "p99.9", "p99.99", "max");
+	print_latency_row(cfg->rate > 0 ? "corrected" : "", &r->latency);
+	if (cfg->rate > 0)
+		print_latency_row("uncorrected", &r->uncorrected);
+	printf("  %llu requests in %.2f s: %.0f requests/s, %.2f MB/s each way\n",
+	       (unsigned long long)r->requests, r->measured_s, rps(r),
+	       r->measured_s > 0 ? (double)r->bytes / r->measured_s / 1e6 : 0);
+	if (cfg->rate > 0)
+		printf("  target rate %g/s: achieved %.0f/s (%s)\n", cfg->rate, rps(r),
+		       rps(r) >= RATE_REACHED * cfg->rate ? "reached" : "NOT reached");
+	printf("  connections: %ld requested, %ld established, %ld failed\n",
+	       cfg->connections + cfg->idle, r->established, r->failed);
+	printf("  errors: %llu", (unsigned long long)r->errors_total);
+	for (int k = 0; k < LERR_KINDS; k++)
+		if (r->errors[k])
+			printf(", %s %llu", load_error_names[k], (unsigned long long)r->errors[k]);
+	printf("\n  client cpu: busiest thread %.0f%%\n", r->busiest_thread_pct);
+}
+
+static int append_csv(const char *path, const struct load_config *cfg, const struct load_result *r)
+{
+	struct stat st;
+	bool fresh = stat(path, &st) != 0 || st.st_size == 0;
+	FILE *f = fopen(path, "a");
+
+	if (!f) {
+		perror(PROG ": --csv");
+		return -1;
+	}
+	if (fresh)
+		fprintf(f, "time,host,port,proto,connections,idle,threads,size,pipeline,rate,duration_s,"
+			"requests,throughput_rps,min_us,mean_us,p50_us,p90_us,p99_us,p999_us,p9999_us,"
+			"max_us,errors,busiest_thread_pct,saturated\n");
+	fprintf(f, "%ld,%s,%d,%s,%ld,%ld,%ld,%ld,%ld,%g,%.3f,%llu,%.1f,%lld,%.2f", (long)time(NULL),
+		cfg->host, cfg->port, cfg->proto->name, cfg->connections, cfg->idle, cfg->threads,
+		cfg->size, cfg->pipeline, cfg->rate, r->measured_s, (unsigned long long)r->requests,
+		rps(r), (long long)(r->latency.total ? r->latency.min : 0), hist_mean(&r->latency));
+	for (int i = 0; i < NPCT; i++)
+		fprintf(f, ",%lld", (long long)hist_percentile(&r->latency, percentiles[i]));
+	fprintf(f, ",%lld,%llu,%.1f,%d\n", (long long)(r->latency.total ? r->latency.max : 0),
+		(unsigned long long)r->errors_total, r->busiest_thread_pct, saturated(r));
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+static int write_hgrm(const char *path, const struct load_result *r)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		perror(PROG ": --hgrm");
+		return -1;
+	}
+	hist_write_hgrm(&r->latency, f);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct load_config cfg = {
+		.host = "127.0.0.1", .port = 7000, .proto = &load_echo_proto,
+		.connections = 10, .threads = 1, .duration_s = 10, .warmup_s = 1,
+		.size = 64, .pipeline = 1, .timeout_s = 10,
+	};
+	struct outputs o = { 0 };
+	struct load_result *r = malloc(sizeof(*r));
+	int rc = parse(argc, argv, &cfg, &o);
+
+	if (rc || !r) {
+		free(r);
+		return rc < 0 ? 0 : rc ? rc : 1;
+	}
+	if (load_run(&cfg, r)) {
+		free(r);
+		return 1;
+	}
+	if (o.json)
+		print_json(stdout, &cfg, r);
+	else
+		print_human(&cfg, r);
+	if (saturated(r))
+		fprintf(stderr, PROG ": warning: a client thread was %.0f%% busy: the client may be the "
+			"bottleneck; add --threads or pin it to its own core\n", r->busiest_thread_pct);
+	if (r->errors_total)
+		fprintf(stderr, PROG ": %llu errors; first: %s\n",
+			(unsigned long long)r->errors_total, r->first_error);
+	else if (r->requests == 0)
+		fprintf(stderr, PROG ": no request completed in the measured interval\n");
+	rc = r->errors_total || r->requests == 0 ? 1 : 0;
+	if ((o.csv && append_csv(o.csv, &cfg, r)) || (o.hgrm && write_hgrm(o.hgrm, r)))
+		rc = 1;
+	free(r);
+	return rc;
+}

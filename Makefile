@@ -22,7 +22,7 @@ endif
 CORE    := src/mux.c src/mux_select.c src/mux_poll.c src/mux_epoll.c src/cli.c
 SERVER  := $(CORE) src/server.c src/muxserver.c
 LOAD    := src/cli.c src/hist.c src/load.c src/load_echo.c src/muxload.c
-TESTS   := test_mux test_server
+TESTS   := test_mux test_server test_hist test_load
 
 all: build/muxserver build/muxload build/pingpong
 
@@ -44,35 +44,43 @@ build/san/muxserver: $(call objs,build/san,$(SERVER))
 build/pingpong: build/bench/pingpong.o
 build/muxload: $(call objs,build,$(LOAD))
 build/san/muxload: $(call objs,build/san,$(LOAD))
+build/test_hist: $(call objs,build,src/hist.c tests/test_hist.c tests/testutil.c $(CORE))
+build/san/test_hist: $(call objs,build/san,src/hist.c tests/test_hist.c tests/testutil.c $(CORE))
+build/test_load: $(call objs,build,tests/test_load.c tests/testutil.c $(CORE))
+build/san/test_load: $(call objs,build/san,tests/test_load.c tests/testutil.c $(CORE))
+build/fakeecho: build/tests/fakeecho.o
+build/san/fakeecho: build/san/tests/fakeecho.o
 build/test_mux: $(call objs,build,$(CORE) tests/test_mux.c tests/testutil.c)
 build/san/test_mux: $(call objs,build/san,$(CORE) tests/test_mux.c tests/testutil.c)
 build/test_server: $(call objs,build,$(CORE) tests/test_server.c tests/testutil.c)
 build/san/test_server: $(call objs,build/san,$(CORE) tests/test_server.c tests/testutil.c)
 
 LINK = $(CC) $(BASE) $(if $(findstring build/san/,$@),$(SAN),$(OPT)) $(CFLAGS) -o $@ $^
-build/muxserver build/san/muxserver build/pingpong build/muxload build/san/muxload:
+build/muxserver build/san/muxserver build/pingpong build/muxload build/san/muxload build/fakeecho build/san/fakeecho:
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(LINK) -lpthread -lm $(LDFLAGS)
 
 build/test_%:
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(LINK) -lcmocka $(LDFLAGS)
+	$(Q)$(LINK) -lcmocka -lm $(LDFLAGS)
 
 build/san/test_%:
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(LINK) -lcmocka $(LDFLAGS)
+	$(Q)$(LINK) -lcmocka -lm $(LDFLAGS)
 
 test-deps:
 	$(Q)CC=$(CC) bench/need.sh lib:cmocka.h:cmocka:libcmocka-dev
 
 # Each suite finds the server binary of its own tree through MUXSERVER.
-check: test-deps build/muxserver $(addprefix build/,$(TESTS))
+check: test-deps $(addprefix build/,muxserver muxload fakeecho $(TESTS))
 	$(Q)for t in $(TESTS); do echo "== $$t"; \
-		MUXSERVER=build/muxserver $(GUARD) build/$$t || exit 1; done
+		MUXSERVER=build/muxserver MUXLOAD=build/muxload FAKEECHO=build/fakeecho \
+		$(GUARD) build/$$t || exit 1; done
 
-check-san: test-deps build/san/muxserver $(addprefix build/san/,$(TESTS))
+check-san: test-deps $(addprefix build/san/,muxserver muxload fakeecho $(TESTS))
 	$(Q)for t in $(TESTS); do echo "== $$t (ASan+UBSan)"; \
-		MUXSERVER=build/san/muxserver $(GUARD) build/san/$$t || exit 1; done
+		MUXSERVER=build/san/muxserver MUXLOAD=build/san/muxload FAKEECHO=build/san/fakeecho \
+		$(GUARD) build/san/$$t || exit 1; done
 
 test: check check-san
 

@@ -198,15 +198,21 @@ static void reply_complete(struct lthread *t, struct lconn *c, int64_t now)
 	/* Measured: asked for after the warm-up, answered before the end. */
 	if (intended < sh->warm_ns || now > sh->end_ns)
 		return;
+	if (sh->cfg->requests) {
+		/* Claim a place among the first N; replies after the N-th are not counted. */
+		uint64_t k = __atomic_add_fetch(&sh->measured, 1, __ATOMIC_RELAXED);
+
+		if (k > (uint64_t)sh->cfg->requests)
+			return;
+		if (k == (uint64_t)sh->cfg->requests) {
+			__atomic_store_n(&sh->reached_ns, now, __ATOMIC_RELAXED);
+			__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
+		}
+	}
 	t->r.requests++;
 	t->r.bytes += (uint64_t)sh->cfg->size;
 	hist_record(&t->r.latency, (now - intended + 500) / 1000);
 	hist_record(&t->r.uncorrected, (now - sent + 500) / 1000);
-	if (sh->cfg->requests &&
-	    __atomic_add_fetch(&sh->measured, 1, __ATOMIC_RELAXED) == (uint64_t)sh->cfg->requests) {
-		__atomic_store_n(&sh->reached_ns, now, __ATOMIC_RELAXED);
-		__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
-	}
 }
 
 /* Feed bytes read from an active connection to its protocol. */

@@ -89,28 +89,33 @@ bool raise_nofile(long need)
 	return rl.rlim_cur >= (rlim_t)need;
 }
 
-static const char *server_path(void)
+const char *tool_path(const char *env, const char *fallback)
 {
-	const char *p = getenv("MUXSERVER");
+	const char *p = getenv(env);
 
-	return p && *p ? p : "build/muxserver";
+	return p && *p ? p : fallback;
 }
 
-/* argv = $MUXSERVER_WRAP words, the server, then the given args. */
-static char **build_argv(char **args, int nargs)
+static const char *server_path(void)
 {
-	static char wrap[512];
+	return tool_path("MUXSERVER", "build/muxserver");
+}
+
+/* argv = [$MUXSERVER_WRAP words when wrap,] prog, args. */
+static char **build_argv(const char *prog, bool wrap, char **args, int nargs)
+{
+	static char words[512];
 	char **argv = calloc((size_t)nargs + 32, sizeof(char *));
 	const char *w = getenv("MUXSERVER_WRAP");
 	int n = 0;
 
 	assert_non_null(argv);
-	if (w && *w) {
-		snprintf(wrap, sizeof(wrap), "%s", w);
-		for (char *tok = strtok(wrap, " "); tok && n < 24; tok = strtok(NULL, " "))
+	if (wrap && w && *w) {
+		snprintf(words, sizeof(words), "%s", w);
+		for (char *tok = strtok(words, " "); tok && n < 24; tok = strtok(NULL, " "))
 			argv[n++] = tok;
 	}
-	argv[n++] = (char *)server_path();
+	argv[n++] = (char *)prog;
 	for (int i = 0; i < nargs; i++)
 		argv[n++] = args[i];
 	return argv;
@@ -190,56 +195,112 @@ int children_reap(void **state)
 	return 0;
 }
 
-void child_start(struct child *c, const char *backend, ...)
+/* Start argv, read its "port=N" first line. */
+static void child_spawn(struct child *c, char **argv)
 {
-	char *args[40] = { "--port", "0", "--backend", (char *)backend };
-	int pipefd[2], err_fd, n = 4;
-	char **argv;
-	va_list ap;
+	int pipefd[2], err_fd;
 
-	va_start(ap, backend);
-	n += collect_args(args + 4, 30, ap);
-	va_end(ap);
 	memset(c, 0, sizeof(*c));
 	snprintf(c->err_path, sizeof(c->err_path), "/tmp/muxlab-test-%ld.err", (long)getpid());
 	err_fd = open(c->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(pipe(pipefd) == 0);
-	argv = build_argv(args, n);
 	c->pid = spawn(argv, pipefd[1], err_fd);
 	child_track(c->pid, true);
-	free(argv);
 	close(pipefd[1]);
 	close(err_fd);
 	c->out_fd = pipefd[0];
 	/* Slow under valgrind: the guard is generous on purpose. */
 	if (!read_line(c->out_fd, c->line, sizeof(c->line), 60) ||
 	    sscanf(c->line, "port=%d", &c->port) != 1)
-		fail_msg("muxserver --backend %s did not print its port line (got '%s')", backend, c->line);
+		fail_msg("%s did not print its port line (got '%s')", argv[0], c->line);
+}
+
+void child_start(struct child *c, const char *backend, ...)
+{
+	char *args[40] = { "--port", "0", "--backend", (char *)backend };
+	char **argv;
+	int n = 4;
+	va_list ap;
+
+	va_start(ap, backend);
+	n += collect_args(args + 4, 30, ap);
+	va_end(ap);
+	argv = build_argv(server_path(), true, args, n);
+	child_spawn(c, argv);
+	free(argv);
+}
+
+void child_start_prog(struct child *c, const char *prog, ...)
+{
+	char *args[40], **argv;
+	int n;
+	va_list ap;
+
+	va_start(ap, prog);
+	n = collect_args(args, 38, ap);
+	va_end(ap);
+	argv = build_argv(prog, false, args, n);
+	child_spawn(c, argv);
+	free(argv);
+}
+
+/* Read a whole temporary file into buf (NUL-terminated), then remove it. */
+static void slurp(int fd, const char *path, char *buf, size_t len)
+{
+	ssize_t got = buf ? pread(fd, buf, len - 1, 0) : 0;
+
+	if (buf)
+		buf[got > 0 ? got : 0] = 0;
+	close(fd);
+	unlink(path);
+}
+
+static int run_argv(char **argv, char *out, size_t outlen, char *err, size_t errlen)
+{
+	char out_path[64], err_path[64];
+	int out_fd, err_fd, status;
+	pid_t pid;
+
+	snprintf(out_path, sizeof(out_path), "/tmp/muxlab-run-%ld.out", (long)getpid());
+	snprintf(err_path, sizeof(err_path), "/tmp/muxlab-run-%ld.err", (long)getpid());
+	out_fd = open(out_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	err_fd = open(err_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(out_fd >= 0 && err_fd >= 0);
+	pid = spawn(argv, out_fd, err_fd);
+	assert_true(waitpid(pid, &status, 0) == pid);
+	slurp(out_fd, out_path, out, outlen);
+	slurp(err_fd, err_path, err, errlen);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 int run_muxserver(char *err, size_t errlen, ...)
 {
-	char *args[40], **argv, path[64];
-	int n, status, fd;
-	ssize_t got;
+	char *args[40], **argv;
+	int n, rc;
 	va_list ap;
 
 	va_start(ap, errlen);
 	n = collect_args(args, 38, ap);
 	va_end(ap);
-	snprintf(path, sizeof(path), "/tmp/muxlab-run-%ld.err", (long)getpid());
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	argv = build_argv(args, n);
-	int devnull = open("/dev/null", O_WRONLY);
-	pid_t pid = spawn(argv, devnull, fd);
+	argv = build_argv(server_path(), true, args, n);
+	rc = run_argv(argv, NULL, 0, err, errlen);
 	free(argv);
-	close(devnull);
-	assert_true(waitpid(pid, &status, 0) == pid);
-	got = pread(fd, err, errlen - 1, 0);
-	err[got > 0 ? got : 0] = 0;
-	close(fd);
-	unlink(path);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return rc;
+}
+
+int run_prog(char *out, size_t outlen, char *err, size_t errlen, const char *prog, ...)
+{
+	char *args[40], **argv;
+	int n, rc;
+	va_list ap;
+
+	va_start(ap, prog);
+	n = collect_args(args, 38, ap);
+	va_end(ap);
+	argv = build_argv(prog, false, args, n);
+	rc = run_argv(argv, out, outlen, err, errlen);
+	free(argv);
+	return rc;
 }
 
 void child_stats(struct child *c)

@@ -37,6 +37,12 @@ void child_start(struct child *c, const char *backend, ...);
 int children_reap(void **state);
 /* Run muxserver with NULL-terminated args to completion; exit status, stderr in err. */
 int run_muxserver(char *err, size_t errlen, ...);
+/* Start another of our programs that prints "port=N" first (a test server). */
+void child_start_prog(struct child *c, const char *prog, ...);
+/* Run prog with NULL-terminated args; its stdout and stderr into out and err (either may be NULL). */
+int run_prog(char *out, size_t outlen, char *err, size_t errlen, const char *prog, ...);
+/* $env if set, else fallback: how suites find the binaries of their own build tree. */
+const char *tool_path(const char *env, const char *fallback);
 /* SIGUSR1 and read the "stats ..." line; then child_stat() reads fields from it. */
 void child_stats(struct child *c);
 uint64_t child_stat(const struct child *c, const char *key);

@@ -1,0 +1,322 @@
+/*
+ * test_load.c - muxload end to end: against muxserver with each backend,
+ * against misbehaving servers (tests/fakeecho.c), and with bad input. It
+ * asserts what muxload reports and how it exits, never how fast anything is.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mux.h"
+#include "testutil.h"
+
+#define OUT_MAX 16384
+
+struct run {
+	int rc;
+	char out[OUT_MAX], err[4096];
+};
+
+static const char *muxload(void)
+{
+	return tool_path("MUXLOAD", "build/muxload");
+}
+
+static const char *backend_of(void **state)
+{
+	return ((const struct mux_ops *)*state)->name;
+}
+
+/*
+ * A number from muxload's JSON: the first `key` after `within` (an object
+ * key such as "latency_us"), searched past the "params" object so that
+ * result keys are not confused with parameter names.
+ */
+static double json_num(const char *json, const char *within, const char *key)
+{
+	const char *p = strstr(json, "},");
+	char pat[64];
+
+	if (!p)
+		fail_msg("no JSON object in: %s", json);
+	if (within) {
+		snprintf(pat, sizeof(pat), "\"%s\":", within);
+		p = strstr(p, pat);
+		if (!p)
+			fail_msg("no %s in: %s", within, json);
+	}
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(p, pat);
+	if (!p)
+		fail_msg("no %s in: %s", key, json);
+	return strtod(p + strlen(pat), NULL);
+}
+
+static const char *port_str(const struct child *c)
+{
+	static char port[16];
+
+	snprintf(port, sizeof(port), "%d", c->port);
+	return port;
+}
+
+/* Run muxload against port with NULL-terminated extra args, always --json. */
+#define LOAD(r, c, ...) \
+	((r)->rc = run_prog((r)->out, OUT_MAX, (r)->err, sizeof((r)->err), muxload(), \
+			    "--port", port_str(c), "--json", __VA_ARGS__, NULL))
+
+static void expect_clean(const struct run *r)
+{
+	if (r->rc != 0 || json_num(r->out, NULL, "errors") != 0)
+		fail_msg("muxload exit %d; stderr: %s; stdout: %s", r->rc, r->err, r->out);
+	assert_true(json_num(r->out, NULL, "throughput_rps") > 0);
+}
+
+/* A 2-second run on every backend: requests > 0, zero errors, every reply checked. */
+static void two_seconds_no_errors(void **state)
+{
+	struct run *r = malloc(sizeof(*r));
+	struct child c;
+
+	child_start(&c, backend_of(state), NULL);
+	LOAD(r, &c, "--connections", "20", "--duration", "2", "--warmup", "0.5");
+	expect_clean(r);
+	assert_true(json_num(r->out, NULL, "requests") > 0);
+	assert_int_equal(json_num(r->out, "connections", "established"), 20);
+	assert_true(json_num(r->out, "latency_us", "p50") <= json_num(r->out, "latency_us", "p99"));
+	assert_int_equal(child_stop(&c, 30), 0);
+	free(r);
+}
+
+/* Threads, pipelining and a bigger message: replies still all match. */
+static void threads_pipeline_large(void **state)
+{
+	struct run *r = malloc(sizeof(*r));
+	struct child c;
+
+	child_start(&c, backend_of(state), NULL);
+	LOAD(r, &c, "--connections", "8", "--threads", "2", "--pipeline", "4", "--size", "5000",
+	     "--duration", "1", "--warmup", "0.2");
+	expect_clean(r);
+	assert_int_equal(child_stop(&c, 30), 0);
+	free(r);
+}
+
+/* 2000 idle connections held open beside the active ones, on the server's backend. */
+static void idle_2000(void **state)
+{
+	struct run *r = malloc(sizeof(*r));
+	struct child c;
+
+	if (!raise_nofile(4200))
+		skip();
+	child_start(&c, backend_of(state), NULL);
+	LOAD(r, &c, "--connections", "10", "--idle", "2000", "--duration", "1", "--warmup", "0.2");
+	expect_clean(r);
+	assert_int_equal(json_num(r->out, "connections", "established"), 2010);
+	child_stats(&c);
+	assert_true(child_stat(&c, "accepted") >= 2010);
+	assert_int_equal(child_stop(&c, 30), 0);
+	free(r);
+}
+
+/* Open loop: never sends faster than asked; corrected latency is never below uncorrected. */
+static void open_loop_rate(void **state)
+{
+	struct run *r = malloc(sizeof(*r));
+	struct child c;
+
+	child_start(&c, backend_of(state), NULL);
+	LOAD(r, &c, "--connections", "4", "--rate", "1000", "--duration", "2", "--warmup", "0.5");
+	expect_clean(r);
+	assert_true(json_num(r->out, NULL, "rate_achieved") <= 1000 * 1.02);
+	assert_true(json_num(r->out, NULL, "requests") <= 2000 * 1.02 + 4);
+	assert_true(json_num(r->out, NULL, "requests") >= 100);
+	assert_true(json_num(r->out, "latency_us", "p50") >=
+		    json_num(r->out, "latency_uncorrected_us", "p50"));
+	assert_non_null(strstr(r->out, "\"rate_reached\":"));
+	assert_int_equal(child_stop(&c, 30), 0);
+	free(r);
+}
+
+/* --requests N stops after exactly N measured requests. */
+static void requests_count(void **state)
+{
+	struct run *r = malloc(sizeof(*r));
+	struct child c;
+
+	(void)state;
+	child_start(&c, "epoll", NULL);
+	LOAD(r, &c, "--connections", "5", "--requests", "3000", "--warmup", "0");
+	expect_clean(r);
+	assert_int_equal(json_num(r->out, NULL, "requests"), 3000);
+	assert_int_equal(child_stop(&c, 30), 0);
+	free(r);
+}
+
+/* A server that flips a byte now and then is caught: mismatch counted, exit status non-zero. */
+static void corrupting_server_caught(void **state)
+{
+	struct run *r = malloc(sizeof(*r));
+	struct child c;
+
+	(void)state;
+	child_start_prog(&c, tool_path("FAKEECHO", "build/fakeecho"), "corrupt", "200", NULL);
+	LOAD(r, &c, "--connections", "4", "--duration", "1", "--warmup", "0");
+	assert_int_equal(r->rc, 1);
+	assert_true(json_num(r->out, "errors_by_kind", "mismatch") >= 1);
+	assert_true(json_num(r->out, NULL, "errors") >= 1);
+	assert_non_null(strstr(r->err, "mismatch") ? r->err : strstr(r->err, "differs"));
+	children_reap(NULL);
+	free(r);
+}
+
+/* A server that answers every request 50 ms late is measured at 50 ms, not less, not far more. */
+static void delayed_server_measured(void **state)
+{
+	struct run *r = malloc(sizeof(*r));
+	struct child c;
+	double p50, min;
+
+	(void)state;
+	child_start_prog(&c, tool_path("FAKEECHO", "build/fakeecho"), "delay", "50", NULL);
+	LOAD(r, &c, "--connections", "1", "--duration", "1.5", "--warmup", "0.2");
+	expect_clean(r);
+	p50 = json_num(r->out, "latency_us", "p50");
+	min = json_num(r->out, "latency_us", "min");
+	if (min < 50000 || p50 > 75000)
+		fail_msg("a 50 ms server measured at min %.0f us, p50 %.0f us", min, p50);
+	children_reap(NULL);
+	free(r);
+}
+
+static void outputs_csv_and_hgrm(void **state)
+{
+	struct run *r = malloc(sizeof(*r));
+	char csv[64], hgrm[64], line[512];
+	struct child c;
+	FILE *f;
+	int lines = 0;
+
+	(void)state;
+	snprintf(csv, sizeof(csv), "/tmp/muxlab-%ld.csv", (long)getpid());
+	snprintf(hgrm, sizeof(hgrm), "/tmp/muxlab-%ld.hgrm", (long)getpid());
+	unlink(csv);
+	child_start(&c, "epoll", NULL);
+	for (int i = 0; i < 2; i++) {
+		LOAD(r, &c, "--duration", "0.3", "--warmup", "0", "--csv", csv, "--hgrm", hgrm);
+		expect_clean(r);
+	}
+	f = fopen(csv, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		lines++;
+	fclose(f);
+	assert_int_equal(lines, 3);	/* one header, two rows */
+	f = fopen(hgrm, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_non_null(strstr(line, "Percentile"));
+	fclose(f);
+	unlink(csv);
+	unlink(hgrm);
+	assert_int_equal(child_stop(&c, 30), 0);
+	free(r);
+}
+
+/* Nobody listening: one line saying so, exit 1. */
+static void refused_is_one_line(void **state)
+{
+	struct run *r = malloc(sizeof(*r));
+	struct child c;
+	char port[16];
+
+	(void)state;
+	child_start(&c, "epoll", NULL);
+	snprintf(port, sizeof(port), "%d", c.port);
+	assert_int_equal(child_stop(&c, 30), 0);	/* the port is now closed */
+	r->rc = run_prog(r->out, OUT_MAX, r->err, sizeof(r->err), muxload(), "--port", port, NULL);
+	assert_int_equal(r->rc, 1);
+	assert_non_null(strstr(r->err, "connection refused"));
+	assert_int_equal(strchr(r->err, '\n') - r->err + 1, (long)strlen(r->err));
+	free(r);
+}
+
+/* Too few fds and no way to raise them: one line naming the need and the fix. */
+static void fd_limit_named(void **state)
+{
+	struct run *r = malloc(sizeof(*r));
+	struct child c;
+
+	(void)state;
+	if (access("/usr/bin/prlimit", X_OK) != 0)
+		skip();
+	child_start(&c, "epoll", NULL);
+	r->rc = run_prog(r->out, OUT_MAX, r->err, sizeof(r->err), "/usr/bin/prlimit", "--nofile=64:64",
+			 muxload(), "--port", port_str(&c), "--idle", "500", NULL);
+	assert_int_equal(r->rc, 1);
+	assert_non_null(strstr(r->err, "too many open files"));
+	assert_non_null(strstr(r->err, "ulimit -n"));
+	assert_int_equal(child_stop(&c, 30), 0);
+	free(r);
+}
+
+static void bad_flags_exit_2(void **state)
+{
+	static const char *const bad[][3] = {
+		{ "--connections", "0" }, { "--connections", "many" }, { "--threads", "0" },
+		{ "--size", "0" }, { "--size", "1T" }, { "--pipeline", "0" }, { "--rate", "-5" },
+		{ "--duration", "0" }, { "--warmup", "-1" }, { "--proto", "gopher" },
+		{ "--port", "99999" }, { "--host", "example.invalid" }, { "--timeout", "nan" },
+		{ "--bogus" }, { "--requests" },
+	};
+	struct run *r = malloc(sizeof(*r));
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r->rc = run_prog(r->out, OUT_MAX, r->err, sizeof(r->err), muxload(),
+				 bad[i][0], bad[i][1], NULL);
+		if (r->rc != 2 || !strstr(r->err, "muxload: "))
+			fail_msg("%s %s: exit %d, stderr '%s'", bad[i][0], bad[i][1] ? bad[i][1] : "",
+				 r->rc, r->err);
+	}
+	r->rc = run_prog(r->out, OUT_MAX, r->err, sizeof(r->err), muxload(),
+			 "--duration", "1", "--requests", "5", NULL);
+	assert_int_equal(r->rc, 2);
+	r->rc = run_prog(r->out, OUT_MAX, r->err, sizeof(r->err), muxload(),
+			 "--connections", "2", "--threads", "4", NULL);
+	assert_int_equal(r->rc, 2);
+	assert_int_equal(run_prog(r->out, OUT_MAX, NULL, 0, muxload(), "--help", NULL), 0);
+	assert_non_null(strstr(r->out, "--connections"));
+	free(r);
+}
+
+static const struct backend_test per_backend[] = {
+	{ "two_seconds_no_errors", two_seconds_no_errors },
+	{ "threads_pipeline_large", threads_pipeline_large },
+	{ "idle_2000", idle_2000 },
+	{ "open_loop_rate", open_loop_rate },
+};
+
+static const struct CMUnitTest once[] = {
+	cmocka_unit_test_teardown(requests_count, children_reap),
+	cmocka_unit_test_teardown(corrupting_server_caught, children_reap),
+	cmocka_unit_test_teardown(delayed_server_measured, children_reap),
+	cmocka_unit_test_teardown(outputs_csv_and_hgrm, children_reap),
+	cmocka_unit_test_teardown(refused_is_one_line, children_reap),
+	cmocka_unit_test_teardown(fd_limit_named, children_reap),
+	cmocka_unit_test_teardown(bad_flags_exit_2, children_reap),
+};
+
+int main(void)
+{
+	return run_backend_matrix("muxload end to end", per_backend,
+				  sizeof(per_backend) / sizeof(per_backend[0]), NULL, children_reap,
+				  once, sizeof(once) / sizeof(once[0]));
+}

@@ -1,0 +1,36 @@
+#!/bin/sh
+# clients.sh - muxload beside the minimal pingpong client, same server and
+# load (muxserver epoll on core 0, client on core 1, 100 connections, 64 B,
+# closed loop), alternating, REPS times. Prints one row per run and the
+# medians: requests/s and client CPU microseconds per request.
+# Usage: bench/clients.sh [SECONDS] [REPS]
+set -eu
+secs=${1:-5}; reps=${2:-3}
+cd "$(dirname "$0")/.."
+make -s build/muxserver build/muxload build/pingpong
+tmp=$(mktemp -d)
+trap 'kill $spid 2>/dev/null; rm -rf "$tmp"' EXIT
+taskset -c 0 build/muxserver --port 0 -q > "$tmp/s" &
+spid=$!
+while ! port=$(sed -n 's/^port=\([0-9]*\).*/\1/p' "$tmp/s") || [ -z "$port" ]; do sleep 0.1; done
+cpu_of() { awk '{print $1 + $2}' "$1"; }
+echo "client rep rps client_cpu_us_per_req busiest_thread_pct"
+for rep in $(seq 1 "$reps"); do
+	/usr/bin/time -f '%U %S' -o "$tmp/t" taskset -c 1 build/muxload --port "$port" \
+		--connections 100 --duration "$secs" --warmup 0 --json > "$tmp/j" 2>/dev/null || true
+	rps=$(sed 's/.*"throughput_rps":\([0-9.]*\).*/\1/' "$tmp/j")
+	req=$(sed 's/.*"duration_s":[0-9.]*,"requests":\([0-9]*\).*/\1/' "$tmp/j")
+	busy=$(sed 's/.*"busiest_thread_pct":\([0-9.]*\).*/\1/' "$tmp/j")
+	echo "muxload $rep $rps $(echo "$(cpu_of "$tmp/t") $req" | awk '{printf "%.3f", $1 * 1e6 / $2}') $busy"
+	/usr/bin/time -f '%U %S' -o "$tmp/t" taskset -c 1 build/pingpong "$port" 100 64 "$secs" > "$tmp/p"
+	rps=$(sed 's/.*rps=\([0-9]*\).*/\1/' "$tmp/p")
+	req=$(sed 's/requests=\([0-9]*\).*/\1/' "$tmp/p")
+	echo "pingpong $rep $rps $(echo "$(cpu_of "$tmp/t") $req" | awk '{printf "%.3f", $1 * 1e6 / $2}') -"
+done > "$tmp/rows"
+cat "$tmp/rows"
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+for c in muxload pingpong; do
+	rps=$(awk -v c=$c '$1 == c { print $3 }' "$tmp/rows" | median)
+	cpu=$(awk -v c=$c '$1 == c { print $4 }' "$tmp/rows" | median)
+	echo "median $c: $rps requests/s, $cpu client CPU us/request"
+done

@@ -17,7 +17,7 @@ Q := @
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all test test-deps check check-san valgrind bench clean
+.PHONY: all test test-deps bench-deps check check-san valgrind bench bench-smoke profile clean
 
 CORE    := src/mux.c src/mux_select.c src/mux_poll.c src/mux_epoll.c src/cli.c
 SERVER  := $(CORE) src/server.c src/muxserver.c
@@ -69,7 +69,10 @@ build/san/test_%:
 	$(Q)$(LINK) -lcmocka -lm $(LDFLAGS)
 
 test-deps:
-	$(Q)CC=$(CC) bench/need.sh lib:cmocka.h:cmocka:libcmocka-dev
+	$(Q)CC=$(CC) bench/need.sh lib:cmocka.h:cmocka:libcmocka-dev cmd:gnuplot:gnuplot-nox
+
+bench-deps:
+	$(Q)bench/need.sh cmd:gnuplot:gnuplot-nox cmd:taskset:util-linux
 
 # Each suite finds the server binary of its own tree through MUXSERVER.
 check: test-deps $(addprefix build/,muxserver muxload fakeecho $(TESTS))
@@ -82,7 +85,11 @@ check-san: test-deps $(addprefix build/san/,muxserver muxload fakeecho $(TESTS))
 		MUXSERVER=build/san/muxserver MUXLOAD=build/san/muxload FAKEECHO=build/san/fakeecho \
 		$(GUARD) build/san/$$t || exit 1; done
 
-test: check check-san
+test: check check-san bench-smoke
+
+# One short cell per backend; checks the results are whole, not how fast.
+bench-smoke: bench-deps all
+	$(Q)$(GUARD) bench/smoke.sh
 
 # One backend's server test with the server under valgrind (errors fail the test).
 valgrind: test-deps build/muxserver build/test_server
@@ -91,8 +98,13 @@ valgrind: test-deps build/muxserver build/test_server
 		MUXSERVER_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 		$(GUARD) build/test_server
 
-bench: all
-	$(Q)bench/demo.sh
+# The C10K sweep into results/<UTC time>-<host>/. FULL=1 adds 10000 idle, 4 KiB, open-loop steps.
+bench: bench-deps all
+	$(Q)bench/sweep.sh $(if $(filter 1,$(FULL)),--full)
+
+# A fixed workload under strace -c and perf stat: results/profile/<backend>.txt.
+profile: all
+	$(Q)bench/profile.sh $(or $(BACKEND),epoll)
 
 clean:
 	rm -rf build

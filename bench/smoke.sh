@@ -1,0 +1,27 @@
+#!/bin/sh
+# smoke.sh - make bench-smoke: one short cell per backend into a temporary
+# directory, then check the results are whole: every backend present with
+# requests/s > 0 and no errors, JSON rows for each, and every plot produced.
+# It asserts nothing about speed.
+set -eu
+cd "$(dirname "$0")/.."
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+bench/sweep.sh --smoke --out "$dir"
+pass=0; fail=0
+check() { # description, then a command that must succeed
+	what=$1; shift
+	if "$@" > /dev/null 2>&1; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $what" >&2; fi
+}
+for b in $(build/muxserver --list-backends | awk '{ print $1 }'); do
+	check "$b: a row with requests/s > 0" awk -F, -v b="$b" 'NR > 1 && $1 == b && $8 > 0 { ok = 1 } END { exit !ok }' "$dir/bench.csv"
+	check "$b: no errors" awk -F, -v b="$b" 'NR > 1 && $1 == b && $17 != 0 { bad = 1 } END { exit bad }' "$dir/bench.csv"
+	check "$b: in bench.json" grep -q "\"backend\":\"$b\"" "$dir/bench.json"
+done
+for f in rps p99 cpu; do
+	check "$f.png is a PNG" sh -c "head -c 8 '$dir/$f.png' | od -An -c | grep -q 'P   N   G'"
+	check "$f.svg is an SVG" grep -q '<svg' "$dir/$f.svg"
+done
+check "README.md has the medians table" grep -q '^| backend | active' "$dir/README.md"
+echo "bench-smoke: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -4,8 +4,8 @@
 # one line per backend, one panel per active-connection count. PNG and SVG.
 set -eu
 dir=$1
-data="$dir/plotdata"
-mkdir -p "$data"
+data=$(mktemp -d)
+trap 'rm -rf "$data"' EXIT
 backends=$(awk -F, 'NR > 1 && !seen[$1]++ { printf "%s ", $1 }' "$dir/medians.csv")
 actives=$(awk -F, 'NR > 1 && $4 == 64 && $5 == 0 && !seen[$2]++ { printf "%s ", $2 }' "$dir/medians.csv")
 idles=$(awk -F, 'NR > 1 && $4 == 64 && $5 == 0 { print $3 }' "$dir/medians.csv" | sort -n | uniq | tr '\n' ' ')
@@ -18,7 +18,7 @@ for b in $backends; do for a in $actives; do
 		"$dir/medians.csv" | sort -n > "$data/$b-a$a.dat"
 done; done
 
-figure() { # name ylabel column logscale title
+figure() { # name ylabel column logscale title key-position
 	for term in "pngcairo size 1200,460 font ',10'" "svg size 1200,460 font 'sans,11'"; do
 		ext=png; case $term in svg*) ext=svg ;; esac
 		{
@@ -29,7 +29,7 @@ figure() { # name ylabel column logscale title
 			echo "set xlabel 'idle connections'"
 			echo "set ylabel '$2'"
 			echo "set grid"
-			echo "set key top right"
+			echo "set key $6 box opaque"
 			[ "$4" = log ] && echo "set logscale y" || echo "set yrange [0:*]"
 			for a in $actives; do
 				echo "set title '$a active connection(s)'"
@@ -45,6 +45,6 @@ figure() { # name ylabel column logscale title
 		} | gnuplot
 	done
 }
-figure rps "requests/s (median)" 3 lin "Throughput vs idle connections (64 B echo, closed loop)"
-figure p99 "p99 latency, us (median)" 4 log "p99 latency vs idle connections"
-figure cpu "server CPU us per request (median)" 5 log "Server CPU per request vs idle connections"
+figure rps "requests/s (median)" 3 lin "Throughput vs idle connections (64 B echo, closed loop)" "bottom left"
+figure p99 "p99 latency, us (median)" 4 log "p99 latency vs idle connections" "top left"
+figure cpu "server CPU us per request (median)" 5 log "Server CPU per request vs idle connections" "top left"

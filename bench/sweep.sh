@@ -10,6 +10,7 @@
 #   --full   adds 10000 idle, 4 KiB messages and open-loop rate steps
 #   --smoke  one short cell per backend (the check run by make test)
 # Writes DIR/bench.csv, bench.json, medians.csv, plots (PNG, SVG), README.md.
+# REPS=n and SECS=s in the environment override repetitions and measured seconds.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -32,6 +33,8 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+reps=${REPS:-$reps}
+secs=${SECS:-$secs}
 host=$(hostname 2>/dev/null || cat /etc/hostname)
 [ -n "$out" ] || out="results/$(date -u +%Y%m%dT%H%M%SZ)-$host"
 mkdir -p "$out"

@@ -20,7 +20,7 @@ endif
 .PHONY: all test test-deps bench-deps check check-san valgrind bench bench-smoke profile clean
 
 CORE    := src/mux.c src/mux_select.c src/mux_poll.c src/mux_epoll.c src/cli.c
-SERVER  := $(CORE) src/server.c src/muxserver.c
+SERVER  := $(CORE) src/proto_echo.c src/http.c src/server.c src/muxserver.c
 LOAD    := src/cli.c src/hist.c src/load.c src/load_echo.c src/muxload.c
 TESTS   := test_mux test_server test_hist test_load
 

@@ -7,11 +7,14 @@
 #include <stdint.h>
 
 #include "mux.h"
+#include "proto.h"
 
 struct server_config {
 	const char *host;          /* numeric IPv4 or IPv6 address */
 	int port;                  /* 0: kernel picks one */
 	const struct mux_ops *backend;
+	const struct proto_ops *proto;
+	struct proto_config pcfg;  /* --upper, --body-size */
 	size_t max_pending;        /* per-connection unsent bytes before we stop reading */
 	long max_conns;            /* 0: no limit */
 	double duration_s;         /* 0: run until a signal */
@@ -19,7 +22,6 @@ struct server_config {
 	long nofile;               /* 0: raise soft RLIMIT_NOFILE to the hard limit */
 	int sndbuf;                /* 0: kernel default SO_SNDBUF */
 	int backlog;
-	bool upper;                /* echo upper-cased, as in the course notes' first server */
 	bool quiet;
 };
 

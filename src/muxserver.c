@@ -32,6 +32,8 @@ static void usage(FILE *out)
 "      --nofile N         set the soft fd limit to N (default: raise it to the hard limit)\n"
 "      --sndbuf SIZE      SO_SNDBUF of accepted sockets (default: kernel's)\n"
 "      --backlog N        listen(2) backlog (default 4096)\n"
+"      --proto NAME       echo (default) or http (a minimal HTTP/1.1 responder for wrk and ab)\n"
+"      --body-size SIZE   http: bytes of response body (default 13: 'Hello, World!')\n"
 "      --upper            echo upper-cased\n"
 "  -q, --quiet            no summary and no log lines (the port line is still printed)\n"
 "  -h, --help             this text\n"
@@ -54,7 +56,7 @@ static void list_backends(void)
 }
 
 enum { OPT_LIST = 256, OPT_MAX_PENDING, OPT_MAX_CONNS, OPT_GRACE, OPT_NOFILE,
-       OPT_SNDBUF, OPT_BACKLOG, OPT_UPPER };
+       OPT_SNDBUF, OPT_BACKLOG, OPT_UPPER, OPT_PROTO, OPT_BODY_SIZE };
 
 static const struct option options[] = {
 	{ "backend", required_argument, NULL, 'b' },
@@ -69,6 +71,8 @@ static const struct option options[] = {
 	{ "sndbuf", required_argument, NULL, OPT_SNDBUF },
 	{ "backlog", required_argument, NULL, OPT_BACKLOG },
 	{ "upper", no_argument, NULL, OPT_UPPER },
+	{ "proto", required_argument, NULL, OPT_PROTO },
+	{ "body-size", required_argument, NULL, OPT_BODY_SIZE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -113,7 +117,18 @@ static int parse(int argc, char **argv, struct server_config *cfg)
 		case OPT_NOFILE: ok = cli_long(PROG, "nofile", optarg, 16, 1L << 30, &cfg->nofile); break;
 		case OPT_SNDBUF: ok = cli_size(PROG, "sndbuf", optarg, 1, 1L << 30, &v); cfg->sndbuf = (int)v; break;
 		case OPT_BACKLOG: ok = cli_long(PROG, "backlog", optarg, 1, 1L << 20, &v); cfg->backlog = (int)v; break;
-		case OPT_UPPER: cfg->upper = true; break;
+		case OPT_UPPER: cfg->pcfg.upper = true; break;
+		case OPT_PROTO:
+			cfg->proto = proto_find(optarg);
+			if (!cfg->proto) {
+				fprintf(stderr, PROG ": unknown protocol '%s' (valid: %s)\n", optarg, proto_names());
+				return 2;
+			}
+			break;
+		case OPT_BODY_SIZE:
+			ok = cli_size(PROG, "body-size", optarg, 0, 1L << 20, &v);
+			cfg->pcfg.body_size = (size_t)v;
+			break;
 		case 'q': cfg->quiet = true; break;
 		case 'h': usage(stdout); return -1;
 		case ':':
@@ -144,6 +159,8 @@ int main(int argc, char **argv)
 		.host = "127.0.0.1",
 		.port = 7000,
 		.backend = &mux_epoll_ops,
+		.proto = &proto_echo_ops,
+		.pcfg = { .body_size = 13 },
 		.max_pending = 1 << 20,
 		.grace_s = 5,
 		.backlog = 4096,

@@ -4,9 +4,9 @@
  * wake-up is drained until EAGAIN.
  */
 #include "server.h"
+#include "proto.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -33,15 +33,32 @@
 /* When the spare fd cannot be had back, stop accepting for this long. */
 #define ACCEPT_PAUSE_MS 100
 
+/* Bytes data[off .. len) of a growable buffer. */
+struct buf {
+	char *data;
+	size_t off, len, cap;
+};
+
 struct conn {
 	int fd;
 	unsigned interest;
 	bool peer_eof;
 	bool peer_done_sending;    /* MUX_RDHUP seen: read on until EOF */
+	bool closing;              /* the protocol asked to close once output is sent */
 	bool in_ready_list;
-	char *buf;                 /* pending output: buf[off .. len) */
-	size_t off, len, cap;
+	struct buf out;            /* replies the socket would not take yet */
+	struct buf in;             /* a partial request, waiting for more bytes */
 	struct conn *prev, *next;  /* ready list (edge-triggered work left over) */
+	unsigned char proto_state[]; /* the protocol's per-connection state */
+};
+
+/* What the protocol emitted for one read: the first reply by reference, more copied. */
+struct proto_out {
+	struct buf *stage;
+	const char *first;
+	size_t first_len;
+	bool staged, failed;
+	uint64_t replies;
 };
 
 struct server {
@@ -57,6 +74,7 @@ struct server {
 	bool stopping, stop_now, shedding;
 	double accept_paused_until, deadline;
 	struct server_stats st;
+	struct buf stage;          /* replies of one read, when there is more than one */
 	char scratch[READ_CHUNK];
 };
 
@@ -83,7 +101,7 @@ static void on_signal(int signo)
 
 static size_t pending(const struct conn *c)
 {
-	return c->len - c->off;
+	return c->out.len - c->out.off;
 }
 
 static void ready_list_remove(struct server *s, struct conn *c)
@@ -120,35 +138,65 @@ static void conn_close(struct server *s, struct conn *c)
 	close(c->fd);
 	s->by_fd[c->fd] = NULL;
 	ready_list_remove(s, c);
-	free(c->buf);
+	free(c->out.data);
+	free(c->in.data);
 	free(c);
 	s->open_conns--;
 	s->st.closed++;
 }
 
-/* Append bytes we could not send yet. false when out of memory. */
-static bool buffer_append(struct conn *c, const char *data, size_t n)
+/* Append to a buffer, compacting or growing it. false when out of memory. */
+static bool buf_append(struct buf *b, const char *data, size_t n)
 {
-	if (c->off && c->len + n > c->cap) {
-		memmove(c->buf, c->buf + c->off, pending(c));
-		c->len -= c->off;
-		c->off = 0;
+	if (b->off && b->len + n > b->cap) {
+		memmove(b->data, b->data + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
 	}
-	if (c->len + n > c->cap) {
-		size_t cap = c->cap ? c->cap : 4096;
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
 		char *p;
 
-		while (cap < c->len + n)
+		while (cap < b->len + n)
 			cap *= 2;
-		p = realloc(c->buf, cap);
+		p = realloc(b->data, cap);
 		if (!p)
 			return false;
-		c->buf = p;
-		c->cap = cap;
+		b->data = p;
+		b->cap = cap;
 	}
-	memcpy(c->buf + c->len, data, n);
-	c->len += n;
+	memcpy(b->data + b->len, data, n);
+	b->len += n;
 	return true;
+}
+
+/* Forget a drained buffer's contents; give big ones back to the allocator. */
+static void buf_reset(struct buf *b)
+{
+	b->off = b->len = 0;
+	if (b->cap > KEEP_BUFFER) {
+		free(b->data);
+		b->data = NULL;
+		b->cap = 0;
+	}
+}
+
+void proto_emit(struct proto_out *o, const char *data, size_t n)
+{
+	o->replies++;
+	if (!o->first && !o->staged) {
+		o->first = data;
+		o->first_len = n;
+		return;
+	}
+	if (!o->staged) {
+		o->stage->off = o->stage->len = 0;
+		o->staged = true;
+		if (!buf_append(o->stage, o->first, o->first_len))
+			o->failed = true;
+	}
+	if (!buf_append(o->stage, data, n))
+		o->failed = true;
 }
 
 /* send() that counts; returns bytes sent, 0 on EAGAIN, -1 on a dead peer. */
@@ -177,49 +225,77 @@ static ssize_t send_some(struct server *s, int fd, const char *data, size_t n)
 static bool flush(struct server *s, struct conn *c)
 {
 	while (pending(c)) {
-		ssize_t w = send_some(s, c->fd, c->buf + c->off, pending(c));
+		ssize_t w = send_some(s, c->fd, c->out.data + c->out.off, pending(c));
 
 		if (w < 0)
 			return false;
 		if (w == 0)
 			break;
-		c->off += (size_t)w;
+		c->out.off += (size_t)w;
 	}
-	if (!pending(c)) {
-		c->off = c->len = 0;
-		if (c->cap > KEEP_BUFFER) {
-			free(c->buf);
-			c->buf = NULL;
-			c->cap = 0;
-		}
-	}
+	if (!pending(c))
+		buf_reset(&c->out);
 	return true;
 }
 
-/* Reply to n bytes just read: send directly when nothing is queued ahead. */
-static bool reply(struct server *s, struct conn *c, char *data, size_t n)
+/* Send a reply directly when nothing is queued ahead of it; queue what the socket refuses. */
+static bool send_reply(struct server *s, struct conn *c, const char *data, size_t n)
 {
 	ssize_t w = 0;
 
-	if (s->cfg->upper)
-		for (size_t i = 0; i < n; i++)
-			data[i] = (char)toupper((unsigned char)data[i]);
-	s->st.requests++;
+	if (!n)
+		return true;
 	if (!pending(c)) {
 		w = send_some(s, c->fd, data, n);
 		if (w < 0)
 			return false;
 	}
-	if ((size_t)w < n && !buffer_append(c, data + w, n - (size_t)w))
+	if ((size_t)w < n && !buf_append(&c->out, data + w, n - (size_t)w))
 		return false;
 	if (pending(c) > s->st.pending_max)
 		s->st.pending_max = pending(c);
 	return true;
 }
 
+/*
+ * Hand n bytes just read to the protocol, together with any partial request
+ * kept from earlier reads, and send what it emits. false: close now.
+ */
+static bool deliver(struct server *s, struct conn *c, char *data, size_t n)
+{
+	struct proto_out o = { .stage = &s->stage };
+	long used;
+
+	if (c->in.len) {
+		if (!buf_append(&c->in, data, n))
+			return false;
+		data = c->in.data;
+		n = c->in.len;
+	}
+	used = s->cfg->proto->input(c->proto_state, data, n, &o, &s->cfg->pcfg);
+	s->st.requests += o.replies;
+	if (o.failed)
+		return false;
+	if (!send_reply(s, c, o.staged ? s->stage.data : o.first, o.staged ? s->stage.len : o.first_len))
+		return false;
+	if (used < 0) {
+		c->closing = true;	/* close once the replies are out; ignore anything after */
+		buf_reset(&c->in);
+		return true;
+	}
+	if (data == c->in.data) {
+		memmove(c->in.data, c->in.data + used, n - (size_t)used);
+		c->in.len = n - (size_t)used;
+		if (!c->in.len)
+			buf_reset(&c->in);
+		return true;
+	}
+	return (size_t)used == n || buf_append(&c->in, data + used, n - (size_t)used);
+}
+
 static bool reading_allowed(const struct server *s, const struct conn *c)
 {
-	return !c->peer_eof && pending(c) < s->cfg->max_pending;
+	return !c->peer_eof && !c->closing && pending(c) < s->cfg->max_pending;
 }
 
 /*
@@ -244,7 +320,7 @@ static bool serve_input(struct server *s, struct conn *c)
 		s->st.reads++;
 		if (r > 0) {
 			s->st.bytes_in += (uint64_t)r;
-			if (!reply(s, c, s->scratch, (size_t)r))
+			if (!deliver(s, c, s->scratch, (size_t)r))
 				return false;
 			if ((size_t)r < want && !c->peer_done_sending)
 				return true;	/* a short read proves the socket empty */
@@ -311,7 +387,7 @@ static void conn_open(struct server *s, int fd)
 	int one = 1;
 
 	if (mux_grow((void **)&s->by_fd, &s->by_fd_cap, (size_t)fd, sizeof(*s->by_fd)) ||
-	    !(c = calloc(1, sizeof(*c)))) {
+	    !(c = calloc(1, sizeof(*c) + s->cfg->proto->state_size))) {
 		close(fd);
 		return;
 	}
@@ -633,6 +709,7 @@ static void teardown(struct server *s)
 		if (s->by_fd[fd])
 			conn_close(s, s->by_fd[fd]);
 	free(s->by_fd);
+	free(s->stage.data);
 	if (s->mux)
 		s->mux->ops->destroy(s->mux);
 	if (s->listen_fd != -1)
@@ -656,8 +733,8 @@ int server_run(const struct server_config *cfg)
 		return 1;
 	}
 	if (setup(s, cfg) == 0) {
-		printf("port=%d host=%s backend=%s pid=%ld\n", bound_port(s->listen_fd),
-		       cfg->host, cfg->backend->name, (long)getpid());
+		printf("port=%d host=%s backend=%s proto=%s pid=%ld\n", bound_port(s->listen_fd),
+		       cfg->host, cfg->backend->name, cfg->proto->name, (long)getpid());
 		fflush(stdout);
 		started = now_s();
 		if (cfg->duration_s > 0)

@@ -1,0 +1,43 @@
+/*
+ * proto.h - what the server does with the bytes it reads. The core reads,
+ * hands the protocol everything not yet consumed, and sends what the
+ * protocol emits; it keeps unconsumed bytes (a partial request) for the
+ * next read. Nothing in the core knows which protocol runs.
+ */
+#ifndef PROTO_H
+#define PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct proto_out;   /* the core's reply collector */
+
+/* Queue reply bytes; counted as one request answered. Data is copied only when needed. */
+void proto_emit(struct proto_out *out, const char *data, size_t n);
+
+struct proto_config {
+	bool upper;          /* echo: upper-case the reply */
+	size_t body_size;    /* http: bytes of response body */
+};
+
+struct proto_ops {
+	const char *name;
+	const char *summary;
+	size_t state_size;   /* per-connection state, zeroed at accept */
+	/*
+	 * Consume complete requests at in[0..n) (which the protocol may modify
+	 * in place) and emit their replies. Returns the bytes consumed (the rest
+	 * is offered again with more data), or -1 to close the connection once
+	 * what was emitted has been sent.
+	 */
+	long (*input)(void *state, char *in, size_t n, struct proto_out *out,
+		      const struct proto_config *cfg);
+};
+
+extern const struct proto_ops proto_echo_ops;
+extern const struct proto_ops proto_http_ops;
+
+const struct proto_ops *proto_find(const char *name);
+const char *proto_names(void);
+
+#endif

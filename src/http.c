@@ -1,0 +1,249 @@
+/*
+ * http.c - a minimal HTTP/1.1 responder: every well-formed request gets
+ * 200 and a fixed body. Keep-alive and pipelining (several requests in one
+ * read are answered in one send); HTTP/1.0 and "Connection: close" close
+ * after the reply; oversized headers get 431, malformed requests 400, both
+ * followed by a close. Enough for wrk and ab to drive any backend.
+ */
+#include "http.h"
+#include "proto.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static bool is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Offset just past the blank line ending the headers, or 0 when not there yet. */
+static size_t header_end(struct http_parse_state *st, const char *in, size_t n)
+{
+	for (size_t i = st->scanned; i < n; i++) {
+		if (in[i] != '\n')
+			continue;
+		if (i + 1 < n && in[i + 1] == '\n')
+			return i + 2;
+		if (i + 2 < n && in[i + 1] == '\r' && in[i + 2] == '\n')
+			return i + 3;
+	}
+	/* Resume two bytes back: the terminator may be split across reads. */
+	st->scanned = n > 2 ? n - 2 : 0;
+	return 0;
+}
+
+/* One line [p, end) without its CR LF; returns the start of the next line. */
+static const char *next_line(const char *p, const char *limit, const char **line_end)
+{
+	const char *nl = memchr(p, '\n', (size_t)(limit - p));
+
+	*line_end = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+	return nl + 1;
+}
+
+static bool parse_request_line(const char *p, const char *end, int *minor)
+{
+	const char *sp1, *sp2;
+
+	for (sp1 = p; sp1 < end && is_tchar((unsigned char)*sp1); sp1++)
+		;
+	if (sp1 == p || sp1 >= end || *sp1 != ' ')
+		return false;
+	for (sp2 = sp1 + 1; sp2 < end && *sp2 > ' ' && *sp2 < 0x7f; sp2++)
+		;
+	if (sp2 == sp1 + 1 || sp2 >= end || *sp2 != ' ')
+		return false;
+	if (end - (sp2 + 1) != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0 ||
+	    (sp2[8] != '0' && sp2[8] != '1'))
+		return false;
+	*minor = sp2[8] - '0';
+	return true;
+}
+
+/* Does a comma-separated header value contain token (case-insensitive)? */
+static bool has_token(const char *v, const char *end, const char *token)
+{
+	size_t len = strlen(token);
+
+	while (v < end) {
+		const char *comma = memchr(v, ',', (size_t)(end - v)), *stop = comma ? comma : end;
+
+		while (v < stop && (*v == ' ' || *v == '\t'))
+			v++;
+		while (stop > v && (stop[-1] == ' ' || stop[-1] == '\t'))
+			stop--;
+		if ((size_t)(stop - v) == len && strncasecmp(v, token, len) == 0)
+			return true;
+		v = comma ? comma + 1 : end;
+	}
+	return false;
+}
+
+/* Headers we act on; 0 or an error status. */
+static int parse_header(const char *p, const char *end, struct http_request *req, long *length)
+{
+	const char *colon = p, *v;
+	char *num_end;
+	long n;
+
+	while (colon < end && is_tchar((unsigned char)*colon))
+		colon++;
+	if (colon == p || colon >= end || *colon != ':')
+		return 400;	/* no name, a space before the colon, or obsolete line folding */
+	for (v = colon + 1; v < end && (*v == ' ' || *v == '\t'); v++)
+		;
+	if (colon - p == 10 && strncasecmp(p, "connection", 10) == 0) {
+		if (has_token(v, end, "close"))
+			req->keep_alive = false;
+		else if (has_token(v, end, "keep-alive"))
+			req->keep_alive = true;
+	} else if (colon - p == 14 && strncasecmp(p, "content-length", 14) == 0) {
+		if (v == end || *v < '0' || *v > '9')
+			return 400;
+		n = strtol(v, &num_end, 10);
+		while (num_end < end && (*num_end == ' ' || *num_end == '\t'))
+			num_end++;
+		if (num_end != end || (*length >= 0 && *length != n))
+			return 400;
+		if (n > HTTP_MAX_BODY)
+			return 413;
+		*length = n;
+	} else if (colon - p == 17 && strncasecmp(p, "transfer-encoding", 17) == 0) {
+		return 501;
+	}
+	return 0;
+}
+
+int http_parse(struct http_parse_state *st, const char *in, size_t n, struct http_request *req)
+{
+	size_t end = header_end(st, in, n);
+	const char *p = in, *limit = in + end, *line_end, *rl;
+	long body = -1;
+	int err;
+
+	if (!end)
+		return n > HTTP_MAX_HEADER ? 431 : 0;
+	if (end > HTTP_MAX_HEADER)
+		return 431;
+	while (p < limit && (*p == '\r' || *p == '\n'))
+		p++;	/* empty lines before a request line are ignored (RFC 9112 2.2) */
+	if (p == limit)
+		return 400;
+	rl = p;
+	p = next_line(p, limit, &line_end);
+	if (!parse_request_line(rl, line_end, &req->minor))
+		return 400;
+	req->keep_alive = req->minor == 1;
+	while (p < limit) {
+		const char *line = p;
+
+		p = next_line(p, limit, &line_end);
+		if (line_end == line)
+			break;	/* the blank line */
+		if (memchr(line, '\r', (size_t)(line_end - line)))
+			return 400;	/* a bare CR inside a line */
+		err = parse_header(line, line_end, req, &body);
+		if (err)
+			return err;
+	}
+	req->length = end + (size_t)(body > 0 ? body : 0);
+	if (n < req->length)
+		return 0;	/* the body is still coming */
+	st->scanned = 0;
+	return 1;
+}
+
+/* The three 200 responses, built once for the configured body size. */
+struct responses {
+	size_t body_size;
+	char *keep, *close, *keep_10;   /* HTTP/1.1, "Connection: close", HTTP/1.0 keep-alive */
+	size_t keep_len, close_len, keep_10_len;
+};
+
+static char *build(size_t body_size, const char *connection, size_t *len)
+{
+	static const char pattern[] = "Hello, World!";
+	char head[256];
+	int h = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nServer: muxserver\r\n"
+			 "Content-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n",
+			 body_size, connection);
+	char *r = malloc((size_t)h + body_size);
+
+	if (!r)
+		return NULL;
+	memcpy(r, head, (size_t)h);
+	for (size_t i = 0; i < body_size; i++)
+		r[h + i] = pattern[i % (sizeof(pattern) - 1)];
+	*len = (size_t)h + body_size;
+	return r;
+}
+
+static const struct responses *responses_for(size_t body_size)
+{
+	static struct responses r = { .body_size = SIZE_MAX };
+
+	if (r.body_size == body_size)
+		return &r;
+	free(r.keep);
+	free(r.close);
+	free(r.keep_10);
+	r.body_size = body_size;
+	r.keep = build(body_size, "", &r.keep_len);
+	r.close = build(body_size, "Connection: close\r\n", &r.close_len);
+	r.keep_10 = build(body_size, "Connection: keep-alive\r\n", &r.keep_10_len);
+	return r.keep && r.close && r.keep_10 ? &r : NULL;
+}
+
+static void emit_error(struct proto_out *out, int status)
+{
+	const char *reason = status == 431 ? "Request Header Fields Too Large" :
+			     status == 413 ? "Content Too Large" :
+			     status == 501 ? "Not Implemented" : "Bad Request";
+	char buf[160];
+	int n = snprintf(buf, sizeof(buf), "HTTP/1.1 %d %s\r\nServer: muxserver\r\n"
+			 "Content-Length: 0\r\nConnection: close\r\n\r\n", status, reason);
+
+	proto_emit(out, buf, (size_t)n);
+}
+
+static long http_input(void *state, char *in, size_t n, struct proto_out *out,
+		       const struct proto_config *cfg)
+{
+	struct http_parse_state *st = state;
+	const struct responses *r = responses_for(cfg->body_size);
+	size_t used = 0;
+
+	if (!r)
+		return -1;
+	for (;;) {
+		struct http_request req;
+		int rc = http_parse(st, in + used, n - used, &req);
+
+		if (rc == 0)
+			return (long)used;
+		if (rc != 1) {
+			emit_error(out, rc);
+			return -1;
+		}
+		used += req.length;
+		if (!req.keep_alive) {
+			proto_emit(out, r->close, r->close_len);
+			return -1;
+		}
+		if (req.minor == 0)
+			proto_emit(out, r->keep_10, r->keep_10_len);
+		else
+			proto_emit(out, r->keep, r->keep_len);
+	}
+}
+
+const struct proto_ops proto_http_ops = {
+	.name = "http",
+	.summary = "minimal HTTP/1.1: 200 and a fixed body; keep-alive, pipelining",
+	.state_size = sizeof(struct http_parse_state),
+	.input = http_input,
+};

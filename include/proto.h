@@ -12,7 +12,11 @@
 
 struct proto_out;   /* the core's reply collector */
 
-/* Queue reply bytes; counted as one request answered. Data is copied only when needed. */
+/*
+ * Queue reply bytes; counted as one request answered. The first reply of a
+ * call is kept by reference and sent after input() returns, so data must
+ * point into `in` or static storage, never into input()'s stack.
+ */
 void proto_emit(struct proto_out *out, const char *data, size_t n);
 
 struct proto_config {

@@ -198,16 +198,19 @@ static const struct responses *responses_for(size_t body_size)
 	return r.keep && r.close && r.keep_10 ? &r : NULL;
 }
 
+/* Static storage on purpose: proto_emit keeps a reference until the core has sent it. */
+#define ERROR_REPLY(code, reason) "HTTP/1.1 " #code " " reason "\r\nServer: muxserver\r\n" \
+	"Content-Length: 0\r\nConnection: close\r\n\r\n"
+
 static void emit_error(struct proto_out *out, int status)
 {
-	const char *reason = status == 431 ? "Request Header Fields Too Large" :
-			     status == 413 ? "Content Too Large" :
-			     status == 501 ? "Not Implemented" : "Bad Request";
-	char buf[160];
-	int n = snprintf(buf, sizeof(buf), "HTTP/1.1 %d %s\r\nServer: muxserver\r\n"
-			 "Content-Length: 0\r\nConnection: close\r\n\r\n", status, reason);
+	static const char r400[] = ERROR_REPLY(400, "Bad Request");
+	static const char r413[] = ERROR_REPLY(413, "Content Too Large");
+	static const char r431[] = ERROR_REPLY(431, "Request Header Fields Too Large");
+	static const char r501[] = ERROR_REPLY(501, "Not Implemented");
+	const char *r = status == 431 ? r431 : status == 413 ? r413 : status == 501 ? r501 : r400;
 
-	proto_emit(out, buf, (size_t)n);
+	proto_emit(out, r, strlen(r));
 }
 
 static long http_input(void *state, char *in, size_t n, struct proto_out *out,

@@ -132,6 +132,12 @@ static void ready_list_push(struct server *s, struct conn *c)
 
 static void conn_close(struct server *s, struct conn *c)
 {
+	/*
+	 * Closing with unread input makes the kernel send RST, which can destroy
+	 * a final reply (a 400) before the peer reads it. Discard what is there.
+	 */
+	for (int i = 0; c->closing && i < 16 && read(c->fd, s->scratch, sizeof(s->scratch)) > 0; i++)
+		;
 	/* del before close: select and poll would otherwise fail on the dead fd. */
 	if (s->mux->ops->del(s->mux, c->fd) == 0)
 		s->st.dels++;

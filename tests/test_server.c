@@ -358,6 +358,66 @@ static void upper_cases(void **state)
 	expect_clean_stop(&c);
 }
 
+static bool have(const char *tool)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", tool);
+	return system(cmd) == 0;
+}
+
+/* Real HTTP clients nobody here wrote: no errors, no non-2xx answers. Not a speed test. */
+static void http_wrk_and_ab(void **state)
+{
+	char *out = malloc(16384), url[64];
+	struct child c;
+
+	if (!have("wrk") || !have("ab")) {
+		free(out);
+		skip();	/* make bench installs them; the parser has its own suite */
+	}
+	child_start(&c, backend_of(state), "--proto", "http", NULL);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", c.port);
+	assert_int_equal(run_prog(out, 16384, NULL, 0, "wrk", "-t1", "-c10", "-d1", url, NULL), 0);
+	if (!strstr(out, " requests in ") || strstr(out, "Non-2xx") || strstr(out, "Socket errors"))
+		fail_msg("%s: wrk: %s", backend_of(state), out);
+	for (int keepalive = 0; keepalive < 2; keepalive++) {
+		assert_int_equal(run_prog(out, 16384, NULL, 0, "ab", "-q", keepalive ? "-k" : "-q",
+					  "-n", "500", "-c", "5", url, NULL), 0);
+		if (!strstr(out, "Complete requests:      500") || !strstr(out, "Failed requests:        0") ||
+		    strstr(out, "Non-2xx"))
+			fail_msg("%s: ab%s: %s", backend_of(state), keepalive ? " -k" : "", out);
+	}
+	child_stats(&c);
+	assert_true(child_stat(&c, "requests") >= 1000);
+	assert_int_equal(child_stop(&c, 30), 0);
+	free(out);
+}
+
+/* A malformed request gets 400 and a close; the server goes on serving. */
+static void http_bad_request_closed(void **state)
+{
+	char buf[512] = { 0 };
+	struct child c;
+	ssize_t n;
+	int fd;
+
+	child_start(&c, backend_of(state), "--proto", "http", NULL);
+	fd = tcp_connect(HOST, c.port);
+	assert_true(write_all(fd, "GET  / HTTP/1.1\r\n\r\nmore", 23, 10));
+	n = recv(fd, buf, sizeof(buf) - 1, MSG_WAITALL);
+	assert_true(n > 0);
+	assert_non_null(strstr(buf, "HTTP/1.1 400 Bad Request"));
+	close(fd);
+	fd = tcp_connect(HOST, c.port);
+	assert_true(write_all(fd, "GET / HTTP/1.1\r\n\r\n", 18, 10));
+	memset(buf, 0, sizeof(buf));
+	assert_true(recv(fd, buf, sizeof(buf) - 1, 0) > 0);
+	assert_non_null(strstr(buf, "200 OK"));
+	close(fd);
+	assert_int_equal(child_stop(&c, 30), 0);
+}
+
 /* --duration: the server stops by itself and exits 0 with a summary. */
 static void duration_stops(void **state)
 {
@@ -403,6 +463,8 @@ static void bad_flags_exit_2(void **state)
 	ONE_LINE_EXIT(2, "--port");
 	ONE_LINE_EXIT(2, "stray-argument");
 	ONE_LINE_EXIT(2, "--host", "localhost.invalid");
+	ONE_LINE_EXIT(2, "--proto", "gopher");
+	ONE_LINE_EXIT(2, "--body-size", "2G");
 }
 
 static void port_in_use_exit_1(void **state)
@@ -431,7 +493,7 @@ static void list_backends_all_ok(void **state)
 	X(echo_50_by_1mib) X(slow_reader_is_capped) X(reset_mid_stream) \
 	X(idle_1500_others_served) X(fd_limit_sheds_without_spinning) \
 	X(max_conns_enforced) X(half_close_echoes_all) X(ipv6_loopback) \
-	X(upper_cases) X(duration_stops)
+	X(upper_cases) X(duration_stops) X(http_wrk_and_ab) X(http_bad_request_closed)
 
 #define ENTRY(name) { #name, name },
 static const struct backend_test per_backend[] = { PER_BACKEND(ENTRY) };

@@ -1,0 +1,93 @@
+#!/bin/sh
+# peers.sh [OUTDIR] - wrk against nginx (1 worker, access_log off, return 200
+# with a 13-byte body) and against muxserver --proto http on every backend,
+# in the same run: server on core 0, wrk on core 1, 64 connections, REPS
+# alternating rounds of SECS seconds. Server CPU per request comes from
+# /proc/<pid>/stat (utime + stime of every process of the server).
+# Writes OUTDIR/peers.csv (one row per run) and prints the medians with the
+# ratio of each server's CPU per request to nginx's.
+set -eu
+cd "$(dirname "$0")/.."
+out=${1:-results/peers-$(date -u +%Y%m%dT%H%M%SZ)}
+reps=${REPS:-3}
+secs=${SECS:-5}
+bench/need.sh cmd:wrk:wrk cmd:nginx:nginx-light
+make -s build/muxserver
+mkdir -p "$out"
+tmp=$(mktemp -d)
+spid=""
+trap '[ -z "$spid" ] || kill $spid 2>/dev/null; rm -rf "$tmp"' EXIT
+tick=$(getconf CLK_TCK)
+cpu_client=1
+[ "$(nproc)" -ge 2 ] || cpu_client=0
+
+# CPU seconds so far of a process and its children (nginx's worker).
+cpu_s() {
+	for p in $1 $(pgrep -P "$1" || true); do cat "/proc/$p/stat"; done |
+		awk -v t="$tick" '{ sub(/.*\) /, ""); s += $12 + $13 } END { printf "%.4f", s / t }'
+}
+
+free_port() {
+	build/muxserver --port 0 --duration 0.01 -q | sed -n 's/^port=\([0-9]*\).*/\1/p'
+}
+
+start_nginx() {
+	port=$(free_port)
+	mkdir -p "$tmp/nginx/logs"
+	cat > "$tmp/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/logs/error.log;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	keepalive_requests 100000000;
+	server {
+		listen 127.0.0.1:$port;
+		location / { return 200 "Hello, World!"; }
+	}
+}
+EOF
+	taskset -c 0 nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" &
+	spid=$!
+	sleep 0.5
+}
+
+start_mux() {
+	taskset -c 0 build/muxserver --backend "$1" --proto http --port 0 -q > "$tmp/mux.out" &
+	spid=$!
+	while ! port=$(sed -n 's/^port=\([0-9]*\).*/\1/p' "$tmp/mux.out") || [ -z "$port" ]; do sleep 0.05; done
+}
+
+echo "server,rep,rps,p50_us,p99_us,server_cpu_us_per_req,errors" > "$out/peers.csv"
+for rep in $(seq 1 "$reps"); do
+	for server in nginx select poll epoll epoll-et; do
+		if [ $server = nginx ]; then start_nginx; else start_mux $server; fi
+		cpu0=$(cpu_s $spid)
+		taskset -c $cpu_client wrk -t1 -c64 -d"$secs" --latency "http://127.0.0.1:$port/" > "$tmp/wrk.txt"
+		cpu1=$(cpu_s $spid)
+		kill $spid; wait $spid 2>/dev/null || true; spid=""
+		awk -v s=$server -v rep=$rep -v c0="$cpu0" -v c1="$cpu1" '
+			function us(v) { return v ~ /us$/ ? v + 0 : v ~ /ms$/ ? v * 1000 : v * 1e6 }
+			/ requests in / { req = $1 }
+			/Requests\/sec/ { rps = $2 }
+			$1 == "50%" { p50 = us($2) }
+			$1 == "99%" { p99 = us($2) }
+			/Non-2xx|Socket errors/ { err++ }
+			END { printf "%s,%d,%.0f,%.0f,%.0f,%.3f,%d\n", s, rep, rps, p50, p99, (c1 - c0) * 1e6 / req, err }' \
+			"$tmp/wrk.txt" >> "$out/peers.csv"
+	done
+done
+awk -F, 'NR > 1 { n[$1]++; rps[$1, n[$1]] = $3; cpu[$1, n[$1]] = $6; p99[$1, n[$1]] = $5; err[$1] += $7
+		if (!seen[$1]++) order[++k] = $1 }
+	function med(a, s, c,    i, j, t, v) {
+		for (i = 1; i <= c; i++) v[i] = a[s, i]
+		for (i = 2; i <= c; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
+		return v[int((c + 1) / 2)] }
+	END {
+		base = med(cpu, "nginx", n["nginx"])
+		printf "%-9s %12s %8s %16s %14s %7s\n", "server", "requests/s", "p99 us", "CPU us/request", "CPU vs nginx", "errors"
+		for (i = 1; i <= k; i++) { s = order[i]; c = med(cpu, s, n[s])
+			printf "%-9s %12.0f %8.0f %16.3f %14.2f %7d\n", s, med(rps, s, n[s]), med(p99, s, n[s]), c, c / base, err[s] }
+	}' "$out/peers.csv" | tee "$out/peers.txt"

@@ -20,7 +20,7 @@ endif
 .PHONY: all test test-deps bench-deps check check-san valgrind bench bench-smoke profile clean
 
 CORE    := src/mux.c src/mux_select.c src/mux_poll.c src/mux_epoll.c src/cli.c
-SERVER  := $(CORE) src/proto_echo.c src/http.c src/server.c src/muxserver.c
+SERVER  := $(CORE) src/proto_echo.c src/http.c src/sockperf.c src/server.c src/muxserver.c
 LOAD    := src/cli.c src/hist.c src/load.c src/load_echo.c src/muxload.c
 TESTS   := test_mux test_server test_hist test_load test_http
 
@@ -48,8 +48,8 @@ build/test_hist: $(call objs,build,src/hist.c tests/test_hist.c tests/testutil.c
 build/san/test_hist: $(call objs,build/san,src/hist.c tests/test_hist.c tests/testutil.c $(CORE))
 build/test_load: $(call objs,build,tests/test_load.c tests/testutil.c $(CORE))
 build/san/test_load: $(call objs,build/san,tests/test_load.c tests/testutil.c $(CORE))
-build/test_http: $(call objs,build,src/http.c tests/test_http.c)
-build/san/test_http: $(call objs,build/san,src/http.c tests/test_http.c)
+build/test_http: $(call objs,build,src/http.c src/sockperf.c tests/test_http.c)
+build/san/test_http: $(call objs,build/san,src/http.c src/sockperf.c tests/test_http.c)
 build/fakeecho: build/tests/fakeecho.o
 build/san/fakeecho: build/san/tests/fakeecho.o
 build/test_mux: $(call objs,build,$(CORE) tests/test_mux.c tests/testutil.c)

@@ -40,6 +40,7 @@ struct proto_ops {
 
 extern const struct proto_ops proto_echo_ops;
 extern const struct proto_ops proto_http_ops;
+extern const struct proto_ops proto_sockperf_ops;
 
 const struct proto_ops *proto_find(const char *name);
 const char *proto_names(void);

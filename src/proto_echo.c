@@ -21,7 +21,9 @@ const struct proto_ops proto_echo_ops = {
 	.input = echo_input,
 };
 
-static const struct proto_ops *const protos[] = { &proto_echo_ops, &proto_http_ops, NULL };
+static const struct proto_ops *const protos[] = {
+	&proto_echo_ops, &proto_http_ops, &proto_sockperf_ops, NULL
+};
 
 const struct proto_ops *proto_find(const char *name)
 {
@@ -33,5 +35,5 @@ const struct proto_ops *proto_find(const char *name)
 
 const char *proto_names(void)
 {
-	return "echo, http";
+	return "echo, http, sockperf";
 }

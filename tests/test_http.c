@@ -14,6 +14,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <stdint.h>
+
 #include "http.h"
 #include "proto.h"
 
@@ -219,9 +221,65 @@ static void close_after_reply(void **state)
 	free(out);
 }
 
+/* sockperf framing: header u64 seq, u16 flags, u32 total length, big-endian. */
+static size_t sockperf_msg(unsigned char *p, uint64_t seq, unsigned flags, uint32_t len)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(seq >> (56 - 8 * i));
+	p[8] = (unsigned char)(flags >> 8);
+	p[9] = (unsigned char)flags;
+	for (int i = 0; i < 4; i++)
+		p[10 + i] = (unsigned char)(len >> (24 - 8 * i));
+	for (uint32_t i = 14; i < len; i++)
+		p[i] = (unsigned char)(seq + i);
+	return len;
+}
+
+/* Three messages (a ping, a no-reply one, a ping) split at every byte: two pongs, CLIENT cleared. */
+static void sockperf_split_everywhere(void **state)
+{
+	unsigned char input[256], want[256];
+	struct proto_out *out = malloc(sizeof(*out));
+	size_t len = 0, wlen;
+
+	(void)state;
+	len += sockperf_msg(input + len, 7, 3, 20);
+	len += sockperf_msg(input + len, 8, 1, 64);	/* CLIENT only: no reply expected */
+	len += sockperf_msg(input + len, 9, 3, 14);
+	wlen = sockperf_msg(want, 7, 2, 20);
+	wlen += sockperf_msg(want + wlen, 9, 2, 14);
+	for (size_t split = 1; split <= len; split++) {
+		char held[256];
+		size_t held_len = 0;
+
+		memset(out, 0, sizeof(*out));
+		for (size_t pos = 0; pos < len;) {
+			size_t take = len - pos > split ? split : len - pos;
+			long used;
+
+			memcpy(held + held_len, input + pos, take);
+			held_len += take;
+			pos += take;
+			used = proto_sockperf_ops.input(NULL, fence(held, held_len), held_len, out, &cfg);
+			assert_true(used >= 0);
+			memmove(held, held + used, held_len - (size_t)used);
+			held_len -= (size_t)used;
+		}
+		assert_int_equal(out->replies, 2);
+		assert_int_equal(out->len, wlen);
+		assert_memory_equal(out->data, want, wlen);
+	}
+	/* A length shorter than the header cannot be framed: close. */
+	sockperf_msg(input, 1, 3, 14);
+	input[13] = 5;
+	assert_int_equal(proto_sockperf_ops.input(NULL, fence((char *)input, 14), 14, out, &cfg), -1);
+	free(out);
+}
+
 int main(void)
 {
 	static const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sockperf_split_everywhere),
 		cmocka_unit_test(complete_requests),
 		cmocka_unit_test(partial_requests_need_more),
 		cmocka_unit_test(malformed_requests),

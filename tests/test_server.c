@@ -394,6 +394,31 @@ static void http_wrk_and_ab(void **state)
 	free(out);
 }
 
+/* The sockperf client drives the server: no drops, duplicates or reordering. */
+static void sockperf_ping_pong_and_under_load(void **state)
+{
+	char *out = malloc(16384), port[16];
+	struct child c;
+
+	if (!have("sockperf")) {
+		free(out);
+		skip();
+	}
+	child_start(&c, backend_of(state), "--proto", "sockperf", NULL);
+	snprintf(port, sizeof(port), "%d", c.port);
+	assert_int_equal(run_prog(out, 8192, out + 8192, 8192, "sockperf", "ping-pong", "--tcp", "-i",
+				  "127.0.0.1", "-p", port, "-t", "1", "-m", "64", NULL), 0);
+	if (!strstr(out, "# dropped messages = 0; # duplicated messages = 0; # out-of-order messages = 0") ||
+	    !strstr(out, "Summary: Latency"))
+		fail_msg("%s: sockperf ping-pong: %s", backend_of(state), out);
+	assert_int_equal(run_prog(out, 8192, out + 8192, 8192, "sockperf", "under-load", "--tcp", "-i",
+				  "127.0.0.1", "-p", port, "-t", "1", "-m", "64", "--mps", "5000", NULL), 0);
+	if (!strstr(out, "# dropped messages = 0; # duplicated messages = 0; # out-of-order messages = 0"))
+		fail_msg("%s: sockperf under-load: %s", backend_of(state), out);
+	assert_int_equal(child_stop(&c, 30), 0);
+	free(out);
+}
+
 /* A malformed request gets 400 and a close; the server goes on serving. */
 static void http_bad_request_closed(void **state)
 {
@@ -493,7 +518,8 @@ static void list_backends_all_ok(void **state)
 	X(echo_50_by_1mib) X(slow_reader_is_capped) X(reset_mid_stream) \
 	X(idle_1500_others_served) X(fd_limit_sheds_without_spinning) \
 	X(max_conns_enforced) X(half_close_echoes_all) X(ipv6_loopback) \
-	X(upper_cases) X(duration_stops) X(http_wrk_and_ab) X(http_bad_request_closed)
+	X(upper_cases) X(duration_stops) X(http_wrk_and_ab) X(http_bad_request_closed) \
+	X(sockperf_ping_pong_and_under_load)
 
 #define ENTRY(name) { #name, name },
 static const struct backend_test per_backend[] = { PER_BACKEND(ENTRY) };

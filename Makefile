@@ -75,6 +75,7 @@ test-deps:
 
 bench-deps:
 	$(Q)bench/need.sh cmd:gnuplot:gnuplot-nox cmd:taskset:util-linux
+	$(Q)[ "$$(id -u)" -ne 0 ] || bench/need.sh cmd:wrk:wrk cmd:nginx:nginx-light cmd:sockperf:sockperf cmd:ab:apache2-utils
 
 # Each suite finds the server binary of its own tree through MUXSERVER.
 check: test-deps $(addprefix build/,muxserver muxload fakeecho $(TESTS))

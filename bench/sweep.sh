@@ -187,4 +187,17 @@ awk -F, -v mode="$mode" -v reps="$reps" -v secs="$secs" -v warm="$warm" -v idles
 
 bench/plot.sh "$out"
 bench/report.sh "$out" "$mode" > "$out/README.md"
+# Real peers in the same run, when they are installed (make bench-deps installs them as root).
+if [ "$mode" != smoke ]; then
+	if command -v wrk >/dev/null && command -v nginx >/dev/null; then
+		SECS=3 bench/peers.sh "$out" >&2
+	else
+		echo "sweep.sh: wrk or nginx not installed: no nginx comparison (apt-get install wrk nginx-light)" >&2
+	fi
+	if command -v sockperf >/dev/null; then
+		SECS=3 bench/peers-sockperf.sh "$out" >&2
+	else
+		echo "sweep.sh: sockperf not installed: no sockperf comparison (apt-get install sockperf)" >&2
+	fi
+fi
 echo "sweep.sh: results in $out" >&2

@@ -1,0 +1,60 @@
+#!/bin/sh
+# peers-sockperf.sh [OUTDIR] - sockperf ping-pong (TCP, 64 B) against
+# sockperf's own server with -F select|poll|epoll and against muxserver
+# --proto sockperf with the matching backend, alternating, REPS rounds of
+# SECS seconds; server on core 0, client on core 1. Writes
+# OUTDIR/sockperf.csv and prints the median p50/p99/p99.9 side by side.
+set -eu
+cd "$(dirname "$0")/.."
+out=${1:-results/peers-$(date -u +%Y%m%dT%H%M%SZ)}
+reps=${REPS:-3}
+secs=${SECS:-5}
+bench/need.sh cmd:sockperf:sockperf
+make -s build/muxserver
+mkdir -p "$out"
+tmp=$(mktemp -d)
+spid=""
+trap '[ -z "$spid" ] || kill $spid 2>/dev/null; rm -rf "$tmp"' EXIT
+cpu_client=1
+[ "$(nproc)" -ge 2 ] || cpu_client=0
+
+free_port() { build/muxserver --port 0 --duration 0.01 -q | sed -n 's/^port=\([0-9]*\).*/\1/p'; }
+
+echo "server,backend,rep,p50_us,p99_us,p999_us,avg_us" > "$out/sockperf.csv"
+for rep in $(seq 1 "$reps"); do
+	for b in select poll epoll; do
+		for server in sockperf muxserver; do
+			if [ $server = sockperf ]; then
+				port=$(free_port)
+				echo "T:127.0.0.1:$port" > "$tmp/feed"
+				taskset -c 0 sockperf server -f "$tmp/feed" -F "$(echo $b | cut -c1)" > "$tmp/server.log" 2>&1 &
+				spid=$!
+				sleep 0.5
+			else
+				taskset -c 0 build/muxserver --backend $b --proto sockperf --port 0 -q > "$tmp/server.log" &
+				spid=$!
+				while ! port=$(sed -n 's/^port=\([0-9]*\).*/\1/p' "$tmp/server.log") || [ -z "$port" ]; do sleep 0.05; done
+			fi
+			taskset -c $cpu_client sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -t "$secs" -m 64 \
+				> "$tmp/client.log" 2>&1
+			kill $spid; wait $spid 2>/dev/null || true; spid=""
+			awk -v s=$server -v b=$b -v rep=$rep '
+				/Summary: Latency is/ { avg = $(NF - 1) }
+				/percentile 50.000/ { p50 = $NF }
+				/percentile 99.000/ { p99 = $NF }
+				/percentile 99.900/ { p999 = $NF }
+				END { printf "%s,%s,%d,%s,%s,%s,%s\n", s, b, rep, p50, p99, p999, avg }' \
+				"$tmp/client.log" >> "$out/sockperf.csv"
+		done
+	done
+done
+awk -F, 'NR > 1 { k = $1 "-" $2; n[k]++; a[k, n[k]] = $4; b[k, n[k]] = $5; c[k, n[k]] = $6; if (!seen[k]++) order[++m] = k }
+	function med(arr, k, cnt,    i, j, t, v) {
+		for (i = 1; i <= cnt; i++) v[i] = arr[k, i]
+		for (i = 2; i <= cnt; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
+		return v[int((cnt + 1) / 2)] }
+	END {
+		printf "%-20s %9s %9s %9s\n", "server-backend", "p50 us", "p99 us", "p99.9 us"
+		for (i = 1; i <= m; i++) { k = order[i]
+			printf "%-20s %9.3f %9.3f %9.3f\n", k, med(a, k, n[k]), med(b, k, n[k]), med(c, k, n[k]) }
+	}' "$out/sockperf.csv" | tee "$out/sockperf.txt"

@@ -17,7 +17,7 @@ Q := @
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all test test-deps bench-deps check check-san valgrind bench bench-smoke profile clean
+.PHONY: all test test-deps bench-deps check check-san fuzz fuzz-smoke valgrind bench bench-smoke profile clean
 
 CORE    := src/mux.c src/mux_select.c src/mux_poll.c src/mux_epoll.c src/cli.c
 SERVER  := $(CORE) src/proto_echo.c src/http.c src/sockperf.c src/server.c src/muxserver.c
@@ -88,7 +88,27 @@ check-san: test-deps $(addprefix build/san/,muxserver muxload fakeecho $(TESTS))
 		MUXSERVER=build/san/muxserver MUXLOAD=build/san/muxload FAKEECHO=build/san/fakeecho \
 		$(GUARD) build/san/$$t || exit 1; done
 
-test: check check-san bench-smoke
+test: check check-san fuzz-smoke bench-smoke
+
+# libFuzzer targets for the HTTP parser and the sockperf framing (clang only).
+FUZZ_CC   := clang
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude $(WARN) -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all
+FUZZERS := build/fuzz/fuzz_http build/fuzz/fuzz_sockperf
+build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/http.c include/http.h include/proto.h
+build/fuzz/fuzz_sockperf: tests/fuzz/fuzz_sockperf.c src/sockperf.c include/proto.h
+$(FUZZERS):
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ-LD $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^)
+
+# FUZZ_SECONDS per target: 60 for make fuzz, 10 inside make test (skipped without clang).
+fuzz: FUZZ_SECONDS ?= 60
+fuzz-smoke: FUZZ_SECONDS ?= 10
+fuzz fuzz-smoke:
+	$(Q)if command -v $(FUZZ_CC) >/dev/null 2>&1; then \
+		$(MAKE) -s $(FUZZERS) && tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS); \
+	else echo "fuzz: $(FUZZ_CC) not installed, fuzz targets skipped (apt-get install clang)"; fi
 
 # One short cell per backend; checks the results are whole, not how fast.
 bench-smoke: bench-deps all

@@ -4,6 +4,8 @@
 # in the same run: server on core 0, wrk on core 1, 64 connections, REPS
 # alternating rounds of SECS seconds. Server CPU per request comes from
 # /proc/<pid>/stat (utime + stime of every process of the server).
+# Also muxload --proto http against nginx beside wrk against nginx, with each
+# client's CPU per request (user + system time of the client process).
 # Writes OUTDIR/peers.csv (one row per run) and prints the medians with the
 # ratio of each server's CPU per request to nginx's.
 set -eu
@@ -12,7 +14,7 @@ out=${1:-results/peers-$(date -u +%Y%m%dT%H%M%SZ)}
 reps=${REPS:-3}
 secs=${SECS:-5}
 bench/need.sh cmd:wrk:wrk cmd:nginx:nginx-light
-make -s build/muxserver
+make -s build/muxserver build/muxload
 mkdir -p "$out"
 tmp=$(mktemp -d)
 spid=""
@@ -60,26 +62,43 @@ start_mux() {
 	while ! port=$(sed -n 's/^port=\([0-9]*\).*/\1/p' "$tmp/mux.out") || [ -z "$port" ]; do sleep 0.05; done
 }
 
-echo "server,rep,rps,p50_us,p99_us,server_cpu_us_per_req,errors" > "$out/peers.csv"
+echo "server,rep,rps,p50_us,p99_us,server_cpu_us_per_req,errors,client_cpu_us_per_req" > "$out/peers.csv"
 for rep in $(seq 1 "$reps"); do
-	for server in nginx select poll epoll epoll-et; do
-		if [ $server = nginx ]; then start_nginx; else start_mux $server; fi
+	for server in nginx select poll epoll epoll-et nginx-muxload; do
+		case $server in nginx*) start_nginx ;; *) start_mux $server ;; esac
 		cpu0=$(cpu_s $spid)
-		taskset -c $cpu_client wrk -t1 -c64 -d"$secs" --latency "http://127.0.0.1:$port/" > "$tmp/wrk.txt"
+		if [ $server = nginx-muxload ]; then
+			/usr/bin/time -f '%U %S' -o "$tmp/client.cpu" taskset -c $cpu_client build/muxload \
+				--proto http --port "$port" --connections 64 --duration "$secs" --warmup 0 --json \
+				> "$tmp/load.json" 2>/dev/null || true
+			cpu1=$(cpu_s $spid)
+			kill $spid; wait $spid 2>/dev/null || true; spid=""
+			sed 's/.*"duration_s":[0-9.]*,"requests":\([0-9]*\),"errors":\([0-9]*\).*"throughput_rps":\([0-9.]*\).*"latency_us":{[^}]*"p50":\([0-9]*\),[^}]*"p99":\([0-9]*\).*/\1 \2 \3 \4 \5/' "$tmp/load.json" |
+				awk -v rep=$rep -v c0="$cpu0" -v c1="$cpu1" -v cc="$(cat "$tmp/client.cpu")" '{
+					split(cc, u, " ")
+					printf "nginx-muxload,%d,%.0f,%d,%d,%.3f,%d,%.3f\n", rep, $3, $4, $5,
+						(c1 - c0) * 1e6 / $1, $2, (u[1] + u[2]) * 1e6 / $1 }' >> "$out/peers.csv"
+			continue
+		fi
+		/usr/bin/time -f '%U %S' -o "$tmp/client.cpu" \
+			taskset -c $cpu_client wrk -t1 -c64 -d"$secs" --latency "http://127.0.0.1:$port/" > "$tmp/wrk.txt"
 		cpu1=$(cpu_s $spid)
 		kill $spid; wait $spid 2>/dev/null || true; spid=""
-		awk -v s=$server -v rep=$rep -v c0="$cpu0" -v c1="$cpu1" '
+		awk -v s=$server -v rep=$rep -v c0="$cpu0" -v c1="$cpu1" -v cc="$(cat "$tmp/client.cpu")" '
 			function us(v) { return v ~ /us$/ ? v + 0 : v ~ /ms$/ ? v * 1000 : v * 1e6 }
 			/ requests in / { req = $1 }
 			/Requests\/sec/ { rps = $2 }
 			$1 == "50%" { p50 = us($2) }
 			$1 == "99%" { p99 = us($2) }
 			/Non-2xx|Socket errors/ { err++ }
-			END { printf "%s,%d,%.0f,%.0f,%.0f,%.3f,%d\n", s, rep, rps, p50, p99, (c1 - c0) * 1e6 / req, err }' \
+			END { split(cc, u, " ")
+				printf "%s,%d,%.0f,%.0f,%.0f,%.3f,%d,%.3f\n", s, rep, rps, p50, p99, (c1 - c0) * 1e6 / req, err,
+					(u[1] + u[2]) * 1e6 / req }' \
 			"$tmp/wrk.txt" >> "$out/peers.csv"
 	done
 done
 awk -F, 'NR > 1 { n[$1]++; rps[$1, n[$1]] = $3; cpu[$1, n[$1]] = $6; p99[$1, n[$1]] = $5; err[$1] += $7
+		ccpu[$1, n[$1]] = $8
 		if (!seen[$1]++) order[++k] = $1 }
 	function med(a, s, c,    i, j, t, v) {
 		for (i = 1; i <= c; i++) v[i] = a[s, i]
@@ -87,7 +106,9 @@ awk -F, 'NR > 1 { n[$1]++; rps[$1, n[$1]] = $3; cpu[$1, n[$1]] = $6; p99[$1, n[$
 		return v[int((c + 1) / 2)] }
 	END {
 		base = med(cpu, "nginx", n["nginx"])
-		printf "%-9s %12s %8s %16s %14s %7s\n", "server", "requests/s", "p99 us", "CPU us/request", "CPU vs nginx", "errors"
+		printf "%-14s %12s %8s %16s %14s %7s %18s\n", "server", "requests/s", "p99 us", "CPU us/request",
+			"CPU vs nginx", "errors", "client CPU us/req"
 		for (i = 1; i <= k; i++) { s = order[i]; c = med(cpu, s, n[s])
-			printf "%-9s %12.0f %8.0f %16.3f %14.2f %7d\n", s, med(rps, s, n[s]), med(p99, s, n[s]), c, c / base, err[s] }
+			printf "%-14s %12.0f %8.0f %16.3f %14.2f %7d %18.3f\n", s, med(rps, s, n[s]), med(p99, s, n[s]), c,
+				c / base, err[s], med(ccpu, s, n[s]) }
 	}' "$out/peers.csv" | tee "$out/peers.txt"

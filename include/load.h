@@ -12,6 +12,10 @@
 /* Where a connection is in reading one reply; protocols keep their parse state here. */
 struct reply_parse {
 	size_t off;                /* reply bytes consumed so far */
+	size_t body_left;          /* http: body bytes still to come */
+	bool in_body;              /* http: the header has been read */
+	size_t hdr_len;            /* http: header bytes kept while it arrives in pieces */
+	char hdr[1024];
 };
 
 /*
@@ -32,7 +36,11 @@ struct load_proto {
 			   size_t size, uint32_t conn, uint64_t seq, bool *done);
 };
 
+/* Requests never exceed --size + this many bytes (http's request line and headers). */
+#define LOAD_REQUEST_SLACK 256
+
 extern const struct load_proto load_echo_proto;
+extern const struct load_proto load_http_proto;
 const struct load_proto *load_proto_find(const char *name);
 
 enum load_error {

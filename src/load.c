@@ -538,7 +538,7 @@ static bool thread_init(struct lthread *t, struct shared *sh, long nconns, long 
 		struct lconn *c = &t->conns[i];
 
 		c->fd = -1;
-		c->tx = malloc((size_t)cfg->size);
+		c->tx = malloc((size_t)cfg->size + LOAD_REQUEST_SLACK);
 		c->t_intended = malloc(ring * sizeof(int64_t));
 		c->t_sent = malloc(ring * sizeof(int64_t));
 		if (!c->tx || !c->t_intended || !c->t_sent)

@@ -1,5 +1,5 @@
 /*
- * load_echo.c - the echo protocol for muxload. Request (conn, seq) is `size`
+ * load_echo.c - the echo protocol for muxload, and the protocol registry. Request (conn, seq) is `size`
  * bytes of a keyed pseudo-random stream; the reply must be the same bytes.
  * Checking regenerates the expected bytes, so a reply from another
  * connection, a stale or reordered reply and a flipped bit all fail.
@@ -70,5 +70,9 @@ const struct load_proto load_echo_proto = {
 
 const struct load_proto *load_proto_find(const char *name)
 {
-	return strcmp(name, load_echo_proto.name) == 0 ? &load_echo_proto : NULL;
+	if (strcmp(name, load_echo_proto.name) == 0)
+		return &load_echo_proto;
+	if (strcmp(name, load_http_proto.name) == 0)
+		return &load_http_proto;
+	return NULL;
 }

@@ -33,7 +33,8 @@ static void usage(FILE *out)
 "  -w, --warmup S         seconds excluded from every figure (default 1)\n"
 "  -s, --size BYTES       message size (default 64; K/M suffixes)\n"
 "      --pipeline D       requests in flight per connection (default 1)\n"
-"      --proto NAME       echo (default)\n"
+"      --proto NAME       echo (default; every reply checked byte for byte) or http\n"
+"                         (keep-alive GETs; a reply must be 200 with a Content-Length)\n"
 "  -R, --rate R           open loop: R requests/s in total; latency counts from each\n"
 "                         request's intended send time (coordinated omission corrected)\n"
 "      --timeout S        a request without a reply after S seconds is an error (default 10)\n"
@@ -96,7 +97,7 @@ static bool parse_flag(int c, struct load_config *cfg, struct outputs *o, bool *
 	case OPT_PROTO:
 		cfg->proto = load_proto_find(optarg);
 		if (!cfg->proto)
-			fprintf(stderr, PROG ": --proto: unknown protocol '%s' (valid: echo)\n", optarg);
+			fprintf(stderr, PROG ": --proto: unknown protocol '%s' (valid: echo, http)\n", optarg);
 		return cfg->proto != NULL;
 	case 'R': return cli_double(PROG, "rate", optarg, 0.001, 1e9, &cfg->rate);
 	case OPT_TIMEOUT: return cli_double(PROG, "timeout", optarg, 0.001, 3600, &cfg->timeout_s);

@@ -145,6 +145,37 @@ static void open_loop_rate(void **state)
 	free(r);
 }
 
+/* --proto http against muxserver --proto http: every reply a 200 with its body. */
+static void http_no_errors(void **state)
+{
+	struct run *r = malloc(sizeof(*r));
+	struct child c;
+
+	child_start(&c, backend_of(state), "--proto", "http", "--body-size", "100", NULL);
+	LOAD(r, &c, "--proto", "http", "--connections", "8", "--pipeline", "3", "--duration", "1",
+	     "--warmup", "0.2");
+	expect_clean(r);
+	child_stats(&c);
+	assert_true(child_stat(&c, "requests") >= json_num(r->out, NULL, "requests"));
+	assert_int_equal(child_stop(&c, 30), 0);
+	free(r);
+}
+
+/* An echo server is not an HTTP server: its replies are mismatches, and the exit status says so. */
+static void http_against_echo_is_error(void **state)
+{
+	struct run *r = malloc(sizeof(*r));
+	struct child c;
+
+	(void)state;
+	child_start(&c, "epoll", NULL);
+	LOAD(r, &c, "--proto", "http", "--connections", "2", "--duration", "0.5", "--warmup", "0");
+	assert_int_equal(r->rc, 1);
+	assert_true(json_num(r->out, "errors_by_kind", "mismatch") >= 1);
+	assert_int_equal(child_stop(&c, 30), 0);
+	free(r);
+}
+
 /* --requests N stops after exactly N measured requests. */
 static void requests_count(void **state)
 {
@@ -302,10 +333,12 @@ static const struct backend_test per_backend[] = {
 	{ "threads_pipeline_large", threads_pipeline_large },
 	{ "idle_2000", idle_2000 },
 	{ "open_loop_rate", open_loop_rate },
+	{ "http_no_errors", http_no_errors },
 };
 
 static const struct CMUnitTest once[] = {
 	cmocka_unit_test_teardown(requests_count, children_reap),
+	cmocka_unit_test_teardown(http_against_echo_is_error, children_reap),
 	cmocka_unit_test_teardown(corrupting_server_caught, children_reap),
 	cmocka_unit_test_teardown(delayed_server_measured, children_reap),
 	cmocka_unit_test_teardown(outputs_csv_and_hgrm, children_reap),

@@ -26,6 +26,7 @@ figure() { # name ylabel column logscale title key-position
 			echo "set output '$dir/$1.$ext'"
 			echo "set multiplot layout 1,$(echo $actives | wc -w) title '$5'"
 			echo "set xtics ($xtics)"
+			echo "set xrange [-0.5:$(echo $idles | wc -w) - 0.5]"
 			echo "set xlabel 'idle connections'"
 			echo "set ylabel '$2'"
 			echo "set grid"

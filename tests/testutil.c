@@ -273,33 +273,37 @@ static int run_argv(char **argv, char *out, size_t outlen, char *err, size_t err
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-int run_muxserver(char *err, size_t errlen, ...)
+static int run_va(const char *prog, bool wrap, char *out, size_t outlen, char *err, size_t errlen,
+		  va_list ap)
 {
 	char *args[40], **argv;
-	int n, rc;
+	int rc, n = collect_args(args, 38, ap);
+
+	argv = build_argv(prog, wrap, args, n);
+	rc = run_argv(argv, out, outlen, err, errlen);
+	free(argv);
+	return rc;
+}
+
+int run_muxserver(char *err, size_t errlen, ...)
+{
 	va_list ap;
+	int rc;
 
 	va_start(ap, errlen);
-	n = collect_args(args, 38, ap);
+	rc = run_va(server_path(), true, NULL, 0, err, errlen, ap);
 	va_end(ap);
-	argv = build_argv(server_path(), true, args, n);
-	rc = run_argv(argv, NULL, 0, err, errlen);
-	free(argv);
 	return rc;
 }
 
 int run_prog(char *out, size_t outlen, char *err, size_t errlen, const char *prog, ...)
 {
-	char *args[40], **argv;
-	int n, rc;
 	va_list ap;
+	int rc;
 
 	va_start(ap, prog);
-	n = collect_args(args, 38, ap);
+	rc = run_va(prog, false, out, outlen, err, errlen, ap);
 	va_end(ap);
-	argv = build_argv(prog, false, args, n);
-	rc = run_argv(argv, out, outlen, err, errlen);
-	free(argv);
 	return rc;
 }
 

@@ -20,14 +20,16 @@ struct proto_out;   /* the core's reply collector */
 void proto_emit(struct proto_out *out, const char *data, size_t n);
 
 struct proto_config {
-	bool upper;          /* echo: upper-case the reply */
+	bool upper;          /* echo, udp: upper-case the reply */
 	size_t body_size;    /* http: bytes of response body */
+	size_t dgram_size;   /* udp: receive buffer; longer datagrams are counted, not echoed */
 };
 
 struct proto_ops {
 	const char *name;
 	const char *summary;
 	size_t state_size;   /* per-connection state, zeroed at accept */
+	bool datagram;       /* UDP: one socket, each datagram handed to input() whole */
 	/*
 	 * Consume complete requests at in[0..n) (which the protocol may modify
 	 * in place) and emit their replies. Returns the bytes consumed (the rest
@@ -41,6 +43,7 @@ struct proto_ops {
 extern const struct proto_ops proto_echo_ops;
 extern const struct proto_ops proto_http_ops;
 extern const struct proto_ops proto_sockperf_ops;
+extern const struct proto_ops proto_udp_ops;
 
 const struct proto_ops *proto_find(const char *name);
 const char *proto_names(void);

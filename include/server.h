@@ -30,6 +30,8 @@ struct server_stats {
 	uint64_t bytes_in, bytes_out, requests, reads, writes;
 	uint64_t resets, paused, dels;
 	uint64_t pending_max;      /* most bytes ever buffered for one connection */
+	uint64_t truncated;        /* udp: datagrams longer than --dgram-size, not echoed */
+	uint64_t send_drops;       /* udp: replies the socket refused (full send buffer) */
 };
 
 /*

@@ -33,7 +33,9 @@ static void usage(FILE *out)
 "      --sndbuf SIZE      SO_SNDBUF of accepted sockets (default: kernel's)\n"
 "      --backlog N        listen(2) backlog (default 4096)\n"
 "      --proto NAME       echo (default), http (a minimal HTTP/1.1 responder for wrk and ab)\n"
-"                         or sockperf (sockperf's TCP framing, for sockperf ping-pong/under-load)\n"
+"                         sockperf (sockperf's TCP framing, for sockperf ping-pong/under-load)\n"
+"                         or udp (datagram echo with recvfrom/sendto)\n"
+"      --dgram-size SIZE  udp: receive buffer (default 64K); longer datagrams are counted, not echoed\n"
 "      --body-size SIZE   http: bytes of response body (default 13: 'Hello, World!')\n"
 "      --upper            echo upper-cased\n"
 "  -q, --quiet            no summary and no log lines (the port line is still printed)\n"
@@ -57,7 +59,7 @@ static void list_backends(void)
 }
 
 enum { OPT_LIST = 256, OPT_MAX_PENDING, OPT_MAX_CONNS, OPT_GRACE, OPT_NOFILE,
-       OPT_SNDBUF, OPT_BACKLOG, OPT_UPPER, OPT_PROTO, OPT_BODY_SIZE };
+       OPT_SNDBUF, OPT_BACKLOG, OPT_UPPER, OPT_PROTO, OPT_BODY_SIZE, OPT_DGRAM_SIZE };
 
 static const struct option options[] = {
 	{ "backend", required_argument, NULL, 'b' },
@@ -74,6 +76,7 @@ static const struct option options[] = {
 	{ "upper", no_argument, NULL, OPT_UPPER },
 	{ "proto", required_argument, NULL, OPT_PROTO },
 	{ "body-size", required_argument, NULL, OPT_BODY_SIZE },
+	{ "dgram-size", required_argument, NULL, OPT_DGRAM_SIZE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -126,6 +129,10 @@ static int parse(int argc, char **argv, struct server_config *cfg)
 				return 2;
 			}
 			break;
+		case OPT_DGRAM_SIZE:
+			ok = cli_size(PROG, "dgram-size", optarg, 1, 65536, &v);
+			cfg->pcfg.dgram_size = (size_t)v;
+			break;
 		case OPT_BODY_SIZE:
 			ok = cli_size(PROG, "body-size", optarg, 0, 1L << 20, &v);
 			cfg->pcfg.body_size = (size_t)v;
@@ -161,7 +168,7 @@ int main(int argc, char **argv)
 		.port = 7000,
 		.backend = &mux_epoll_ops,
 		.proto = &proto_echo_ops,
-		.pcfg = { .body_size = 13 },
+		.pcfg = { .body_size = 13, .dgram_size = 65536 },
 		.max_pending = 1 << 20,
 		.grace_s = 5,
 		.backlog = 4096,

@@ -1,4 +1,4 @@
-/* proto_echo.c - bytes in, the same bytes out (upper-cased with --upper), and the protocol registry. */
+/* proto_echo.c - echo over TCP and UDP (upper-cased with --upper), and the protocol registry. */
 #include "proto.h"
 
 #include <ctype.h>
@@ -21,8 +21,16 @@ const struct proto_ops proto_echo_ops = {
 	.input = echo_input,
 };
 
+/* The course notes' first server: each datagram back to its sender. */
+const struct proto_ops proto_udp_ops = {
+	.name = "udp",
+	.summary = "datagram echo with recvfrom/sendto",
+	.datagram = true,
+	.input = echo_input,
+};
+
 static const struct proto_ops *const protos[] = {
-	&proto_echo_ops, &proto_http_ops, &proto_sockperf_ops, NULL
+	&proto_echo_ops, &proto_http_ops, &proto_sockperf_ops, &proto_udp_ops, NULL
 };
 
 const struct proto_ops *proto_find(const char *name)
@@ -35,5 +43,5 @@ const struct proto_ops *proto_find(const char *name)
 
 const char *proto_names(void)
 {
-	return "echo, http, sockperf";
+	return "echo, http, sockperf, udp";
 }

@@ -474,6 +474,43 @@ static void accept_all(struct server *s)
 	}
 }
 
+/*
+ * UDP: echo every datagram waiting on the socket. MSG_TRUNC makes recvfrom
+ * return a datagram's real length, so one longer than the buffer is seen,
+ * counted and dropped instead of echoed cut short. Level-triggered backends
+ * take at most 256 per wake-up; edge-triggered ones drain to EAGAIN.
+ */
+static void serve_datagrams(struct server *s)
+{
+	size_t cap = s->cfg->pcfg.dgram_size < READ_CHUNK ? s->cfg->pcfg.dgram_size : READ_CHUNK;
+
+	for (int n = 0; s->mux->ops->edge_triggered || n < 256; n++) {
+		struct sockaddr_storage from;
+		socklen_t len = sizeof(from);
+		struct proto_out o = { .stage = &s->stage };
+		ssize_t r = recvfrom(s->listen_fd, s->scratch, cap, MSG_TRUNC, (struct sockaddr *)&from, &len);
+
+		s->st.reads++;
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return;	/* EAGAIN, or an ICMP error from an earlier sendto: nothing to do */
+		}
+		s->st.bytes_in += (uint64_t)r;
+		if ((size_t)r > cap) {
+			s->st.truncated++;
+			continue;
+		}
+		s->cfg->proto->input(NULL, s->scratch, (size_t)r, &o, &s->cfg->pcfg);
+		s->st.requests += o.replies;
+		s->st.writes++;
+		if (sendto(s->listen_fd, o.first, o.first_len, 0, (struct sockaddr *)&from, len) == -1)
+			s->st.send_drops++;	/* a full send buffer drops the datagram, as UDP may */
+		else
+			s->st.bytes_out += o.first_len;
+	}
+}
+
 static void resume_accepting(struct server *s)
 {
 	if (s->accept_paused_until == 0 || now_s() < s->accept_paused_until)
@@ -492,7 +529,7 @@ static void print_stats(struct server *s, const char *tag)
 	getrusage(RUSAGE_SELF, &ru);
 	printf("%s backend=%s open=%ld accepted=%llu closed=%llu refused=%llu shed=%llu "
 	       "bytes_in=%llu bytes_out=%llu requests=%llu reads=%llu writes=%llu "
-	       "resets=%llu paused=%llu pending_max=%llu dels=%llu "
+	       "resets=%llu paused=%llu pending_max=%llu dels=%llu truncated=%llu send_drops=%llu "
 	       "waits=%llu events=%llu events_per_wait=%.2f scanned=%llu ctl=%llu "
 	       "cpu_user_s=%.3f cpu_sys_s=%.3f\n",
 	       tag, s->mux->ops->name, s->open_conns,
@@ -502,7 +539,8 @@ static void print_stats(struct server *s, const char *tag)
 	       (unsigned long long)s->st.requests, (unsigned long long)s->st.reads,
 	       (unsigned long long)s->st.writes, (unsigned long long)s->st.resets,
 	       (unsigned long long)s->st.paused, (unsigned long long)s->st.pending_max,
-	       (unsigned long long)s->st.dels,
+	       (unsigned long long)s->st.dels, (unsigned long long)s->st.truncated,
+	       (unsigned long long)s->st.send_drops,
 	       (unsigned long long)m->waits, (unsigned long long)m->events,
 	       m->waits ? (double)m->events / (double)m->waits : 0.0,
 	       (unsigned long long)m->scanned, (unsigned long long)m->ctl_calls,
@@ -575,7 +613,9 @@ static void dispatch(struct server *s, const struct mux_event *ev, int n)
 	for (int i = 0; i < n; i++) {
 		int fd = ev[i].fd;
 
-		if (fd == s->listen_fd)
+		if (fd == s->listen_fd && s->cfg->proto->datagram)
+			serve_datagrams(s);
+		else if (fd == s->listen_fd)
 			accept_all(s);
 		else if (fd == s->sig_pipe[0])
 			read_signals(s);
@@ -637,11 +677,13 @@ static int open_listener(const struct server_config *cfg)
 		fprintf(stderr, "muxserver: --host '%s' is not a numeric IPv4 or IPv6 address\n", cfg->host);
 		return -1;
 	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(ss.ss_family, (cfg->proto->datagram ? SOCK_DGRAM : SOCK_STREAM) |
+		    SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) == -1 || listen(fd, cfg->backlog) == -1)
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    (!cfg->proto->datagram && listen(fd, cfg->backlog) == -1))
 		goto fail_close;
 	return fd;
 fail_close:

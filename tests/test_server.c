@@ -419,6 +419,47 @@ static void sockperf_ping_pong_and_under_load(void **state)
 	free(out);
 }
 
+/* Send one datagram of n bytes and wait for the echo; true when it comes back exactly. */
+static bool udp_round_trip(int fd, int port, size_t n)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	unsigned char *out = malloc(n), *in = malloc(65536);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	bool ok = false;
+
+	fill_random(out, n, (uint32_t)n);
+	if (sendto(fd, out, n, 0, (struct sockaddr *)&to, sizeof(to)) == (ssize_t)n &&
+	    poll(&p, 1, 2000) == 1)
+		ok = recv(fd, in, 65536, 0) == (ssize_t)n && memcmp(in, out, n) == 0;
+	free(out);
+	free(in);
+	return ok;
+}
+
+/* UDP echo: 1, 1472 and 65507 bytes come back exactly; an oversized datagram is counted, not echoed. */
+static void udp_echo_and_truncation(void **state)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), big = 1 << 20;
+	struct child c;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	child_start(&c, backend_of(state), "--proto", "udp", NULL);
+	assert_true(udp_round_trip(fd, c.port, 1));
+	assert_true(udp_round_trip(fd, c.port, 1472));
+	assert_true(udp_round_trip(fd, c.port, 65507));
+	assert_int_equal(child_stop(&c, 30), 0);
+	child_start(&c, backend_of(state), "--proto", "udp", "--dgram-size", "1000", NULL);
+	assert_true(udp_round_trip(fd, c.port, 1000));
+	assert_false(udp_round_trip(fd, c.port, 1001));	/* never echoed cut short */
+	assert_true(udp_round_trip(fd, c.port, 10));
+	child_stats(&c);
+	assert_int_equal(child_stat(&c, "truncated"), 1);
+	assert_int_equal(child_stat(&c, "requests"), 2);
+	assert_int_equal(child_stop(&c, 30), 0);
+	close(fd);
+}
+
 /* A malformed request gets 400 and a close; the server goes on serving. */
 static void http_bad_request_closed(void **state)
 {
@@ -490,6 +531,7 @@ static void bad_flags_exit_2(void **state)
 	ONE_LINE_EXIT(2, "--host", "localhost.invalid");
 	ONE_LINE_EXIT(2, "--proto", "gopher");
 	ONE_LINE_EXIT(2, "--body-size", "2G");
+	ONE_LINE_EXIT(2, "--dgram-size", "0");
 }
 
 static void port_in_use_exit_1(void **state)
@@ -519,7 +561,7 @@ static void list_backends_all_ok(void **state)
 	X(idle_1500_others_served) X(fd_limit_sheds_without_spinning) \
 	X(max_conns_enforced) X(half_close_echoes_all) X(ipv6_loopback) \
 	X(upper_cases) X(duration_stops) X(http_wrk_and_ab) X(http_bad_request_closed) \
-	X(sockperf_ping_pong_and_under_load)
+	X(sockperf_ping_pong_and_under_load) X(udp_echo_and_truncation)
 
 #define ENTRY(name) { #name, name },
 static const struct backend_test per_backend[] = { PER_BACKEND(ENTRY) };

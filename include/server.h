@@ -19,6 +19,7 @@ struct server_config {
 	long max_conns;            /* 0: no limit */
 	double duration_s;         /* 0: run until a signal */
 	double grace_s;            /* after SIGINT/SIGTERM: wait this long for clients */
+	double idle_timeout_s;     /* close connections silent this long; 0: never */
 	long nofile;               /* 0: raise soft RLIMIT_NOFILE to the hard limit */
 	int sndbuf;                /* 0: kernel default SO_SNDBUF */
 	int backlog;
@@ -30,6 +31,7 @@ struct server_stats {
 	uint64_t bytes_in, bytes_out, requests, reads, writes;
 	uint64_t resets, paused, dels;
 	uint64_t pending_max;      /* most bytes ever buffered for one connection */
+	uint64_t idle_closed;      /* connections closed by --idle-timeout */
 	uint64_t truncated;        /* udp: datagrams longer than --dgram-size, not echoed */
 	uint64_t send_drops;       /* udp: replies the socket refused (full send buffer) */
 };

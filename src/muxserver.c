@@ -28,6 +28,7 @@ static void usage(FILE *out)
 "                         from it until it drains (default 1M; K/M/G suffixes)\n"
 "      --max-conns N      connections beyond N are accepted and closed at once (default 0: no limit)\n"
 "  -d, --duration S       stop by itself after S seconds (for perf/strace sessions)\n"
+"      --idle-timeout S   close connections silent for S seconds (default 0: never)\n"
 "      --grace S          after SIGINT/SIGTERM, wait up to S seconds for clients to finish (default 5)\n"
 "      --nofile N         set the soft fd limit to N (default: raise it to the hard limit)\n"
 "      --sndbuf SIZE      SO_SNDBUF of accepted sockets (default: kernel's)\n"
@@ -59,7 +60,7 @@ static void list_backends(void)
 }
 
 enum { OPT_LIST = 256, OPT_MAX_PENDING, OPT_MAX_CONNS, OPT_GRACE, OPT_NOFILE,
-       OPT_SNDBUF, OPT_BACKLOG, OPT_UPPER, OPT_PROTO, OPT_BODY_SIZE, OPT_DGRAM_SIZE };
+       OPT_SNDBUF, OPT_BACKLOG, OPT_UPPER, OPT_PROTO, OPT_BODY_SIZE, OPT_DGRAM_SIZE, OPT_IDLE_TIMEOUT };
 
 static const struct option options[] = {
 	{ "backend", required_argument, NULL, 'b' },
@@ -70,6 +71,7 @@ static const struct option options[] = {
 	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "grace", required_argument, NULL, OPT_GRACE },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "nofile", required_argument, NULL, OPT_NOFILE },
 	{ "sndbuf", required_argument, NULL, OPT_SNDBUF },
 	{ "backlog", required_argument, NULL, OPT_BACKLOG },
@@ -117,6 +119,7 @@ static int parse(int argc, char **argv, struct server_config *cfg)
 			break;
 		case OPT_MAX_CONNS: ok = cli_long(PROG, "max-conns", optarg, 0, 1L << 30, &cfg->max_conns); break;
 		case 'd': ok = cli_double(PROG, "duration", optarg, 0.001, 1e7, &cfg->duration_s); break;
+		case OPT_IDLE_TIMEOUT: ok = cli_double(PROG, "idle-timeout", optarg, 0.01, 1e7, &cfg->idle_timeout_s); break;
 		case OPT_GRACE: ok = cli_double(PROG, "grace", optarg, 0, 1e7, &cfg->grace_s); break;
 		case OPT_NOFILE: ok = cli_long(PROG, "nofile", optarg, 16, 1L << 30, &cfg->nofile); break;
 		case OPT_SNDBUF: ok = cli_size(PROG, "sndbuf", optarg, 1, 1L << 30, &v); cfg->sndbuf = (int)v; break;

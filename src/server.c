@@ -46,6 +46,7 @@ struct conn {
 	bool peer_done_sending;    /* MUX_RDHUP seen: read on until EOF */
 	bool closing;              /* the protocol asked to close once output is sent */
 	bool in_ready_list;
+	double last_active;        /* loop time of its last event, for --idle-timeout */
 	struct buf out;            /* replies the socket would not take yet */
 	struct buf in;             /* a partial request, waiting for more bytes */
 	struct conn *prev, *next;  /* ready list (edge-triggered work left over) */
@@ -73,6 +74,8 @@ struct server {
 	struct conn *ready_head;
 	bool stopping, stop_now, shedding;
 	double accept_paused_until, deadline;
+	double now;                /* monotonic time, read once per loop turn */
+	double next_idle_sweep;
 	struct server_stats st;
 	struct buf stage;          /* replies of one read, when there is more than one */
 	char scratch[READ_CHUNK];
@@ -373,6 +376,7 @@ static void settle(struct server *s, struct conn *c)
 
 static void serve_conn(struct server *s, struct conn *c, unsigned events)
 {
+	c->last_active = s->now;
 	if (events & MUX_RDHUP)
 		c->peer_done_sending = true;
 	if ((events & MUX_OUT) && !flush(s, c))
@@ -403,6 +407,7 @@ static void conn_open(struct server *s, int fd)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &s->cfg->sndbuf, sizeof(s->cfg->sndbuf));
 	c->fd = fd;
 	c->interest = MUX_IN;
+	c->last_active = s->now;
 	if (s->mux->ops->add(s->mux, fd, MUX_IN) < 0) {
 		close(fd);
 		free(c);
@@ -529,7 +534,7 @@ static void print_stats(struct server *s, const char *tag)
 	getrusage(RUSAGE_SELF, &ru);
 	printf("%s backend=%s open=%ld accepted=%llu closed=%llu refused=%llu shed=%llu "
 	       "bytes_in=%llu bytes_out=%llu requests=%llu reads=%llu writes=%llu "
-	       "resets=%llu paused=%llu pending_max=%llu dels=%llu truncated=%llu send_drops=%llu "
+	       "resets=%llu paused=%llu pending_max=%llu dels=%llu idle_closed=%llu truncated=%llu send_drops=%llu "
 	       "waits=%llu events=%llu events_per_wait=%.2f scanned=%llu ctl=%llu "
 	       "cpu_user_s=%.3f cpu_sys_s=%.3f\n",
 	       tag, s->mux->ops->name, s->open_conns,
@@ -539,7 +544,8 @@ static void print_stats(struct server *s, const char *tag)
 	       (unsigned long long)s->st.requests, (unsigned long long)s->st.reads,
 	       (unsigned long long)s->st.writes, (unsigned long long)s->st.resets,
 	       (unsigned long long)s->st.paused, (unsigned long long)s->st.pending_max,
-	       (unsigned long long)s->st.dels, (unsigned long long)s->st.truncated,
+	       (unsigned long long)s->st.dels, (unsigned long long)s->st.idle_closed,
+	       (unsigned long long)s->st.truncated,
 	       (unsigned long long)s->st.send_drops,
 	       (unsigned long long)m->waits, (unsigned long long)m->events,
 	       m->waits ? (double)m->events / (double)m->waits : 0.0,
@@ -594,12 +600,36 @@ static void serve_ready_list(struct server *s)
 	}
 }
 
+/*
+ * --idle-timeout: close connections with no event for that long. A sweep
+ * over all connections at most twice per timeout: O(n) per sweep, a few
+ * per second, instead of a timer per connection.
+ */
+static void close_idle(struct server *s)
+{
+	double limit = s->cfg->idle_timeout_s;
+
+	if (limit <= 0 || s->now < s->next_idle_sweep)
+		return;
+	for (size_t fd = 0; fd < s->by_fd_cap; fd++) {
+		struct conn *c = s->by_fd[fd];
+
+		if (c && s->now - c->last_active >= limit) {
+			conn_close(s, c);
+			s->st.idle_closed++;
+		}
+	}
+	s->next_idle_sweep = s->now + (limit < 2 ? limit / 2 : 1);
+}
+
 static int wait_timeout_ms(const struct server *s)
 {
 	double until = s->deadline, now;
 
 	if (s->ready_head)
 		return 0;
+	if (s->next_idle_sweep && (until == 0 || s->next_idle_sweep < until))
+		until = s->next_idle_sweep;
 	if (s->accept_paused_until && (until == 0 || s->accept_paused_until < until))
 		until = s->accept_paused_until;
 	if (until == 0)
@@ -636,8 +666,10 @@ static int run_loop(struct server *s)
 				s->mux->ops->name, strerror(-n));
 			return 1;
 		}
+		s->now = now_s();
 		dispatch(s, ev, n);
 		serve_ready_list(s);
+		close_idle(s);
 		resume_accepting(s);
 		if (s->deadline && now_s() >= s->deadline)
 			break;
@@ -784,7 +816,9 @@ int server_run(const struct server_config *cfg)
 		printf("port=%d host=%s backend=%s proto=%s pid=%ld\n", bound_port(s->listen_fd),
 		       cfg->host, cfg->backend->name, cfg->proto->name, (long)getpid());
 		fflush(stdout);
-		started = now_s();
+		started = s->now = now_s();
+		if (cfg->idle_timeout_s > 0)
+			s->next_idle_sweep = started + cfg->idle_timeout_s / 2;
 		if (cfg->duration_s > 0)
 			s->deadline = started + cfg->duration_s;
 		rc = run_loop(s);

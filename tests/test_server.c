@@ -484,6 +484,29 @@ static void http_bad_request_closed(void **state)
 	assert_int_equal(child_stop(&c, 30), 0);
 }
 
+/* --idle-timeout: a silent client is closed; one that keeps talking is not. */
+static void idle_timeout_closes_silent(void **state)
+{
+	struct child c;
+	int quiet, busy;
+
+	child_start(&c, backend_of(state), "--idle-timeout", "0.6", NULL);
+	quiet = tcp_connect(HOST, c.port);
+	busy = tcp_connect(HOST, c.port);
+	assert_true(quiet >= 0 && busy >= 0);
+	for (int i = 0; i < 8; i++) {	/* 2 s of talking, every 0.25 s: never 0.6 s silent */
+		assert_true(echo_once(busy, 10));
+		sleep_s(0.25);
+	}
+	assert_true(sees_close(quiet, 10));
+	assert_true(echo_once(busy, 10));
+	child_stats(&c);
+	assert_int_equal(child_stat(&c, "idle_closed"), 1);
+	close(quiet);
+	close(busy);
+	assert_int_equal(child_stop(&c, 30), 0);
+}
+
 /* --duration: the server stops by itself and exits 0 with a summary. */
 static void duration_stops(void **state)
 {
@@ -561,7 +584,8 @@ static void list_backends_all_ok(void **state)
 	X(idle_1500_others_served) X(fd_limit_sheds_without_spinning) \
 	X(max_conns_enforced) X(half_close_echoes_all) X(ipv6_loopback) \
 	X(upper_cases) X(duration_stops) X(http_wrk_and_ab) X(http_bad_request_closed) \
-	X(sockperf_ping_pong_and_under_load) X(udp_echo_and_truncation)
+	X(sockperf_ping_pong_and_under_load) X(udp_echo_and_truncation) \
+	X(idle_timeout_closes_silent)
 
 #define ENTRY(name) { #name, name },
 static const struct backend_test per_backend[] = { PER_BACKEND(ENTRY) };

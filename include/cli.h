@@ -3,6 +3,7 @@
 #define CLI_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 
 /*
  * Each parser accepts the whole of text or nothing. On failure it prints
@@ -16,5 +17,12 @@ bool cli_double(const char *prog, const char *flag, const char *text,
 /* Byte counts: a plain number or one with a K, M or G suffix (powers of 1024). */
 bool cli_size(const char *prog, const char *flag, const char *text,
 	      long min, long max, long *out);
+
+/*
+ * A numeric IPv4 or IPv6 address and a port into *ss and *len (either may
+ * be NULL to only check the address). false when host is not numeric: the
+ * tools take addresses, never names, so nothing here can block on DNS.
+ */
+bool cli_sockaddr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len);
 
 #endif

@@ -1,9 +1,12 @@
 /* cli.c - strict parsing of flag values. */
 #include "cli.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static bool fail(const char *prog, const char *flag, const char *what, const char *text)
 {
@@ -61,4 +64,32 @@ bool cli_size(const char *prog, const char *flag, const char *text,
 		return fail(prog, flag, what, text);
 	*out = v * mult;
 	return true;
+}
+
+bool cli_sockaddr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_storage local;
+	struct sockaddr_in *in4;
+	struct sockaddr_in6 *in6;
+
+	if (!ss)
+		ss = &local;
+	memset(ss, 0, sizeof(*ss));
+	in4 = (struct sockaddr_in *)ss;
+	in6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		if (len)
+			*len = sizeof(*in4);
+		return true;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		if (len)
+			*len = sizeof(*in6);
+		return true;
+	}
+	return false;
 }

@@ -13,6 +13,7 @@
  * omission corrected) and minus actual send time (uncorrected).
  */
 #include "load.h"
+#include "cli.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -456,21 +457,8 @@ static void *thread_main(void *arg)
 
 static int resolve(const struct load_config *cfg, struct shared *sh)
 {
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&sh->addr;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sh->addr;
-
-	if (inet_pton(AF_INET, cfg->host, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)cfg->port);
-		sh->addrlen = sizeof(*in4);
+	if (cli_sockaddr(cfg->host, cfg->port, &sh->addr, &sh->addrlen))
 		return 0;
-	}
-	if (inet_pton(AF_INET6, cfg->host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)cfg->port);
-		sh->addrlen = sizeof(*in6);
-		return 0;
-	}
 	fprintf(stderr, "muxload: --host '%s' is not a numeric IPv4 or IPv6 address\n", cfg->host);
 	return -1;
 }

@@ -2,7 +2,6 @@
 #include "cli.h"
 #include "load.h"
 
-#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,7 +112,6 @@ static bool parse_flag(int c, struct load_config *cfg, struct outputs *o, bool *
 static int parse(int argc, char **argv, struct load_config *cfg, struct outputs *o)
 {
 	bool duration_set = false;
-	unsigned char addr[16];
 	int c;
 
 	opterr = 0;
@@ -137,7 +135,7 @@ static int parse(int argc, char **argv, struct load_config *cfg, struct outputs 
 		fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
 		return 2;
 	}
-	if (inet_pton(AF_INET, cfg->host, addr) != 1 && inet_pton(AF_INET6, cfg->host, addr) != 1) {
+	if (!cli_sockaddr(cfg->host, 0, NULL, NULL)) {
 		fprintf(stderr, PROG ": --host: expected a numeric IPv4 or IPv6 address, got '%s'\n", cfg->host);
 		return 2;
 	}

@@ -3,7 +3,6 @@
 #include "mux.h"
 #include "server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -84,13 +83,6 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static bool numeric_host(const char *host)
-{
-	unsigned char addr[16];
-
-	return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
-}
-
 /* 0: parsed; 2: bad flags (already reported); -1: --help or --list-backends done. */
 static int parse(int argc, char **argv, struct server_config *cfg)
 {
@@ -152,7 +144,7 @@ static int parse(int argc, char **argv, struct server_config *cfg)
 		if (!ok)
 			return 2;
 	}
-	if (!numeric_host(cfg->host)) {
+	if (!cli_sockaddr(cfg->host, 0, NULL, NULL)) {
 		fprintf(stderr, PROG ": --host: expected a numeric IPv4 or IPv6 address, got '%s'\n",
 			cfg->host);
 		return 2;

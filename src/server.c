@@ -4,6 +4,7 @@
  * wake-up is drained until EAGAIN.
  */
 #include "server.h"
+#include "cli.h"
 #include "proto.h"
 
 #include <arpa/inet.h>
@@ -693,19 +694,12 @@ static void set_nofile(long want)
 /* Bind and listen; -1 after printing one line naming the cause. */
 static int open_listener(const struct server_config *cfg)
 {
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss;
 	socklen_t len;
 	int fd, one = 1, saved;
 
-	if (inet_pton(AF_INET, cfg->host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		ss.ss_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)cfg->port);
-		len = sizeof(struct sockaddr_in);
-	} else if (inet_pton(AF_INET6, cfg->host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		ss.ss_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)cfg->port);
-		len = sizeof(struct sockaddr_in6);
-	} else {
+	if (!cli_sockaddr(cfg->host, cfg->port, &ss, &len)) {
+		/* muxserver checks --host when parsing flags; this guards other callers. */
 		fprintf(stderr, "muxserver: --host '%s' is not a numeric IPv4 or IPv6 address\n", cfg->host);
 		return -1;
 	}

@@ -269,13 +269,19 @@ static void on_idle_event(struct lthread *t, int fd)
 	}
 }
 
+/* Open loop: the intended send time of the thread's next request. */
+static int64_t next_due_ns(const struct lthread *t)
+{
+	return t->sh->start_ns + (int64_t)((double)t->scheduled * 1e9 / t->rate);
+}
+
 /* Open loop: assign every request whose intended time has come. */
 static void schedule_due(struct lthread *t, int64_t now)
 {
 	const struct shared *sh = t->sh;
 
 	for (;;) {
-		int64_t due = sh->start_ns + (int64_t)((double)t->scheduled * 1e9 / t->rate);
+		int64_t due = next_due_ns(t);
 		struct lconn *c = &t->conns[t->scheduled % (uint64_t)t->nconns];
 
 		if (due > now || due > sh->end_ns || stopping(sh))
@@ -289,11 +295,6 @@ static void schedule_due(struct lthread *t, int64_t now)
 		}
 		t->scheduled++;
 	}
-}
-
-static int64_t next_due_ns(const struct lthread *t)
-{
-	return t->sh->start_ns + (int64_t)((double)t->scheduled * 1e9 / t->rate);
 }
 
 static void check_timeouts(struct lthread *t, int64_t now)

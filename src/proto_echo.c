@@ -43,5 +43,14 @@ const struct proto_ops *proto_find(const char *name)
 
 const char *proto_names(void)
 {
-	return "echo, http, sockperf, udp";
+	static char names[128];
+
+	if (names[0])
+		return names;
+	for (size_t i = 0; protos[i]; i++) {
+		if (i)
+			strcat(names, ", ");
+		strcat(names, protos[i]->name);
+	}
+	return names;
 }

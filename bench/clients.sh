@@ -7,12 +7,13 @@
 set -eu
 secs=${1:-5}; reps=${2:-3}
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 make -s build/muxserver build/muxload build/pingpong
 tmp=$(mktemp -d)
 trap 'kill $spid 2>/dev/null; rm -rf "$tmp"' EXIT
 taskset -c 0 build/muxserver --port 0 -q > "$tmp/s" &
 spid=$!
-while ! port=$(sed -n 's/^port=\([0-9]*\).*/\1/p' "$tmp/s") || [ -z "$port" ]; do sleep 0.1; done
+port=$(wait_port "$tmp/s" $spid)
 cpu_of() { awk '{print $1 + $2}' "$1"; }
 echo "client rep rps client_cpu_us_per_req busiest_thread_pct"
 for rep in $(seq 1 "$reps"); do

@@ -6,6 +6,7 @@
 # OUTDIR/sockperf.csv and prints the median p50/p99/p99.9 side by side.
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 out=${1:-results/peers-$(date -u +%Y%m%dT%H%M%SZ)}
 reps=${REPS:-3}
 secs=${SECS:-5}
@@ -17,8 +18,6 @@ spid=""
 trap '[ -z "$spid" ] || kill $spid 2>/dev/null; rm -rf "$tmp"' EXIT
 cpu_client=1
 [ "$(nproc)" -ge 2 ] || cpu_client=0
-
-free_port() { build/muxserver --port 0 --duration 0.01 -q | sed -n 's/^port=\([0-9]*\).*/\1/p'; }
 
 echo "server,backend,rep,p50_us,p99_us,p999_us,avg_us" > "$out/sockperf.csv"
 for rep in $(seq 1 "$reps"); do
@@ -33,7 +32,7 @@ for rep in $(seq 1 "$reps"); do
 			else
 				taskset -c 0 build/muxserver --backend $b --proto sockperf --port 0 -q > "$tmp/server.log" &
 				spid=$!
-				while ! port=$(sed -n 's/^port=\([0-9]*\).*/\1/p' "$tmp/server.log") || [ -z "$port" ]; do sleep 0.05; done
+				port=$(wait_port "$tmp/server.log" $spid)
 			fi
 			taskset -c $cpu_client sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -t "$secs" -m 64 \
 				> "$tmp/client.log" 2>&1

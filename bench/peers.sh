@@ -10,6 +10,7 @@
 # ratio of each server's CPU per request to nginx's.
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 out=${1:-results/peers-$(date -u +%Y%m%dT%H%M%SZ)}
 reps=${REPS:-3}
 secs=${SECS:-5}
@@ -27,10 +28,6 @@ cpu_client=1
 cpu_s() {
 	for p in $1 $(pgrep -P "$1" || true); do cat "/proc/$p/stat"; done |
 		awk -v t="$tick" '{ sub(/.*\) /, ""); s += $12 + $13 } END { printf "%.4f", s / t }'
-}
-
-free_port() {
-	build/muxserver --port 0 --duration 0.01 -q | sed -n 's/^port=\([0-9]*\).*/\1/p'
 }
 
 start_nginx() {
@@ -59,7 +56,7 @@ EOF
 start_mux() {
 	taskset -c 0 build/muxserver --backend "$1" --proto http --port 0 -q > "$tmp/mux.out" &
 	spid=$!
-	while ! port=$(sed -n 's/^port=\([0-9]*\).*/\1/p' "$tmp/mux.out") || [ -z "$port" ]; do sleep 0.05; done
+	port=$(wait_port "$tmp/mux.out" $spid)
 }
 
 echo "server,rep,rps,p50_us,p99_us,server_cpu_us_per_req,errors,client_cpu_us_per_req" > "$out/peers.csv"

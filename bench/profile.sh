@@ -9,6 +9,7 @@ set -eu
 backend=${1:-epoll}
 secs=${PROFILE_SECONDS:-10}
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 bench/need.sh cmd:strace:strace cmd:perf:linux-perf
 make -s build/muxserver build/muxload
 build/muxserver --list-backends | awk '{ print $1 }' | grep -qx "$backend" || {
@@ -27,10 +28,7 @@ run() {
 	taskset -c 0 "$@" build/muxserver --backend "$backend" --port 0 --duration $((secs + 4)) \
 		> "$tmp/server.out" 2> "$tmp/server.err" &
 	pid=$!
-	while ! port=$(sed -n 's/^port=\([0-9]*\).*/\1/p' "$tmp/server.out") || [ -z "$port" ]; do
-		kill -0 $pid 2>/dev/null || { cat "$tmp/server.err" >&2; exit 1; }
-		sleep 0.1
-	done
+	port=$(wait_port "$tmp/server.out" $pid) || { cat "$tmp/server.err" >&2; exit 1; }
 	taskset -c $cpu_client build/muxload --port "$port" --connections 100 --idle 1000 \
 		--duration "$secs" --warmup 1 > "$tmp/load.txt" 2>&1 || true
 	wait $pid

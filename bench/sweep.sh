@@ -13,6 +13,7 @@
 # REPS=n and SECS=s in the environment override repetitions and measured seconds.
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 backends="select poll epoll epoll-et"
 idles="0 100 1000 5000"
@@ -70,10 +71,7 @@ json_in() { sed -n "s/.*\"$1\":{[^}]*\"$2\":\([-0-9.]*\).*/\1/p" "$tmp/load.json
 start_server() {
 	taskset -c $cpu_server build/muxserver --backend "$1" --port 0 --quiet > "$tmp/server.out" 2> "$tmp/server.err" &
 	spid=$!
-	while ! port=$(sed -n 's/^port=\([0-9]*\).*/\1/p' "$tmp/server.out") || [ -z "$port" ]; do
-		kill -0 "$spid" 2>/dev/null || { echo "sweep.sh: muxserver failed: $(cat "$tmp/server.err")" >&2; exit 1; }
-		sleep 0.05
-	done
+	port=$(wait_port "$tmp/server.out" "$spid") || { echo "sweep.sh: muxserver failed: $(cat "$tmp/server.err")" >&2; exit 1; }
 }
 
 stop_server() {

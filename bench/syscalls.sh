@@ -8,6 +8,7 @@ set -eu
 secs=${1:-4}
 out=${2:-/dev/stdout}
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 bench/need.sh cmd:strace:strace
 make -s build/muxserver build/pingpong
 tmp=$(mktemp -d)
@@ -19,7 +20,7 @@ printf '%-9s %9s %9s %12s %8s %8s %8s %8s\n' backend requests syscalls syscalls/
 for b in select poll epoll epoll-et; do
 	taskset -c $cpu_server strace -c -f -o "$tmp/$b.strace" \
 		build/muxserver --backend $b --port 0 --duration $((secs + 1)) > "$tmp/$b.out" 2>&1 &
-	while ! port=$(sed -n 's/^port=\([0-9]*\).*/\1/p' "$tmp/$b.out") || [ -z "$port" ]; do sleep 0.1; done
+	port=$(wait_port "$tmp/$b.out" $!)
 	taskset -c $cpu_client build/pingpong "$port" 100 64 "$secs" > "$tmp/$b.client"
 	wait
 	req=$(sed -n 's/^summary .* requests=\([0-9]*\) .*/\1/p' "$tmp/$b.out")

@@ -1,0 +1,19 @@
+# lib.sh - helpers sourced by the bench scripts (POSIX sh).
+
+# wait_port FILE PID: wait for muxserver's "port=N" first line in FILE and
+# print N. If PID dies first, print its output and fail instead of waiting
+# forever.
+wait_port() {
+	while :; do
+		p=$(sed -n 's/^port=\([0-9]*\).*/\1/p' "$1")
+		[ -z "$p" ] || { echo "$p"; return 0; }
+		kill -0 "$2" 2>/dev/null || { echo "muxserver (pid $2) exited before listening:" >&2; cat "$1" >&2; return 1; }
+		sleep 0.05
+	done
+}
+
+# free_port: a TCP port on 127.0.0.1 that was free a moment ago (for servers
+# that cannot pick their own, such as nginx and sockperf).
+free_port() {
+	build/muxserver --port 0 --duration 0.01 --quiet | sed -n 's/^port=\([0-9]*\).*/\1/p'
+}

@@ -453,6 +453,26 @@ bool echo_once(int fd, double guard_s)
 	       read_exact(fd, in, sizeof(in), guard_s) && memcmp(in, out, sizeof(out)) == 0;
 }
 
+ssize_t read_to_close(int fd, char *buf, size_t len, double guard_s)
+{
+	double end = mono_s() + guard_s;
+	size_t got = 0;
+
+	for (;;) {
+		ssize_t r;
+
+		if (!wait_fd(fd, POLLIN, end))
+			return -1;
+		r = recv(fd, buf + got, len - got, MSG_DONTWAIT);
+		if (r == 0 || (r == -1 && errno == ECONNRESET))
+			return (ssize_t)got;
+		if (r == -1 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (r > 0 && (got += (size_t)r) == len)
+			return -1;	/* more than the caller expected: not the reply we wanted */
+	}
+}
+
 bool sees_close(int fd, double guard_s)
 {
 	double end = mono_s() + guard_s;

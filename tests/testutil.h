@@ -58,6 +58,8 @@ bool write_all(int fd, const void *buf, size_t n, double guard_s);
 bool read_exact(int fd, void *buf, size_t n, double guard_s);
 /* One short round trip; true when the same bytes come back. */
 bool echo_once(int fd, double guard_s);
+/* Read into buf until the peer closes; bytes read, or -1 when it did not close within guard_s. */
+ssize_t read_to_close(int fd, char *buf, size_t len, double guard_s);
 /* Wait for EOF or reset on fd: true when the peer closed within guard_s. */
 bool sees_close(int fd, double guard_s);
 

@@ -21,7 +21,7 @@ endif
 
 CORE    := src/mux.c src/mux_select.c src/mux_poll.c src/mux_epoll.c src/cli.c
 SERVER  := $(CORE) src/proto_echo.c src/http.c src/sockperf.c src/server.c src/muxserver.c
-LOAD    := src/cli.c src/hist.c src/load.c src/load_echo.c src/load_http.c src/muxload.c
+LOAD    := src/cli.c src/hist.c src/load.c src/load_echo.c src/load_http.c src/load_sockperf.c src/load_udp.c src/muxload.c
 TESTS   := test_mux test_server test_hist test_load test_http
 
 all: build/muxserver build/muxload build/pingpong

@@ -25,4 +25,12 @@ bool cli_size(const char *prog, const char *flag, const char *text,
  */
 bool cli_sockaddr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len);
 
+/*
+ * The tools' registries are NULL-terminated arrays of pointers to structs
+ * whose first member is `const char *name`. cli_find returns the entry
+ * called name (or NULL); cli_names joins the names into buf as "a, b, c".
+ */
+const void *cli_find(const void *const *registry, const char *name);
+const char *cli_names(const void *const *registry, char *buf, size_t cap);
+
 #endif

@@ -25,6 +25,16 @@ struct reply_parse {
  */
 struct load_proto {
 	const char *name;
+	const char *summary;       /* one line for --help */
+	size_t min_size, max_size; /* --size bounds: header bytes, datagram limit */
+	/*
+	 * Datagram protocols (udp) send each request as one datagram over a
+	 * connected UDP socket. consume is unused: datagram_seq checks a whole
+	 * reply and returns its sequence number (-1 when its bytes are wrong),
+	 * and the engine counts loss, reordering and duplicates by number.
+	 */
+	bool datagram;
+	long long (*datagram_seq)(const uint8_t *data, size_t n, size_t size, uint32_t conn);
 	/* Write the request into buf (size bytes, the --size value); returns its length. */
 	size_t (*request)(uint8_t *buf, size_t size, uint32_t conn, uint64_t seq);
 	/*
@@ -41,7 +51,18 @@ struct load_proto {
 
 extern const struct load_proto load_echo_proto;
 extern const struct load_proto load_http_proto;
+extern const struct load_proto load_sockperf_proto;
+extern const struct load_proto load_udp_proto;
 const struct load_proto *load_proto_find(const char *name);
+const char *load_proto_names(void);   /* "echo, http, ..." */
+
+/* Bytes [off, off+n) of request (conn, seq)'s keyed pseudo-random payload. */
+void load_pattern(uint8_t *out, size_t off, size_t n, uint32_t conn, uint64_t seq);
+/* Writes bytes [off, off+n) of the reply expected for (conn, seq). */
+typedef void load_expect_fn(uint8_t *out, size_t off, size_t n, size_t size, uint32_t conn, uint64_t seq);
+/* consume() for replies of exactly `size` bytes that expect() can regenerate. */
+ssize_t load_consume_exact(struct reply_parse *rp, const uint8_t *data, size_t n, size_t size,
+			   uint32_t conn, uint64_t seq, bool *done, load_expect_fn *expect);
 
 enum load_error {
 	LERR_REFUSED,          /* connect: ECONNREFUSED */
@@ -52,6 +73,9 @@ enum load_error {
 	LERR_RESET,            /* ECONNRESET / EPIPE */
 	LERR_TIMEOUT,          /* no reply within --timeout */
 	LERR_IDLE_CLOSED,      /* the server closed one of the silent idle connections */
+	LERR_LOST,             /* udp: no reply within --timeout, or a later one came first */
+	LERR_REORDERED,        /* udp: a reply counted lost arrived after a later one */
+	LERR_DUPLICATE,        /* udp: a reply arrived twice */
 	LERR_KINDS
 };
 extern const char *const load_error_names[LERR_KINDS];

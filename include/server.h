@@ -22,6 +22,7 @@ struct server_config {
 	double idle_timeout_s;     /* close connections silent this long; 0: never */
 	long nofile;               /* 0: raise soft RLIMIT_NOFILE to the hard limit */
 	int sndbuf;                /* 0: kernel default SO_SNDBUF */
+	int rcvbuf;                /* 0: kernel default SO_RCVBUF */
 	int backlog;
 	bool quiet;
 };
@@ -34,6 +35,7 @@ struct server_stats {
 	uint64_t idle_closed;      /* connections closed by --idle-timeout */
 	uint64_t truncated;        /* udp: datagrams longer than --dgram-size, not echoed */
 	uint64_t send_drops;       /* udp: replies the socket refused (full send buffer) */
+	uint64_t rcv_drops;        /* udp: datagrams the kernel dropped, receive buffer full (SO_RXQ_OVFL) */
 };
 
 /*

@@ -93,3 +93,27 @@ bool cli_sockaddr(const char *host, int port, struct sockaddr_storage *ss, sockl
 	}
 	return false;
 }
+
+/* C lets a pointer to a struct be read as a pointer to its first member. */
+static const char *entry_name(const void *entry)
+{
+	return *(const char *const *)entry;
+}
+
+const void *cli_find(const void *const *registry, const char *name)
+{
+	for (size_t i = 0; registry[i]; i++)
+		if (strcmp(entry_name(registry[i]), name) == 0)
+			return registry[i];
+	return NULL;
+}
+
+const char *cli_names(const void *const *registry, char *buf, size_t cap)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; registry[i] && used < cap; i++)
+		used += (size_t)snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", entry_name(registry[i]));
+	return buf;
+}

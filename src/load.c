@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -46,7 +47,16 @@ const char *const load_error_names[LERR_KINDS] = {
 	[LERR_RESET] = "reset",
 	[LERR_TIMEOUT] = "timeout",
 	[LERR_IDLE_CLOSED] = "idle_closed",
+	[LERR_LOST] = "lost",
+	[LERR_REORDERED] = "reordered",
+	[LERR_DUPLICATE] = "duplicate",
 };
+
+/* udp: what a sent-time slot holds once its request is settled. */
+#define SLOT_SKIPPED INT64_MIN          /* given up as lost; may still turn up */
+#define SLOT_ANSWERED (INT64_MIN + 1)
+/* udp: how far back a late reply can still be told from a duplicate. */
+#define DATAGRAM_RING 1024
 
 struct lconn {
 	int fd;
@@ -140,6 +150,13 @@ static void set_out_interest(struct lthread *t, struct lconn *c, bool on)
 	epoll_ctl(t->ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+static enum load_error send_error_kind(int err)
+{
+	if (err == ECONNREFUSED)	/* udp: ICMP port unreachable, the server is gone */
+		return LERR_REFUSED;
+	return err == ECONNRESET || err == EPIPE ? LERR_RESET : LERR_CLOSED;
+}
+
 /* Write assigned requests until done or the socket is full. */
 static void write_pending(struct lthread *t, struct lconn *c)
 {
@@ -161,8 +178,7 @@ static void write_pending(struct lthread *t, struct lconn *c)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			conn_fail(t, c, errno == ECONNRESET || errno == EPIPE ? LERR_RESET : LERR_CLOSED,
-				  strerror(errno));
+			conn_fail(t, c, send_error_kind(errno), strerror(errno));
 			return;
 		}
 		c->tx_off += (size_t)w;
@@ -257,6 +273,66 @@ static void on_readable(struct lthread *t, struct lconn *c)
 	}
 }
 
+/* udp: give the oldest unanswered request up as lost. */
+static void skip_lost(struct lthread *t, struct lconn *c)
+{
+	note_error(t, LERR_LOST, "connection %u: request %llu lost (a later reply came first, or none "
+		   "within --timeout)", c->id, (unsigned long long)c->answered);
+	c->t_sent[c->answered & t->mask] = SLOT_SKIPPED;
+	c->answered++;
+}
+
+/* udp: a reply older than the oldest unanswered request. */
+static void late_datagram(struct lthread *t, struct lconn *c, uint64_t seq)
+{
+	int64_t *slot = &c->t_sent[seq & t->mask];
+
+	if (c->written - seq > t->mask + 1) {
+		/* Its slot was reused: late for sure, lost-then-found or duplicate we cannot tell. */
+		note_error(t, LERR_REORDERED, "connection %u: reply %llu arrived very late",
+			   c->id, (unsigned long long)seq);
+	} else if (*slot == SLOT_SKIPPED) {
+		*slot = SLOT_ANSWERED;
+		t->r.errors[LERR_LOST]--;	/* not lost after all: reordered */
+		note_error(t, LERR_REORDERED, "connection %u: reply %llu arrived after a later one",
+			   c->id, (unsigned long long)seq);
+	} else {
+		note_error(t, LERR_DUPLICATE, "connection %u: reply %llu arrived twice",
+			   c->id, (unsigned long long)seq);
+	}
+}
+
+/* udp: one datagram, one whole reply; its sequence number says which. */
+static void on_datagram(struct lthread *t, struct lconn *c)
+{
+	const struct load_config *cfg = t->sh->cfg;
+	ssize_t r = recv(c->fd, t->rx, sizeof(t->rx), MSG_TRUNC);
+	long long seq;
+
+	if (r < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			conn_fail(t, c, send_error_kind(errno), strerror(errno));
+		return;
+	}
+	seq = (size_t)r > sizeof(t->rx) ? -1 :
+	      cfg->proto->datagram_seq(t->rx, (size_t)r, (size_t)cfg->size, c->id);
+	if (seq < 0 || (uint64_t)seq >= c->written) {
+		note_error(t, LERR_MISMATCH, "connection %u: a datagram that matches no request", c->id);
+		return;
+	}
+	if ((uint64_t)seq < c->answered) {
+		late_datagram(t, c, (uint64_t)seq);
+		return;
+	}
+	/* Loopback does not reorder; whatever a later reply overtook counts lost until it turns up. */
+	while (c->answered < (uint64_t)seq)
+		skip_lost(t, c);
+	reply_complete(t, c, now_ns());
+	c->t_sent[(uint64_t)seq & t->mask] = SLOT_ANSWERED;
+	if (cfg->rate == 0)
+		refill(t, c);
+}
+
 static void on_idle_event(struct lthread *t, int fd)
 {
 	char b[256];
@@ -304,9 +380,18 @@ static void check_timeouts(struct lthread *t, int64_t now)
 	for (long i = 0; i < t->nconns; i++) {
 		struct lconn *c = &t->conns[i];
 
-		if (!c->dead && c->answered < c->assigned &&
-		    now - c->t_intended[c->answered & t->mask] > limit)
+		if (c->dead || c->answered == c->assigned ||
+		    now - c->t_intended[c->answered & t->mask] <= limit)
+			continue;
+		if (!t->sh->cfg->proto->datagram) {
 			conn_fail(t, c, LERR_TIMEOUT, "no reply within --timeout");
+			continue;
+		}
+		/* A datagram may just be gone: count it and go on. */
+		while (c->answered < c->written && now - c->t_intended[c->answered & t->mask] > limit)
+			skip_lost(t, c);
+		if (t->sh->cfg->rate == 0)
+			refill(t, c);
 	}
 }
 
@@ -366,7 +451,11 @@ static void run_loop(struct lthread *t)
 			}
 			if (!c->dead && (ev[i].events & EPOLLOUT))
 				write_pending(t, c);
-			if (!c->dead && (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+			if (c->dead || !(ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+				continue;
+			if (sh->cfg->proto->datagram)
+				on_datagram(t, c);
+			else
 				on_readable(t, c);
 		}
 		if (now_ns() >= next_check) {
@@ -380,7 +469,9 @@ static void run_loop(struct lthread *t)
 static int dial(struct lthread *t)
 {
 	const struct shared *sh = t->sh;
-	int fd = socket(sh->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, saved;
+	bool dgram = sh->cfg->proto->datagram;
+	int fd = socket(sh->addr.ss_family, (dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	int one = 1, saved;
 
 	if (fd == -1) {
 		note_error(t, LERR_CONNECT, "socket: %s (file descriptors: raise 'ulimit -n')", strerror(errno));
@@ -398,7 +489,8 @@ static int dial(struct lthread *t)
 			note_error(t, LERR_CONNECT, "connect: %s", strerror(saved));
 		return -1;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (!dgram)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	return fd;
 }
@@ -464,6 +556,34 @@ static int resolve(const struct load_config *cfg, struct shared *sh)
 	return -1;
 }
 
+/* udp: does anything echo? One datagram, one second. */
+static int probe_datagram(const struct load_config *cfg, const struct shared *sh)
+{
+	static const char hello[] = "muxload probe";
+	int fd = socket(sh->addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), saved = 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char back[sizeof(hello)];
+
+	if (fd == -1 || connect(fd, (const struct sockaddr *)&sh->addr, sh->addrlen) == -1 ||
+	    send(fd, hello, sizeof(hello), 0) == -1)
+		saved = errno;
+	else if (poll(&p, 1, 1000) != 1)
+		saved = ETIMEDOUT;
+	else if (recv(fd, back, sizeof(back), 0) == -1)
+		saved = errno;
+	if (fd != -1)
+		close(fd);
+	if (saved == ECONNREFUSED)
+		fprintf(stderr, "muxload: nothing listens on udp %s port %d (e.g. build/muxserver --proto udp "
+			"--port %d)\n", cfg->host, cfg->port, cfg->port);
+	else if (saved == ETIMEDOUT)
+		fprintf(stderr, "muxload: no echo from udp %s port %d within 1 s: is a udp echo server "
+			"running there?\n", cfg->host, cfg->port);
+	else if (saved)
+		fprintf(stderr, "muxload: udp %s port %d: %s\n", cfg->host, cfg->port, strerror(saved));
+	return saved ? -1 : 0;
+}
+
 /* Is anyone listening? One clear line now beats a thousand refused connections later. */
 static int probe(const struct load_config *cfg, const struct shared *sh)
 {
@@ -507,7 +627,7 @@ static int ensure_fds(const struct load_config *cfg)
 static bool thread_init(struct lthread *t, struct shared *sh, long nconns, long nidle, uint32_t first_id)
 {
 	const struct load_config *cfg = sh->cfg;
-	uint64_t ring = cfg->rate > 0 ? OPEN_LOOP_RING : 1;
+	uint64_t ring = cfg->rate > 0 ? OPEN_LOOP_RING : cfg->proto->datagram ? DATAGRAM_RING : 1;
 
 	while (ring < (uint64_t)cfg->pipeline)
 		ring *= 2;
@@ -617,7 +737,8 @@ int load_run(const struct load_config *cfg, struct load_result *res)
 	hist_init(&res->latency);
 	hist_init(&res->uncorrected);
 	signal(SIGPIPE, SIG_IGN);
-	if (resolve(cfg, &sh) || ensure_fds(cfg) || probe(cfg, &sh))
+	if (resolve(cfg, &sh) || ensure_fds(cfg) ||
+	    (cfg->proto->datagram ? probe_datagram(cfg, &sh) : probe(cfg, &sh)))
 		return -1;
 	ts = calloc((size_t)n, sizeof(*ts));
 	if (!ts) {

@@ -1,10 +1,12 @@
 /*
- * load_echo.c - the echo protocol for muxload, and the protocol registry. Request (conn, seq) is `size`
- * bytes of a keyed pseudo-random stream; the reply must be the same bytes.
- * Checking regenerates the expected bytes, so a reply from another
+ * load_echo.c - the echo protocol for muxload, the exact-reply checker the
+ * binary protocols share, and the protocol registry. Request (conn, seq) is
+ * `size` bytes of a keyed pseudo-random stream; the reply must be the same
+ * bytes. Checking regenerates the expected bytes, so a reply from another
  * connection, a stale or reordered reply and a flipped bit all fail.
  */
 #include "load.h"
+#include "cli.h"
 
 #include <string.h>
 
@@ -18,7 +20,7 @@ static uint64_t mix(uint64_t x)
 }
 
 /* Byte off of request (conn, seq): word off/8 of its stream. */
-static void pattern(uint8_t *out, size_t off, size_t n, uint32_t conn, uint64_t seq)
+void load_pattern(uint8_t *out, size_t off, size_t n, uint32_t conn, uint64_t seq)
 {
 	uint64_t key = mix(((uint64_t)conn << 40) ^ seq);
 
@@ -35,25 +37,19 @@ static void pattern(uint8_t *out, size_t off, size_t n, uint32_t conn, uint64_t 
 	}
 }
 
-static size_t echo_request(uint8_t *buf, size_t size, uint32_t conn, uint64_t seq)
-{
-	pattern(buf, 0, size, conn, seq);
-	return size;
-}
-
-static ssize_t echo_consume(struct reply_parse *rp, const uint8_t *data, size_t n,
-			    size_t size, uint32_t conn, uint64_t seq, bool *done)
+ssize_t load_consume_exact(struct reply_parse *rp, const uint8_t *data, size_t n, size_t size,
+			   uint32_t conn, uint64_t seq, bool *done, load_expect_fn *expect)
 {
 	uint8_t want[256];
 	size_t take = size - rp->off < n ? size - rp->off : n;
 
-	for (size_t done_bytes = 0; done_bytes < take;) {
-		size_t chunk = take - done_bytes < sizeof(want) ? take - done_bytes : sizeof(want);
+	for (size_t checked = 0; checked < take;) {
+		size_t chunk = take - checked < sizeof(want) ? take - checked : sizeof(want);
 
-		pattern(want, rp->off + done_bytes, chunk, conn, seq);
-		if (memcmp(want, data + done_bytes, chunk) != 0)
+		expect(want, rp->off + checked, chunk, size, conn, seq);
+		if (memcmp(want, data + checked, chunk) != 0)
 			return -1;
-		done_bytes += chunk;
+		checked += chunk;
 	}
 	rp->off += take;
 	*done = rp->off == size;
@@ -62,17 +58,45 @@ static ssize_t echo_consume(struct reply_parse *rp, const uint8_t *data, size_t 
 	return (ssize_t)take;
 }
 
+static void echo_expect(uint8_t *out, size_t off, size_t n, size_t size, uint32_t conn, uint64_t seq)
+{
+	(void)size;
+	load_pattern(out, off, n, conn, seq);
+}
+
+static size_t echo_request(uint8_t *buf, size_t size, uint32_t conn, uint64_t seq)
+{
+	load_pattern(buf, 0, size, conn, seq);
+	return size;
+}
+
+static ssize_t echo_consume(struct reply_parse *rp, const uint8_t *data, size_t n,
+			    size_t size, uint32_t conn, uint64_t seq, bool *done)
+{
+	return load_consume_exact(rp, data, n, size, conn, seq, done, echo_expect);
+}
+
 const struct load_proto load_echo_proto = {
 	.name = "echo",
+	.summary = "every reply checked byte for byte",
+	.min_size = 1,
+	.max_size = 16 << 20,
 	.request = echo_request,
 	.consume = echo_consume,
 };
 
+static const struct load_proto *const protos[] = {
+	&load_echo_proto, &load_http_proto, &load_sockperf_proto, &load_udp_proto, NULL
+};
+
 const struct load_proto *load_proto_find(const char *name)
 {
-	if (strcmp(name, load_echo_proto.name) == 0)
-		return &load_echo_proto;
-	if (strcmp(name, load_http_proto.name) == 0)
-		return &load_http_proto;
-	return NULL;
+	return cli_find((const void *const *)protos, name);
+}
+
+const char *load_proto_names(void)
+{
+	static char names[128];
+
+	return cli_names((const void *const *)protos, names, sizeof(names));
 }

@@ -91,6 +91,9 @@ static ssize_t http_consume(struct reply_parse *rp, const uint8_t *data, size_t 
 
 const struct load_proto load_http_proto = {
 	.name = "http",
+	.summary = "keep-alive GETs; a reply must be 200 with a Content-Length",
+	.min_size = 1,
+	.max_size = 16 << 20,	/* --size does not shape a GET */
 	.request = http_request,
 	.consume = http_consume,
 };

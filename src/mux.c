@@ -1,5 +1,6 @@
 /* mux.c - the backend registry and helpers shared by the backends. */
 #include "mux.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -15,24 +16,14 @@ const struct mux_ops *const mux_backends[] = {
 
 const struct mux_ops *mux_find(const char *name)
 {
-	for (size_t i = 0; mux_backends[i]; i++)
-		if (strcmp(mux_backends[i]->name, name) == 0)
-			return mux_backends[i];
-	return NULL;
+	return cli_find((const void *const *)mux_backends, name);
 }
 
 const char *mux_names(void)
 {
 	static char names[256];
 
-	if (names[0])
-		return names;
-	for (size_t i = 0; mux_backends[i]; i++) {
-		if (i)
-			strcat(names, ", ");
-		strcat(names, mux_backends[i]->name);
-	}
-	return names;
+	return cli_names((const void *const *)mux_backends, names, sizeof(names));
 }
 
 int mux_grow(void **arr, size_t *cap, size_t need, size_t elem_size)

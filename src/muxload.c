@@ -32,8 +32,7 @@ static void usage(FILE *out)
 "  -w, --warmup S         seconds excluded from every figure (default 1)\n"
 "  -s, --size BYTES       message size (default 64; K/M suffixes)\n"
 "      --pipeline D       requests in flight per connection (default 1)\n"
-"      --proto NAME       echo (default; every reply checked byte for byte) or http\n"
-"                         (keep-alive GETs; a reply must be 200 with a Content-Length)\n"
+"      --proto NAME       the protocol (default echo; list below)\n"
 "  -R, --rate R           open loop: R requests/s in total; latency counts from each\n"
 "                         request's intended send time (coordinated omission corrected)\n"
 "      --timeout S        a request without a reply after S seconds is an error (default 10)\n"
@@ -44,7 +43,20 @@ static void usage(FILE *out)
 "  -h, --help             this text\n"
 "\n"
 "Exit status: 0 when every request was answered correctly, 1 when any error\n"
-"happened or the run could not start, 2 for bad flags.\n");
+"happened or the run could not start, 2 for bad flags.\n"
+"\n"
+"Protocols (--size bounds):\n");
+	for (const char *n = load_proto_names(); *n;) {
+		size_t len = strcspn(n, ",");
+		char name[32];
+		const struct load_proto *p;
+
+		snprintf(name, sizeof(name), "%.*s", (int)len, n);
+		p = load_proto_find(name);
+		fprintf(out, "  %-9s %s (%zu..%zu)\n", p->name, p->summary, p->min_size, p->max_size);
+		n += len;
+		n += strspn(n, ", ");
+	}
 }
 
 enum { OPT_PIPELINE = 256, OPT_PROTO, OPT_TIMEOUT, OPT_JSON, OPT_CSV, OPT_HGRM, OPT_PROGRESS };
@@ -96,7 +108,8 @@ static bool parse_flag(int c, struct load_config *cfg, struct outputs *o, bool *
 	case OPT_PROTO:
 		cfg->proto = load_proto_find(optarg);
 		if (!cfg->proto)
-			fprintf(stderr, PROG ": --proto: unknown protocol '%s' (valid: echo, http)\n", optarg);
+			fprintf(stderr, PROG ": --proto: unknown protocol '%s' (valid: %s)\n", optarg,
+				load_proto_names());
 		return cfg->proto != NULL;
 	case 'R': return cli_double(PROG, "rate", optarg, 0.001, 1e9, &cfg->rate);
 	case OPT_TIMEOUT: return cli_double(PROG, "timeout", optarg, 0.001, 3600, &cfg->timeout_s);
@@ -146,6 +159,16 @@ static int parse(int argc, char **argv, struct load_config *cfg, struct outputs 
 	if (cfg->threads > cfg->connections) {
 		fprintf(stderr, PROG ": --threads (%ld) must not exceed --connections (%ld)\n",
 			cfg->threads, cfg->connections);
+		return 2;
+	}
+	if (cfg->size < (long)cfg->proto->min_size || cfg->size > (long)cfg->proto->max_size) {
+		fprintf(stderr, PROG ": --size %ld: --proto %s needs %zu to %zu bytes\n", cfg->size,
+			cfg->proto->name, cfg->proto->min_size, cfg->proto->max_size);
+		return 2;
+	}
+	if (cfg->proto->datagram && cfg->idle) {
+		fprintf(stderr, PROG ": --idle holds TCP connections open; it has no meaning for --proto %s\n",
+			cfg->proto->name);
 		return 2;
 	}
 	if (cfg->requests)

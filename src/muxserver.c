@@ -31,6 +31,7 @@ static void usage(FILE *out)
 "      --grace S          after SIGINT/SIGTERM, wait up to S seconds for clients to finish (default 5)\n"
 "      --nofile N         set the soft fd limit to N (default: raise it to the hard limit)\n"
 "      --sndbuf SIZE      SO_SNDBUF of accepted sockets (default: kernel's)\n"
+"      --rcvbuf SIZE      SO_RCVBUF of accepted sockets and of the udp socket (default: kernel's)\n"
 "      --backlog N        listen(2) backlog (default 4096)\n"
 "      --proto NAME       echo (default), http (a minimal HTTP/1.1 responder for wrk and ab)\n"
 "                         sockperf (sockperf's TCP framing, for sockperf ping-pong/under-load)\n"
@@ -59,7 +60,7 @@ static void list_backends(void)
 }
 
 enum { OPT_LIST = 256, OPT_MAX_PENDING, OPT_MAX_CONNS, OPT_GRACE, OPT_NOFILE,
-       OPT_SNDBUF, OPT_BACKLOG, OPT_UPPER, OPT_PROTO, OPT_BODY_SIZE, OPT_DGRAM_SIZE, OPT_IDLE_TIMEOUT };
+       OPT_SNDBUF, OPT_RCVBUF, OPT_BACKLOG, OPT_UPPER, OPT_PROTO, OPT_BODY_SIZE, OPT_DGRAM_SIZE, OPT_IDLE_TIMEOUT };
 
 static const struct option options[] = {
 	{ "backend", required_argument, NULL, 'b' },
@@ -73,6 +74,7 @@ static const struct option options[] = {
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "nofile", required_argument, NULL, OPT_NOFILE },
 	{ "sndbuf", required_argument, NULL, OPT_SNDBUF },
+	{ "rcvbuf", required_argument, NULL, OPT_RCVBUF },
 	{ "backlog", required_argument, NULL, OPT_BACKLOG },
 	{ "upper", no_argument, NULL, OPT_UPPER },
 	{ "proto", required_argument, NULL, OPT_PROTO },
@@ -115,6 +117,7 @@ static int parse(int argc, char **argv, struct server_config *cfg)
 		case OPT_GRACE: ok = cli_double(PROG, "grace", optarg, 0, 1e7, &cfg->grace_s); break;
 		case OPT_NOFILE: ok = cli_long(PROG, "nofile", optarg, 16, 1L << 30, &cfg->nofile); break;
 		case OPT_SNDBUF: ok = cli_size(PROG, "sndbuf", optarg, 1, 1L << 30, &v); cfg->sndbuf = (int)v; break;
+		case OPT_RCVBUF: ok = cli_size(PROG, "rcvbuf", optarg, 1, 1L << 30, &v); cfg->rcvbuf = (int)v; break;
 		case OPT_BACKLOG: ok = cli_long(PROG, "backlog", optarg, 1, 1L << 20, &v); cfg->backlog = (int)v; break;
 		case OPT_UPPER: cfg->pcfg.upper = true; break;
 		case OPT_PROTO:

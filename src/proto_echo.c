@@ -1,5 +1,6 @@
 /* proto_echo.c - echo over TCP and UDP (upper-cased with --upper), and the protocol registry. */
 #include "proto.h"
+#include "cli.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -35,22 +36,12 @@ static const struct proto_ops *const protos[] = {
 
 const struct proto_ops *proto_find(const char *name)
 {
-	for (size_t i = 0; protos[i]; i++)
-		if (strcmp(protos[i]->name, name) == 0)
-			return protos[i];
-	return NULL;
+	return cli_find((const void *const *)protos, name);
 }
 
 const char *proto_names(void)
 {
 	static char names[128];
 
-	if (names[0])
-		return names;
-	for (size_t i = 0; protos[i]; i++) {
-		if (i)
-			strcat(names, ", ");
-		strcat(names, protos[i]->name);
-	}
-	return names;
+	return cli_names((const void *const *)protos, names, sizeof(names));
 }

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -406,6 +407,8 @@ static void conn_open(struct server *s, int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (s->cfg->sndbuf > 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &s->cfg->sndbuf, sizeof(s->cfg->sndbuf));
+	if (s->cfg->rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &s->cfg->rcvbuf, sizeof(s->cfg->rcvbuf));
 	c->fd = fd;
 	c->interest = MUX_IN;
 	c->last_active = s->now;
@@ -481,10 +484,37 @@ static void accept_all(struct server *s)
 }
 
 /*
- * UDP: echo every datagram waiting on the socket. MSG_TRUNC makes recvfrom
- * return a datagram's real length, so one longer than the buffer is seen,
- * counted and dropped instead of echoed cut short. Level-triggered backends
- * take at most 256 per wake-up; edge-triggered ones drain to EAGAIN.
+ * One datagram into s->scratch (at most cap bytes; the return value is its
+ * real length, thanks to MSG_TRUNC). SO_RXQ_OVFL puts the socket's running
+ * count of datagrams the kernel dropped for want of receive buffer on each
+ * one; the latest value is kept.
+ */
+static ssize_t receive_datagram(struct server *s, size_t cap, struct sockaddr_storage *from, socklen_t *len)
+{
+	union { char buf[CMSG_SPACE(sizeof(uint32_t))]; struct cmsghdr align; } control;
+	struct iovec iov = { .iov_base = s->scratch, .iov_len = cap };
+	struct msghdr msg = { .msg_name = from, .msg_namelen = *len, .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+	ssize_t r = recvmsg(s->listen_fd, &msg, MSG_TRUNC);
+
+	if (r == -1)
+		return -1;
+	*len = msg.msg_namelen;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+			uint32_t dropped;
+
+			memcpy(&dropped, CMSG_DATA(c), sizeof(dropped));
+			s->st.rcv_drops = dropped;
+		}
+	return r;
+}
+
+/*
+ * UDP: echo every datagram waiting on the socket. A datagram longer than
+ * the buffer is counted and dropped instead of echoed cut short.
+ * Level-triggered backends take at most 256 per wake-up; edge-triggered
+ * ones drain to EAGAIN.
  */
 static void serve_datagrams(struct server *s)
 {
@@ -494,7 +524,7 @@ static void serve_datagrams(struct server *s)
 		struct sockaddr_storage from;
 		socklen_t len = sizeof(from);
 		struct proto_out o = { .stage = &s->stage };
-		ssize_t r = recvfrom(s->listen_fd, s->scratch, cap, MSG_TRUNC, (struct sockaddr *)&from, &len);
+		ssize_t r = receive_datagram(s, cap, &from, &len);
 
 		s->st.reads++;
 		if (r == -1) {
@@ -527,15 +557,31 @@ static void resume_accepting(struct server *s)
 	s->mux->ops->add(s->mux, s->listen_fd, MUX_IN);
 }
 
+/*
+ * udp: SO_RXQ_OVFL stamps the drop count on the next datagram queued, so
+ * drops after the last one would go unseen until more arrive; SO_MEMINFO
+ * reads the socket's count as it is now.
+ */
+static void refresh_rcv_drops(struct server *s)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mem);
+
+	if (s->cfg->proto->datagram &&
+	    getsockopt(s->listen_fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 && len > SK_MEMINFO_DROPS * 4)
+		s->st.rcv_drops = mem[SK_MEMINFO_DROPS];
+}
+
 static void print_stats(struct server *s, const char *tag)
 {
 	const struct mux_stats *m = &s->mux->stats;
 	struct rusage ru;
 
+	refresh_rcv_drops(s);
 	getrusage(RUSAGE_SELF, &ru);
 	printf("%s backend=%s open=%ld accepted=%llu closed=%llu refused=%llu shed=%llu "
 	       "bytes_in=%llu bytes_out=%llu requests=%llu reads=%llu writes=%llu "
-	       "resets=%llu paused=%llu pending_max=%llu dels=%llu idle_closed=%llu truncated=%llu send_drops=%llu "
+	       "resets=%llu paused=%llu pending_max=%llu dels=%llu idle_closed=%llu truncated=%llu send_drops=%llu rcv_drops=%llu "
 	       "waits=%llu events=%llu events_per_wait=%.2f scanned=%llu ctl=%llu "
 	       "cpu_user_s=%.3f cpu_sys_s=%.3f\n",
 	       tag, s->mux->ops->name, s->open_conns,
@@ -547,7 +593,7 @@ static void print_stats(struct server *s, const char *tag)
 	       (unsigned long long)s->st.paused, (unsigned long long)s->st.pending_max,
 	       (unsigned long long)s->st.dels, (unsigned long long)s->st.idle_closed,
 	       (unsigned long long)s->st.truncated,
-	       (unsigned long long)s->st.send_drops,
+	       (unsigned long long)s->st.send_drops, (unsigned long long)s->st.rcv_drops,
 	       (unsigned long long)m->waits, (unsigned long long)m->events,
 	       m->waits ? (double)m->events / (double)m->waits : 0.0,
 	       (unsigned long long)m->scanned, (unsigned long long)m->ctl_calls,
@@ -708,6 +754,11 @@ static int open_listener(const struct server_config *cfg)
 	if (fd == -1)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (cfg->proto->datagram) {
+		setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));	/* count receive drops */
+		if (cfg->rcvbuf > 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &cfg->rcvbuf, sizeof(cfg->rcvbuf));
+	}
 	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
 	    (!cfg->proto->datagram && listen(fd, cfg->backlog) == -1))
 		goto fail_close;

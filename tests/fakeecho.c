@@ -4,10 +4,14 @@
  * (printed as "port=N" on the first line).
  *   fakeecho corrupt N   echo, but flip one byte in every N-th chunk read
  *   fakeecho delay MS    echo every chunk MS milliseconds after it arrived
+ *   fakeecho udp-drop N  udp echo that drops every N-th datagram
+ *   fakeecho udp-swap N  udp echo that holds every N-th datagram back until after the next
+ *   fakeecho udp-dup N   udp echo that sends every N-th datagram twice
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,27 +43,72 @@ static void *serve(void *arg)
 	return NULL;
 }
 
+static int bound_socket(int type, struct sockaddr_in *a)
+{
+	socklen_t len = sizeof(*a);
+	int fd = socket(AF_INET, type, 0), one = 1;
+
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)a, sizeof(*a)) || getsockname(fd, (struct sockaddr *)a, &len) ||
+	    (type == SOCK_STREAM && listen(fd, 128))) {
+		perror("fakeecho");
+		exit(1);
+	}
+	printf("port=%d\n", ntohs(a->sin_port));
+	fflush(stdout);
+	return fd;
+}
+
+/* Datagram echo that misbehaves on every n-th datagram in the way `mode` says. */
+static void udp_faults(const char *mode, long n) __attribute__((noreturn));
+
+static void udp_faults(const char *mode, long n)
+{
+	struct sockaddr_in a = { 0 }, from, held_from;
+	char buf[65536], held[65536];
+	ssize_t held_len = -1;
+	int fd = bound_socket(SOCK_DGRAM, &a);
+
+	for (long count = 1;; count++) {
+		socklen_t len = sizeof(from);
+		ssize_t r = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len);
+		bool faulty = count % n == 0;
+
+		if (r < 0)
+			continue;
+		if (faulty && strcmp(mode, "udp-drop") == 0)
+			continue;
+		if (faulty && strcmp(mode, "udp-swap") == 0 && held_len < 0) {
+			memcpy(held, buf, (size_t)r);
+			held_len = r;
+			held_from = from;
+			continue;
+		}
+		sendto(fd, buf, (size_t)r, 0, (struct sockaddr *)&from, len);
+		if (faulty && strcmp(mode, "udp-dup") == 0)
+			sendto(fd, buf, (size_t)r, 0, (struct sockaddr *)&from, len);
+		if (held_len >= 0) {
+			sendto(fd, held, (size_t)held_len, 0, (struct sockaddr *)&held_from, sizeof(held_from));
+			held_len = -1;
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
+	struct sockaddr_in a = { 0 };
 	int lfd, one = 1;
 
-	if (argc != 3 || (strcmp(argv[1], "corrupt") && strcmp(argv[1], "delay")) || atol(argv[2]) <= 0) {
-		fprintf(stderr, "usage: fakeecho corrupt N | delay MS\n");
+	if (argc != 3 || atol(argv[2]) <= 0) {
+		fprintf(stderr, "usage: fakeecho corrupt N | delay MS | udp-drop N | udp-swap N | udp-dup N\n");
 		return 2;
 	}
+	if (strncmp(argv[1], "udp-", 4) == 0)
+		udp_faults(argv[1], atol(argv[2]));
 	*(strcmp(argv[1], "corrupt") ? &delay_ms : &corrupt_every) = atol(argv[2]);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 128) ||
-	    getsockname(lfd, (struct sockaddr *)&a, &len)) {
-		perror("fakeecho");
-		return 1;
-	}
-	printf("port=%d\n", ntohs(a.sin_port));
-	fflush(stdout);
+	lfd = bound_socket(SOCK_STREAM, &a);
 	for (;;) {
 		int fd = accept(lfd, NULL, NULL);
 		pthread_t t;

@@ -161,6 +161,81 @@ static void http_no_errors(void **state)
 	free(r);
 }
 
+/* --proto sockperf and --proto udp against the matching muxserver protocol: every reply checked. */
+static void same_proto_both_ends(void **state, const char *proto, const char *size)
+{
+	struct run *r = malloc(sizeof(*r));
+	struct child c;
+
+	child_start(&c, backend_of(state), "--proto", proto, NULL);
+	LOAD(r, &c, "--proto", proto, "--connections", "6", "--pipeline", "3", "--size", size,
+	     "--duration", "1", "--warmup", "0.2");
+	expect_clean(r);
+	child_stats(&c);
+	assert_true(child_stat(&c, "requests") >= json_num(r->out, NULL, "requests"));
+	assert_int_equal(child_stop(&c, 30), 0);
+	free(r);
+}
+
+static void sockperf_and_udp_no_errors(void **state)
+{
+	same_proto_both_ends(state, "sockperf", "300");
+	same_proto_both_ends(state, "udp", "1000");
+}
+
+/* A udp run against a server that misbehaves in one way: the errors of that kind, and only those. */
+static void udp_fault(struct run *r, const char *fault, const char *pipeline)
+{
+	struct child c;
+
+	child_start_prog(&c, tool_path("FAKEECHO", "build/fakeecho"), fault, "40", NULL);
+	LOAD(r, &c, "--proto", "udp", "--connections", "2", "--pipeline", pipeline, "--timeout", "0.05",
+	     "--duration", "1", "--warmup", "0");
+	children_reap(NULL);
+	if (r->rc != 1)
+		fail_msg("%s: muxload exit %d; %s", fault, r->rc, r->out);
+	assert_int_equal(json_num(r->out, "errors_by_kind", "mismatch"), 0);
+}
+
+/* Dropped, reordered and duplicated datagrams are each counted as what they are. */
+static void udp_loss_reorder_duplicate(void **state)
+{
+	struct run *r = malloc(sizeof(*r));
+
+	(void)state;
+	udp_fault(r, "udp-drop", "1");
+	assert_true(json_num(r->out, "errors_by_kind", "lost") >= 1);
+	assert_int_equal(json_num(r->out, "errors_by_kind", "reordered"), 0);
+	assert_int_equal(json_num(r->out, "errors_by_kind", "duplicate"), 0);
+	assert_non_null(strstr(r->err, "lost"));
+
+	/* Held back until after the next: first counted lost, then found again as reordered. */
+	udp_fault(r, "udp-swap", "4");
+	assert_true(json_num(r->out, "errors_by_kind", "reordered") >= 1);
+	assert_true(json_num(r->out, "errors_by_kind", "lost") <= 1);	/* one may be in flight at the end */
+	assert_int_equal(json_num(r->out, "errors_by_kind", "duplicate"), 0);
+
+	udp_fault(r, "udp-dup", "2");
+	assert_true(json_num(r->out, "errors_by_kind", "duplicate") >= 1);
+	assert_int_equal(json_num(r->out, "errors_by_kind", "lost"), 0);
+	assert_int_equal(json_num(r->out, "errors_by_kind", "reordered"), 0);
+	free(r);
+}
+
+/* No udp server: one line naming the fix, exit 1, no hang. */
+static void udp_nothing_listening(void **state)
+{
+	struct run *r = malloc(sizeof(*r));
+
+	(void)state;
+	r->rc = run_prog(r->out, OUT_MAX, r->err, sizeof(r->err), muxload(), "--proto", "udp",
+			 "--port", "9", "--duration", "1", NULL);
+	assert_int_equal(r->rc, 1);
+	assert_non_null(strstr(r->err, "udp"));
+	assert_null(strchr(strchr(r->err, '\n') + 1, '\n'));	/* one line */
+	free(r);
+}
+
 /* An echo server is not an HTTP server: its replies are mismatches, and the exit status says so. */
 static void http_against_echo_is_error(void **state)
 {
@@ -305,14 +380,16 @@ static void bad_flags_exit_2(void **state)
 		{ "--size", "0" }, { "--size", "1T" }, { "--pipeline", "0" }, { "--rate", "-5" },
 		{ "--duration", "0" }, { "--warmup", "-1" }, { "--proto", "gopher" },
 		{ "--port", "99999" }, { "--host", "example.invalid" }, { "--timeout", "nan" },
-		{ "--bogus" }, { "--requests" },
+		{ "--bogus" }, { "--requests" }, 
+		{ "--proto", "sockperf", "--size=13" }, { "--proto", "udp", "--idle=5" },
+		{ "--proto", "udp", "--size=65508" },
 	};
 	struct run *r = malloc(sizeof(*r));
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		r->rc = run_prog(r->out, OUT_MAX, r->err, sizeof(r->err), muxload(),
-				 bad[i][0], bad[i][1], NULL);
+				 bad[i][0], bad[i][1], bad[i][1] ? bad[i][2] : NULL, NULL);
 		if (r->rc != 2 || !strstr(r->err, "muxload: "))
 			fail_msg("%s %s: exit %d, stderr '%s'", bad[i][0], bad[i][1] ? bad[i][1] : "",
 				 r->rc, r->err);
@@ -334,10 +411,13 @@ static const struct backend_test per_backend[] = {
 	{ "idle_2000", idle_2000 },
 	{ "open_loop_rate", open_loop_rate },
 	{ "http_no_errors", http_no_errors },
+	{ "sockperf_and_udp_no_errors", sockperf_and_udp_no_errors },
 };
 
 static const struct CMUnitTest once[] = {
 	cmocka_unit_test_teardown(requests_count, children_reap),
+	cmocka_unit_test_teardown(udp_loss_reorder_duplicate, children_reap),
+	cmocka_unit_test_teardown(udp_nothing_listening, children_reap),
 	cmocka_unit_test_teardown(http_against_echo_is_error, children_reap),
 	cmocka_unit_test_teardown(corrupting_server_caught, children_reap),
 	cmocka_unit_test_teardown(delayed_server_measured, children_reap),

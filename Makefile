@@ -22,9 +22,18 @@ endif
 CORE    := src/mux.c src/mux_select.c src/mux_poll.c src/mux_epoll.c src/cli.c
 SERVER  := $(CORE) src/proto_echo.c src/http.c src/sockperf.c src/server.c src/muxserver.c
 LOAD    := src/cli.c src/hist.c src/load.c src/load_echo.c src/load_http.c src/load_sockperf.c src/load_udp.c src/muxload.c
-TESTS   := test_mux test_server test_hist test_load test_http
+TESTS   := test_mux test_server test_hist test_load test_http test_dispatch
 
-all: build/muxserver build/muxload build/pingpong
+# muxdispatch compiles its peers in when their libraries are found (libev ships no .pc file).
+HAVE_LIBEVENT := $(shell pkg-config --exists libevent 2>/dev/null && echo 1)
+HAVE_LIBEV    := $(shell printf '\043include <ev.h>\nint main(void){return 0;}\n' | \
+	$(CC) -x c - -lev -o /dev/null 2>/dev/null && echo 1)
+DISPATCH_FLAGS := $(if $(HAVE_LIBEVENT),-DHAVE_LIBEVENT) $(if $(HAVE_LIBEV),-DHAVE_LIBEV)
+DISPATCH := $(CORE) src/dispatch.c src/dispatch_mux.c src/muxdispatch.c \
+	$(if $(HAVE_LIBEVENT),src/dispatch_libevent.c) $(if $(HAVE_LIBEV),src/dispatch_libev.c)
+DISPATCH_LIBS := $(if $(HAVE_LIBEVENT),$(shell pkg-config --libs libevent)) $(if $(HAVE_LIBEV),-lev) -lm
+
+all: build/muxserver build/muxload build/pingpong build/muxdispatch
 
 # $(call objs,TREE,SOURCES)
 objs = $(patsubst %.c,$(1)/%.o,$(2))
@@ -57,6 +66,22 @@ build/san/test_mux: $(call objs,build/san,$(CORE) tests/test_mux.c tests/testuti
 build/test_server: $(call objs,build,$(CORE) tests/test_server.c tests/testutil.c)
 build/san/test_server: $(call objs,build/san,$(CORE) tests/test_server.c tests/testutil.c)
 
+build/muxdispatch: $(call objs,build,$(DISPATCH))
+build/san/muxdispatch: $(call objs,build/san,$(DISPATCH))
+build/test_dispatch: $(call objs,build,tests/test_dispatch.c tests/testutil.c $(CORE))
+build/san/test_dispatch: $(call objs,build/san,tests/test_dispatch.c tests/testutil.c $(CORE))
+# Rebuild muxdispatch.o when the peers found change (e.g. after make bench installed them).
+build/dispatch.flags: FORCE
+	@mkdir -p build; echo '$(DISPATCH_FLAGS)' | cmp -s - $@ || echo '$(DISPATCH_FLAGS)' > $@
+build/src/muxdispatch.o build/san/src/muxdispatch.o: build/dispatch.flags
+build/src/muxdispatch.o build/san/src/muxdispatch.o: CFLAGS += $(DISPATCH_FLAGS)
+build/muxdispatch build/san/muxdispatch:
+	@$(if $(HAVE_LIBEVENT),,echo "muxdispatch: libevent not found: its backends are left out (apt-get install libevent-dev)")
+	@$(if $(HAVE_LIBEV),,echo "muxdispatch: libev not found: its backends are left out (apt-get install libev-dev)")
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(LINK) $(DISPATCH_LIBS) $(LDFLAGS)
+FORCE:
+
 LINK = $(CC) $(BASE) $(if $(findstring build/san/,$@),$(SAN),$(OPT)) $(CFLAGS) -o $@ $^
 build/muxserver build/san/muxserver build/pingpong build/muxload build/san/muxload build/fakeecho build/san/fakeecho:
 	@$(if $(Q),echo "  LD      $@")
@@ -72,20 +97,26 @@ build/san/test_%:
 
 test-deps:
 	$(Q)CC=$(CC) bench/need.sh lib:cmocka.h:cmocka:libcmocka-dev cmd:gnuplot:gnuplot-nox
+	$(Q)[ "$$(id -u)" -ne 0 ] || CC=$(CC) bench/need.sh lib:event2/event.h:event:libevent-dev lib:ev.h:ev:libev-dev
 
 bench-deps:
 	$(Q)bench/need.sh cmd:gnuplot:gnuplot-nox cmd:taskset:util-linux
 	$(Q)[ "$$(id -u)" -ne 0 ] || bench/need.sh cmd:wrk:wrk cmd:nginx:nginx-light cmd:sockperf:sockperf cmd:ab:apache2-utils
+	$(Q)[ "$$(id -u)" -ne 0 ] || CC=$(CC) bench/need.sh lib:event2/event.h:event:libevent-dev lib:ev.h:ev:libev-dev
 
 # Each suite finds the server binary of its own tree through MUXSERVER.
+# muxdispatch is built by a fresh make so that peers test-deps just installed are found.
 check: test-deps $(addprefix build/,muxserver muxload fakeecho $(TESTS))
+	$(Q)$(MAKE) -s build/muxdispatch
 	$(Q)for t in $(TESTS); do echo "== $$t"; \
-		MUXSERVER=build/muxserver MUXLOAD=build/muxload FAKEECHO=build/fakeecho \
+		MUXSERVER=build/muxserver MUXLOAD=build/muxload FAKEECHO=build/fakeecho MUXDISPATCH=build/muxdispatch \
 		$(GUARD) build/$$t || exit 1; done
 
 check-san: test-deps $(addprefix build/san/,muxserver muxload fakeecho $(TESTS))
+	$(Q)$(MAKE) -s build/san/muxdispatch
 	$(Q)for t in $(TESTS); do echo "== $$t (ASan+UBSan)"; \
 		MUXSERVER=build/san/muxserver MUXLOAD=build/san/muxload FAKEECHO=build/san/fakeecho \
+		MUXDISPATCH=build/san/muxdispatch \
 		$(GUARD) build/san/$$t || exit 1; done
 
 test: check check-san fuzz-smoke bench-smoke

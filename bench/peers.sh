@@ -24,10 +24,10 @@ tick=$(getconf CLK_TCK)
 cpu_client=1
 [ "$(nproc)" -ge 2 ] || cpu_client=0
 
-# CPU seconds so far of a process and its children (nginx's worker).
+# User and system CPU seconds so far of a process and its children (nginx's worker): "U S".
 cpu_s() {
 	for p in $1 $(pgrep -P "$1" || true); do cat "/proc/$p/stat"; done |
-		awk -v t="$tick" '{ sub(/.*\) /, ""); s += $12 + $13 } END { printf "%.4f", s / t }'
+		awk -v t="$tick" '{ sub(/.*\) /, ""); u += $12; s += $13 } END { printf "%.4f %.4f", u / t, s / t }'
 }
 
 start_nginx() {
@@ -59,7 +59,7 @@ start_mux() {
 	port=$(wait_port "$tmp/mux.out" $spid)
 }
 
-echo "server,rep,rps,p50_us,p99_us,server_cpu_us_per_req,errors,client_cpu_us_per_req" > "$out/peers.csv"
+echo "server,rep,rps,p50_us,p99_us,server_cpu_us_per_req,errors,client_cpu_us_per_req,server_user_us_per_req,server_sys_us_per_req" > "$out/peers.csv"
 for rep in $(seq 1 "$reps"); do
 	for server in nginx select poll epoll epoll-et nginx-muxload; do
 		case $server in nginx*) start_nginx ;; *) start_mux $server ;; esac
@@ -72,9 +72,10 @@ for rep in $(seq 1 "$reps"); do
 			kill $spid; wait $spid 2>/dev/null || true; spid=""
 			sed 's/.*"duration_s":[0-9.]*,"requests":\([0-9]*\),"errors":\([0-9]*\).*"throughput_rps":\([0-9.]*\).*"latency_us":{[^}]*"p50":\([0-9]*\),[^}]*"p99":\([0-9]*\).*/\1 \2 \3 \4 \5/' "$tmp/load.json" |
 				awk -v rep=$rep -v c0="$cpu0" -v c1="$cpu1" -v cc="$(cat "$tmp/client.cpu")" '{
-					split(cc, u, " ")
-					printf "nginx-muxload,%d,%.0f,%d,%d,%.3f,%d,%.3f\n", rep, $3, $4, $5,
-						(c1 - c0) * 1e6 / $1, $2, (u[1] + u[2]) * 1e6 / $1 }' >> "$out/peers.csv"
+					split(cc, u, " "); split(c0, a, " "); split(c1, b, " ")
+					printf "nginx-muxload,%d,%.0f,%d,%d,%.3f,%d,%.3f,%.3f,%.3f\n", rep, $3, $4, $5,
+						(b[1] + b[2] - a[1] - a[2]) * 1e6 / $1, $2, (u[1] + u[2]) * 1e6 / $1,
+						(b[1] - a[1]) * 1e6 / $1, (b[2] - a[2]) * 1e6 / $1 }' >> "$out/peers.csv"
 			continue
 		fi
 		/usr/bin/time -f '%U %S' -o "$tmp/client.cpu" \
@@ -88,14 +89,15 @@ for rep in $(seq 1 "$reps"); do
 			$1 == "50%" { p50 = us($2) }
 			$1 == "99%" { p99 = us($2) }
 			/Non-2xx|Socket errors/ { err++ }
-			END { split(cc, u, " ")
-				printf "%s,%d,%.0f,%.0f,%.0f,%.3f,%d,%.3f\n", s, rep, rps, p50, p99, (c1 - c0) * 1e6 / req, err,
-					(u[1] + u[2]) * 1e6 / req }' \
+			END { split(cc, u, " "); split(c0, a, " "); split(c1, b, " ")
+				printf "%s,%d,%.0f,%.0f,%.0f,%.3f,%d,%.3f,%.3f,%.3f\n", s, rep, rps, p50, p99,
+					(b[1] + b[2] - a[1] - a[2]) * 1e6 / req, err, (u[1] + u[2]) * 1e6 / req,
+					(b[1] - a[1]) * 1e6 / req, (b[2] - a[2]) * 1e6 / req }' \
 			"$tmp/wrk.txt" >> "$out/peers.csv"
 	done
 done
 awk -F, 'NR > 1 { n[$1]++; rps[$1, n[$1]] = $3; cpu[$1, n[$1]] = $6; p99[$1, n[$1]] = $5; err[$1] += $7
-		ccpu[$1, n[$1]] = $8
+		ccpu[$1, n[$1]] = $8; ucpu[$1, n[$1]] = $9; scpu[$1, n[$1]] = $10
 		if (!seen[$1]++) order[++k] = $1 }
 	function med(a, s, c,    i, j, t, v) {
 		for (i = 1; i <= c; i++) v[i] = a[s, i]
@@ -103,9 +105,10 @@ awk -F, 'NR > 1 { n[$1]++; rps[$1, n[$1]] = $3; cpu[$1, n[$1]] = $6; p99[$1, n[$
 		return v[int((c + 1) / 2)] }
 	END {
 		base = med(cpu, "nginx", n["nginx"])
-		printf "%-14s %12s %8s %16s %14s %7s %18s\n", "server", "requests/s", "p99 us", "CPU us/request",
-			"CPU vs nginx", "errors", "client CPU us/req"
+		printf "%-14s %12s %8s %16s %14s %7s %18s %9s %9s\n", "server", "requests/s", "p99 us", "CPU us/request",
+			"CPU vs nginx", "errors", "client CPU us/req", "user us", "sys us"
 		for (i = 1; i <= k; i++) { s = order[i]; c = med(cpu, s, n[s])
-			printf "%-14s %12.0f %8.0f %16.3f %14.2f %7d %18.3f\n", s, med(rps, s, n[s]), med(p99, s, n[s]), c,
-				c / base, err[s], med(ccpu, s, n[s]) }
+			printf "%-14s %12.0f %8.0f %16.3f %14.2f %7d %18.3f %9.3f %9.3f\n", s, med(rps, s, n[s]),
+				med(p99, s, n[s]), c, c / base, err[s], med(ccpu, s, n[s]), med(ucpu, s, n[s]),
+				med(scpu, s, n[s]) }
 	}' "$out/peers.csv" | tee "$out/peers.txt"

@@ -197,5 +197,7 @@ if [ "$mode" != smoke ]; then
 	else
 		echo "sweep.sh: sockperf not installed: no sockperf comparison (apt-get install sockperf)" >&2
 	fi
+	# Dispatch cost beside libevent and libev, and Kerrisk's table (muxdispatch says which peers it has).
+	bench/dispatch.sh "$out" >&2
 fi
 echo "sweep.sh: results in $out" >&2

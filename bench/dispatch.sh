@@ -1,0 +1,67 @@
+#!/bin/sh
+# dispatch.sh [OUTDIR] - the dispatch-cost micro-benchmark (build/muxdispatch):
+# our backends beside libevent's and libev's at FDS registered fds (default
+# 100,300,1000,3000,10000), REPS runs each (default 5), pinned to one core;
+# then Kerrisk's table (100 000 operations, one run per cell unless KREPS).
+# Sources are socketpairs, as in libevent's bench.c, when the fd limit can hold
+# two fds per source at the largest size; otherwise eventfds, and it says so.
+# Writes OUTDIR/dispatch.csv (every run), dispatch-medians.csv, dispatch.txt,
+# dispatch.png/.svg (log-log, us per event vs fds), kerrisk.csv, kerrisk.txt.
+set -eu
+cd "$(dirname "$0")/.."
+out=${1:-results/dispatch-$(date -u +%Y%m%dT%H%M%SZ)}
+fds=${FDS:-100,300,1000,3000,10000}
+reps=${REPS:-5}
+kreps=${KREPS:-1}
+ops=${OPS:-100000}
+make -s build/muxdispatch
+mkdir -p "$out"
+cpu=1
+[ "$(nproc)" -ge 2 ] || cpu=0
+
+# Kerrisk's table goes to 10000 fds whatever FDS says.
+largest=$(printf '%s\n10000\n' "$fds" | tr ',' '\n' | sort -n | tail -1)
+need=$((2 * largest + 64))
+source=socketpair
+if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt $need ] &&
+   ! prlimit --nofile=$need:$need true 2>/dev/null; then
+	source=eventfd
+	echo "dispatch.sh: the fd hard limit ($(ulimit -Hn)) cannot hold $largest socketpairs ($need fds)" \
+		"and cannot be raised here: using eventfd sources (one fd each)" >&2
+fi
+
+taskset -c $cpu build/muxdispatch --backend all --fds "$fds" --repeat "$reps" --source $source \
+	--csv "$out/dispatch.csv" --medians "$out/dispatch-medians.csv" | tee "$out/dispatch.txt"
+taskset -c $cpu build/muxdispatch --kerrisk --ops "$ops" --repeat "$kreps" --source $source \
+	--csv "$out/kerrisk.csv" | tee "$out/kerrisk.txt"
+
+# One data file per backend: NaN-filtered rows would break gnuplot's lines.
+data=$(mktemp -d)
+trap 'rm -rf "$data"' EXIT
+backends=$(awk -F, 'NR > 1 && $15 == "ok" && !seen[$1]++ { printf "%s ", $1 }' "$out/dispatch-medians.csv")
+for b in $backends; do
+	awk -F, -v b="$b" 'NR > 1 && $1 == b && $15 == "ok" { print $4, $8 }' "$out/dispatch-medians.csv" |
+		sort -n > "$data/$b.dat"
+done
+for term in "pngcairo size 900,600 font ',10'" "svg size 900,600 font 'sans,11'"; do
+	ext=png; case $term in svg*) ext=svg ;; esac
+	{
+		echo "set terminal $term"
+		echo "set output '$out/dispatch.$ext'"
+		echo "set logscale xy"
+		echo "set xlabel 'registered fds ($source sources)'"
+		echo "set ylabel 'microseconds per event (median of $reps)'"
+		echo "set title 'Dispatch cost: muxlab backends (solid) beside libevent (dashed) and libev (dotted)'"
+		echo "set grid"
+		echo "set key top left box opaque"
+		printf 'plot '
+		sep=""
+		for b in $backends; do
+			dt=1; case $b in libevent-*) dt=2 ;; libev-*) dt=3 ;; esac
+			printf "%s'%s/%s.dat' using 1:2 with linespoints lw 2 dt %d title '%s'" "$sep" "$data" "$b" $dt "$b"
+			sep=", "
+		done
+		echo
+	} | gnuplot
+done
+echo "dispatch.sh: results in $out" >&2

@@ -1,0 +1,100 @@
+/*
+ * dispatch_mux.c - muxdispatch drives our backends through include/mux.h
+ * exactly as the server does: add each fd for MUX_IN, wait, act on what
+ * came back. fd numbers map back to pairs through a table.
+ */
+#include "dispatch.h"
+#include "mux.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH 1024	/* the server's wait batch */
+
+struct ours {
+	const struct mux_ops *ops;
+	struct mux *mux;
+	struct dispatch_world *w;
+	int *pair_of_fd;
+	struct mux_event ev[BATCH];
+};
+
+static void ours_teardown(void *ctx)
+{
+	struct ours *o = ctx;
+
+	if (o->mux) {
+		/* del before close, as include/mux.h asks; the pairs outlive the driver. */
+		for (int i = 0; i < o->w->pairs; i++)
+			o->ops->del(o->mux, o->w->rd[i]);
+		o->ops->destroy(o->mux);
+	}
+	free(o->pair_of_fd);
+	free(o);
+}
+
+static void *ours_setup(const struct mux_ops *ops, struct dispatch_world *w, const char **why)
+{
+	struct ours *o = calloc(1, sizeof(*o));
+	int max_fd = 0, rc = 0;
+
+	for (int i = 0; i < w->pairs; i++)
+		if (w->rd[i] > max_fd)
+			max_fd = w->rd[i];
+	if (!o || !(o->pair_of_fd = calloc((size_t)max_fd + 1, sizeof(int)))) {
+		free(o);
+		*why = "out of memory";
+		return NULL;
+	}
+	o->ops = ops;
+	o->w = w;
+	o->mux = ops->create(w->pairs);
+	if (!o->mux)
+		rc = -errno;
+	for (int i = 0; rc == 0 && i < w->pairs; i++) {
+		o->pair_of_fd[w->rd[i]] = i;
+		rc = ops->add(o->mux, w->rd[i], MUX_IN);
+	}
+	if (rc < 0) {
+		*why = strerror(-rc);
+		ours_teardown(o);
+		return NULL;
+	}
+	return o;
+}
+
+static bool ours_round(void *ctx)
+{
+	struct ours *o = ctx;
+	int n = o->ops->wait(o->mux, o->ev, BATCH, 0);
+
+	for (int i = 0; i < n; i++)
+		dispatch_readable(o->w, o->pair_of_fd[o->ev[i].fd], o->ops->edge_triggered);
+	return n >= 0;
+}
+
+static void ours_counters(void *ctx, struct dispatch_counters *out)
+{
+	const struct ours *o = ctx;
+
+	out->waits = o->mux->stats.waits;
+	out->scanned = o->mux->stats.scanned;
+}
+
+/* One driver per backend; names and flags repeat mux_*_ops' because initialisers must be constant. */
+#define OURS(var, ops_var, backend, mech, et) \
+	static void *var##_setup(struct dispatch_world *w, const char **why) \
+	{ \
+		return ours_setup(&ops_var, w, why); \
+	} \
+	const struct dispatch_driver var = { \
+		.name = backend, .mechanism = mech, .library = "muxlab", .edge_triggered = et, \
+		.setup = var##_setup, .round = ours_round, .counters = ours_counters, \
+		.teardown = ours_teardown, \
+	}
+
+OURS(dispatch_ours_select, mux_select_ops, "select", "select", false);
+OURS(dispatch_ours_poll, mux_poll_ops, "poll", "poll", false);
+OURS(dispatch_ours_epoll, mux_epoll_ops, "epoll", "epoll", false);
+OURS(dispatch_ours_epoll_et, mux_epoll_et_ops, "epoll-et", "epoll", true);

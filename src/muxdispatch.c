@@ -1,0 +1,573 @@
+/*
+ * muxdispatch.c - the dispatch-cost micro-benchmark's command line: our
+ * backends beside libevent's and libev's in one process and one run, and
+ * Kerrisk's epoll table. Each (backend, fds) cell runs in a child process,
+ * so a peer that crashes or aborts at some fd count is reported as n/a
+ * instead of taking the run with it.
+ */
+#include "cli.h"
+#include "dispatch_run.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PROG "muxdispatch"
+#define MAX_FDS_LIST 16
+#define MAX_REPEAT 100
+#define MAX_DRIVERS 16
+
+const struct dispatch_driver *const dispatch_drivers[] = {
+	&dispatch_ours_select, &dispatch_ours_poll, &dispatch_ours_epoll, &dispatch_ours_epoll_et,
+#ifdef HAVE_LIBEVENT
+	&dispatch_libevent_select, &dispatch_libevent_poll, &dispatch_libevent_epoll,
+#endif
+#ifdef HAVE_LIBEV
+	&dispatch_libev_select, &dispatch_libev_poll, &dispatch_libev_epoll,
+#endif
+	NULL
+};
+
+/* Kerrisk, LCA 2006 (and TLPI table 63-9): seconds for 100 000 operations. */
+static const struct { int fds; double poll, select, epoll; } kerrisk_2006[] = {
+	{ 10, 1.12, 1.28, 0.65 }, { 100, 6.8, 7.1, 0.68 }, { 1000, 157, 151, 0.89 }, { 10000, 1750, 1087, 0.97 },
+};
+
+struct options {
+	const struct dispatch_driver *drivers[MAX_DRIVERS];
+	int ndrivers;
+	long fds[MAX_FDS_LIST];
+	int nfds;
+	long active, writes, repeat, ops;
+	enum dispatch_source source;
+	bool kerrisk;
+	const char *csv, *medians;
+};
+
+/* What a child reports for one cell. */
+struct cell {
+	enum dispatch_outcome outcome;
+	char why[160];
+	int reps;
+	struct dispatch_sample s[MAX_REPEAT];
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"usage: muxdispatch [options]\n"
+"The dispatch benchmark (after libevent's test/bench.c): N socketpairs registered\n"
+"for reading, A bytes in flight; each readable pair reads one byte and writes one\n"
+"into the next until W writes are done. Prints microseconds per event.\n"
+"\n"
+"  -b, --backend NAME     a backend, a comma-separated list, or all (default all)\n"
+"  -n, --fds N[,N...]     socketpairs registered (default 100,1000,10000)\n"
+"  -a, --active A         bytes in flight at once (default 100; at most N)\n"
+"  -w, --writes W         writes per run (default 100000)\n"
+"  -r, --repeat R         runs per cell; medians, min and max are reported (default 3)\n"
+"      --csv FILE         one row per run ('-' for stdout)\n"
+"      --medians FILE     one row per cell: median, min, max, ratios ours/peer\n"
+"      --source KIND      socketpair (default, as bench.c: two fds per source) or\n"
+"                         eventfd (EFD_SEMAPHORE: one fd per source, for fd limits\n"
+"                         too low for two fds per source)\n"
+"      --kerrisk          Kerrisk's table instead: OPS monitoring operations with one\n"
+"                         random fd ready each, at 10,100,1000,10000 fds (or --fds),\n"
+"                         for our select, poll, epoll, epoll-et; --csv gets\n"
+"                         backend,fds,ops,seconds (his figures as kerrisk2006-*)\n"
+"      --ops N            monitoring operations for --kerrisk (default 100000)\n"
+"      --list             the backends this build has\n"
+"  -h, --help             this text\n"
+"\n"
+"Backends:");
+	for (int i = 0; dispatch_drivers[i]; i++)
+		fprintf(out, " %s", dispatch_drivers[i]->name);
+	fprintf(out, "\n");
+}
+
+static bool add_driver(struct options *o, const char *name)
+{
+	for (int i = 0; dispatch_drivers[i]; i++)
+		if (strcmp(name, "all") == 0 || strcmp(name, dispatch_drivers[i]->name) == 0) {
+			if (o->ndrivers < MAX_DRIVERS)
+				o->drivers[o->ndrivers++] = dispatch_drivers[i];
+			if (strcmp(name, "all") != 0)
+				return true;
+		}
+	if (strcmp(name, "all") == 0)
+		return true;
+	fprintf(stderr, PROG ": --backend: unknown or not built: '%s' (see --list)\n", name);
+	return false;
+}
+
+/* Comma-separated list of names or numbers; each piece handed to take(). */
+static bool each_item(const char *list, bool (*take)(struct options *, const char *), struct options *o)
+{
+	char buf[256], *save = NULL;
+
+	if (snprintf(buf, sizeof(buf), "%s", list) >= (int)sizeof(buf) || !buf[0])
+		return take(o, "");
+	for (char *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save))
+		if (!take(o, p))
+			return false;
+	return true;
+}
+
+static bool add_fds(struct options *o, const char *text)
+{
+	if (o->nfds == MAX_FDS_LIST) {
+		fprintf(stderr, PROG ": --fds: at most %d values\n", MAX_FDS_LIST);
+		return false;
+	}
+	return cli_long(PROG, "fds", text, 2, 1000000, &o->fds[o->nfds++]);
+}
+
+static const struct option long_options[] = {
+	{ "backend", required_argument, NULL, 'b' }, { "fds", required_argument, NULL, 'n' },
+	{ "active", required_argument, NULL, 'a' }, { "writes", required_argument, NULL, 'w' },
+	{ "repeat", required_argument, NULL, 'r' }, { "csv", required_argument, NULL, 'c' },
+	{ "medians", required_argument, NULL, 'm' }, { "kerrisk", no_argument, NULL, 'k' },
+	{ "ops", required_argument, NULL, 'o' }, { "list", no_argument, NULL, 'l' },
+	{ "source", required_argument, NULL, 's' },
+	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+};
+
+static bool parse_flag(int c, struct options *o)
+{
+	switch (c) {
+	case 'b': return each_item(optarg, add_driver, o);
+	case 'n': return each_item(optarg, add_fds, o);
+	case 'a': return cli_long(PROG, "active", optarg, 1, 1000000, &o->active);
+	case 'w': return cli_long(PROG, "writes", optarg, 0, 1L << 40, &o->writes);
+	case 'r': return cli_long(PROG, "repeat", optarg, 1, MAX_REPEAT, &o->repeat);
+	case 'c': o->csv = optarg; return true;
+	case 'm': o->medians = optarg; return true;
+	case 'k': o->kerrisk = true; return true;
+	case 'o': return cli_long(PROG, "ops", optarg, 1, 1L << 40, &o->ops);
+	case 's':
+		if (strcmp(optarg, "socketpair") == 0 || strcmp(optarg, "eventfd") == 0) {
+			o->source = optarg[0] == 'e' ? SOURCE_EVENTFD : SOURCE_SOCKETPAIR;
+			return true;
+		}
+		fprintf(stderr, PROG ": --source: expected socketpair or eventfd, got '%s'\n", optarg);
+		return false;
+	}
+	return false;
+}
+
+/* 0: run; 2: bad flags (reported); -1: --help or --list printed. */
+static int parse(int argc, char **argv, struct options *o)
+{
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":b:n:a:w:r:h", long_options, NULL)) != -1) {
+		if (c == 'h' || c == 'l') {
+			if (c == 'h')
+				usage(stdout);
+			for (int i = 0; c == 'l' && dispatch_drivers[i]; i++)
+				printf("%-16s %-8s %s\n", dispatch_drivers[i]->name, dispatch_drivers[i]->library,
+				       dispatch_drivers[i]->mechanism);
+			return -1;
+		}
+		if (c == ':' || c == '?') {
+			fprintf(stderr, PROG ": %s '%s' (see --help)\n",
+				c == ':' ? "missing value for" : "unknown option", argv[optind - 1]);
+			return 2;
+		}
+		if (!parse_flag(c, o))
+			return 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+	if (o->kerrisk && o->ndrivers == 0)
+		for (int i = 0; i < 4; i++)	/* ours: the table is about the mechanisms */
+			o->drivers[o->ndrivers++] = dispatch_drivers[i];
+	if (o->ndrivers == 0)
+		add_driver(o, "all");
+	if (o->nfds == 0) {
+		static const long sweep[] = { 100, 1000, 10000 }, table[] = { 10, 100, 1000, 10000 };
+		const long *d = o->kerrisk ? table : sweep;
+
+		o->nfds = o->kerrisk ? 4 : 3;
+		memcpy(o->fds, d, (size_t)o->nfds * sizeof(long));
+	}
+	return 0;
+}
+
+/*
+ * Room for the largest cell: two fds a pair plus slack. The soft limit is
+ * raised, and the hard one too when we may (root); false when still short.
+ */
+static const char *source_name(const struct options *o)
+{
+	return o->source == SOURCE_EVENTFD ? "eventfd" : "socketpair";
+}
+
+static bool fds_fit(const struct options *o, long pairs, char *why, size_t len)
+{
+	rlim_t need = (rlim_t)((o->source == SOURCE_EVENTFD ? 1 : 2) * pairs + 64);
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return false;
+	if (rl.rlim_cur >= need)
+		return true;
+	if (rl.rlim_max < need) {
+		struct rlimit raised = { need, need };
+
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			return true;
+	}
+	rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur >= need)
+		return true;
+	snprintf(why, len, "needs %llu fds, hard limit %llu (raise it: ulimit -Hn %llu; or --source eventfd)",
+		 (unsigned long long)need, (unsigned long long)rl.rlim_max, (unsigned long long)need);
+	return false;
+}
+
+/* In the child: one cell, all repetitions. */
+static void measure_cell(const struct options *o, const struct dispatch_driver *d, long fds, struct cell *c)
+{
+	struct dispatch_world w;
+	const char *why = NULL;
+	long active = o->active < fds ? o->active : fds;
+
+	c->outcome = world_open(&w, o->source, (int)fds, &why) ? DISPATCH_OK : DISPATCH_NA;
+	for (; c->outcome == DISPATCH_OK && c->reps < o->repeat; c->reps++) {
+		struct dispatch_sample *s = &c->s[c->reps];
+
+		if (o->kerrisk) {
+			c->outcome = dispatch_kerrisk(d, &w, o->ops, &s->seconds, &why);
+			s->events = (uint64_t)o->ops;
+		} else {
+			c->outcome = dispatch_measure(d, &w, (int)active, o->writes, s, &why);
+		}
+	}
+	if (c->outcome != DISPATCH_OK)
+		snprintf(c->why, sizeof(c->why), "%s", why ? why : "failed");
+	world_close(&w);
+}
+
+/* Run one cell in a child; a crash or abort there becomes n/a here. */
+static void run_cell(const struct options *o, const struct dispatch_driver *d, long fds, struct cell *c)
+{
+	int p[2], status;
+	pid_t pid;
+	size_t got = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->outcome = DISPATCH_NA;
+	if (!fds_fit(o, fds, c->why, sizeof(c->why)))
+		return;
+	fflush(NULL);
+	if (pipe(p) == -1 || (pid = fork()) == -1) {
+		snprintf(c->why, sizeof(c->why), "fork: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		measure_cell(o, d, fds, c);
+		_exit(write(p[1], c, sizeof(*c)) == (ssize_t)sizeof(*c) ? 0 : 1);
+	}
+	close(p[1]);
+	while (got < sizeof(*c)) {
+		ssize_t r = read(p[0], (char *)c + got, sizeof(*c) - got);
+
+		if (r <= 0 && !(r == -1 && errno == EINTR))
+			break;
+		if (r > 0)
+			got += (size_t)r;
+	}
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	if (got != sizeof(*c)) {
+		memset(c, 0, sizeof(*c));
+		c->outcome = DISPATCH_NA;	/* a peer that dies at some size is reported, not fatal */
+		if (WIFSIGNALED(status))
+			snprintf(c->why, sizeof(c->why), "crashed: %s", strsignal(WTERMSIG(status)));
+		else
+			snprintf(c->why, sizeof(c->why), "exited %d", WEXITSTATUS(status));
+	}
+}
+
+static double us_per_event(const struct dispatch_sample *s)
+{
+	return s->events ? s->seconds * 1e6 / (double)s->events : 0;
+}
+
+static int by_value(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median, min and max of a cell's figure (us per event, or seconds for --kerrisk). */
+static void spread(const struct options *o, const struct cell *c, double out[3])
+{
+	double v[MAX_REPEAT];
+
+	for (int i = 0; i < c->reps; i++)
+		v[i] = o->kerrisk ? c->s[i].seconds : us_per_event(&c->s[i]);
+	qsort(v, (size_t)c->reps, sizeof(double), by_value);
+	out[0] = c->reps % 2 ? v[c->reps / 2] : (v[c->reps / 2 - 1] + v[c->reps / 2]) / 2;
+	out[1] = v[0];
+	out[2] = v[c->reps - 1];
+}
+
+static FILE *open_out(const char *path)
+{
+	FILE *f;
+
+	if (!path)
+		return NULL;
+	if (strcmp(path, "-") == 0)
+		return stdout;
+	f = fopen(path, "w");
+	if (!f)
+		fprintf(stderr, PROG ": cannot write %s: %s\n", path, strerror(errno));
+	return f;
+}
+
+/* A figure, or "-" when there is none. */
+static const char *fig(char *buf, size_t len, double v, int decimals)
+{
+	if (isnan(v))
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.*f", decimals, v);
+	return buf;
+}
+
+static const char *outcome_text(const struct cell *c)
+{
+	static char buf[192];
+
+	if (c->outcome == DISPATCH_OK)
+		return "ok";
+	snprintf(buf, sizeof(buf), "%s: %s", c->outcome == DISPATCH_NA ? "n/a" : "FAILED", c->why);
+	return buf;
+}
+
+/* The same mechanism in `library`, when it was measured: its median. */
+static bool peer_median(const struct options *o, struct cell *row, int self, const char *library, double *out)
+{
+	double m[3];
+
+	for (int i = 0; i < o->ndrivers; i++)
+		if (strcmp(o->drivers[i]->library, library) == 0 &&
+		    strcmp(o->drivers[i]->mechanism, o->drivers[self]->mechanism) == 0 &&
+		    row[i].outcome == DISPATCH_OK) {
+			spread(o, &row[i], m);
+			*out = m[0];
+			return true;
+		}
+	return false;
+}
+
+static void per_run_rows(FILE *f, const struct options *o, const struct dispatch_driver *d, long fds,
+			 const struct cell *c)
+{
+	long active = o->active < fds ? o->active : fds;
+
+	if (c->outcome != DISPATCH_OK) {
+		fprintf(f, "%s,%ld,%ld,%ld,0,n/a,%s,%s,0,0,n/a,%s,%s\n", d->name, fds, active, o->writes,
+			d->library, d->mechanism, source_name(o), outcome_text(c));
+		return;
+	}
+	for (int r = 0; r < c->reps; r++) {
+		const struct dispatch_sample *s = &c->s[r];
+
+		fprintf(f, "%s,%ld,%ld,%ld,%d,%.4f,%s,%s,%llu,%llu,", d->name, fds, active, o->writes, r + 1,
+			us_per_event(s), d->library, d->mechanism, (unsigned long long)s->events,
+			(unsigned long long)s->waits);
+		if (s->waits && s->scanned)
+			fprintf(f, "%.1f,", (double)s->scanned / (double)s->waits);
+		else
+			fprintf(f, "n/a,");
+		fprintf(f, "%s,ok\n", source_name(o));
+	}
+}
+
+/* One fds value: the human table, and the medians rows. */
+static void report_row(const struct options *o, long fds, struct cell *row, FILE *medians)
+{
+	long active = o->active < fds ? o->active : fds;
+
+	printf("\nfds=%ld active=%ld writes=%ld source=%s, %ld runs: microseconds per event\n", fds, active,
+	       o->writes, source_name(o), o->repeat);
+	printf("  %-16s %9s %9s %9s %12s %12s %9s\n", "backend", "median", "min", "max", "scanned/wait",
+	       "vs libevent", "vs libev");
+	for (int i = 0; i < o->ndrivers; i++) {
+		const struct dispatch_driver *d = o->drivers[i];
+		const struct dispatch_sample *s = &row[i].s[0];
+		double m[3], peer, r_event = NAN, r_ev = NAN, scanned = NAN;
+		char b[3][24];
+
+		if (row[i].outcome != DISPATCH_OK) {
+			printf("  %-16s %s\n", d->name, outcome_text(&row[i]));
+			if (medians)
+				fprintf(medians, "%s,%s,%s,%ld,%ld,%ld,0,n/a,n/a,n/a,n/a,n/a,n/a,%s,%s\n", d->name,
+					d->library, d->mechanism, fds, active, o->writes, source_name(o),
+					outcome_text(&row[i]));
+			continue;
+		}
+		spread(o, &row[i], m);
+		if (strcmp(d->library, "muxlab") == 0) {
+			if (peer_median(o, row, i, "libevent", &peer))
+				r_event = m[0] / peer;
+			if (peer_median(o, row, i, "libev", &peer))
+				r_ev = m[0] / peer;
+		}
+		if (s->waits && s->scanned)
+			scanned = (double)s->scanned / (double)s->waits;
+		printf("  %-16s %9.4f %9.4f %9.4f %12s %12s %9s\n", d->name, m[0], m[1], m[2],
+		       fig(b[0], 24, scanned, 1), fig(b[1], 24, r_event, 2), fig(b[2], 24, r_ev, 2));
+		if (medians)
+			fprintf(medians, "%s,%s,%s,%ld,%ld,%ld,%d,%.4f,%.4f,%.4f,%s,%s,%s,%s,ok\n", d->name,
+				d->library, d->mechanism, fds, active, o->writes, row[i].reps, m[0], m[1], m[2],
+				fig(b[0], 24, scanned, 1), fig(b[1], 24, r_event, 3), fig(b[2], 24, r_ev, 3),
+				source_name(o));
+	}
+}
+
+static int run_sweep(const struct options *o)
+{
+	FILE *csv = open_out(o->csv), *medians = open_out(o->medians);
+	struct cell *row = calloc((size_t)o->ndrivers, sizeof(*row));
+	int rc = 0;
+
+	if ((o->csv && !csv) || (o->medians && !medians) || !row)
+		return 1;
+	if (csv)
+		fprintf(csv, "backend,fds,active,writes,rep,us_per_event,library,mechanism,events,waits,"
+			"scanned_per_wait,source,status\n");
+	if (medians)
+		fprintf(medians, "backend,library,mechanism,fds,active,writes,reps,us_per_event_median,"
+			"us_per_event_min,us_per_event_max,scanned_per_wait,ratio_vs_libevent,ratio_vs_libev,source,status\n");
+	for (int f = 0; f < o->nfds; f++) {
+		for (int i = 0; i < o->ndrivers; i++) {
+			run_cell(o, o->drivers[i], o->fds[f], &row[i]);
+			if (csv)
+				per_run_rows(csv, o, o->drivers[i], o->fds[f], &row[i]);
+			/* Ours must always work; a peer may be n/a, but never wrong. */
+			if (row[i].outcome == DISPATCH_BROKEN ||
+			    (row[i].outcome != DISPATCH_OK && strcmp(o->drivers[i]->library, "muxlab") == 0))
+				rc = 1;
+		}
+		report_row(o, o->fds[f], row, medians);
+		fflush(NULL);
+	}
+	if (csv && csv != stdout)
+		fclose(csv);
+	if (medians && medians != stdout)
+		fclose(medians);
+	free(row);
+	return rc;
+}
+
+static double his_figure(long fds, const char *mechanism)
+{
+	for (size_t i = 0; i < sizeof(kerrisk_2006) / sizeof(kerrisk_2006[0]); i++)
+		if (kerrisk_2006[i].fds == fds)
+			return strcmp(mechanism, "poll") == 0 ? kerrisk_2006[i].poll :
+			       strcmp(mechanism, "select") == 0 ? kerrisk_2006[i].select : kerrisk_2006[i].epoll;
+	return NAN;
+}
+
+/* Our median for (driver named name, fds), NAN when not measured. */
+static double our_seconds(const struct options *o, const struct cell *row, const char *name)
+{
+	double m[3];
+
+	for (int i = 0; i < o->ndrivers; i++)
+		if (strcmp(o->drivers[i]->name, name) == 0 && row[i].outcome == DISPATCH_OK) {
+			spread(o, &row[i], m);
+			return m[0];
+		}
+	return NAN;
+}
+
+static void kerrisk_line(const struct options *o, long fds, const struct cell *row)
+{
+	static const char *const mech[] = { "poll", "select", "epoll" };
+	double his[3], ours[4];
+	char b[11][24];
+
+	for (int k = 0; k < 3; k++)
+		his[k] = his_figure(fds, mech[k]);
+	ours[0] = our_seconds(o, row, "poll");
+	ours[1] = our_seconds(o, row, "select");
+	ours[2] = our_seconds(o, row, "epoll");
+	ours[3] = our_seconds(o, row, "epoll-et");
+	printf("  %6ld | %8s %8s %6s | %6s %6s | %8s %8s %7s %8s | %7s %7s\n", fds,
+	       fig(b[0], 24, his[0], 2), fig(b[1], 24, his[1], 2), fig(b[2], 24, his[2], 2),
+	       fig(b[3], 24, his[0] / his[2], 1), fig(b[4], 24, his[1] / his[2], 1),
+	       fig(b[5], 24, ours[0], 3), fig(b[6], 24, ours[1], 3), fig(b[7], 24, ours[2], 3),
+	       fig(b[8], 24, ours[3], 3), fig(b[9], 24, ours[0] / ours[2], 1), fig(b[10], 24, ours[1] / ours[2], 1));
+}
+
+static int run_kerrisk(const struct options *o)
+{
+	FILE *csv = open_out(o->csv);
+	struct cell *row = calloc((size_t)o->ndrivers, sizeof(*row));
+	int rc = 0;
+
+	if ((o->csv && !csv) || !row)
+		return 1;
+	if (csv)
+		fprintf(csv, "backend,fds,ops,seconds\n");
+	printf("Kerrisk's measurement (LCA 2006; TLPI table 63-9): %ld monitoring operations, one randomly\n"
+	       "chosen fd ready each time; seconds (ours: median of %ld runs, each op = write + wait + read,\n"
+	       "sources: %s)\n\n"
+	       "  %6s | %-24s | %-13s | %-35s | %-15s\n  %6s | %8s %8s %6s | %6s %6s | %8s %8s %7s %8s | %7s %7s\n",
+	       o->ops, o->repeat, source_name(o), "", "Kerrisk 2006", "his ratios", "muxlab, this machine", "our ratios",
+	       "fds", "poll", "select", "epoll", "poll/e", "sel/e", "poll", "select", "epoll", "epoll-et",
+	       "poll/e", "sel/e");
+	for (int f = 0; f < o->nfds; f++) {
+		for (int i = 0; i < o->ndrivers; i++) {
+			double m[3];
+
+			run_cell(o, o->drivers[i], o->fds[f], &row[i]);
+			if (row[i].outcome != DISPATCH_OK) {
+				fprintf(stderr, PROG ": %s at %ld fds: %s\n", o->drivers[i]->name, o->fds[f],
+					outcome_text(&row[i]));
+				rc = 1;
+				continue;
+			}
+			spread(o, &row[i], m);
+			if (csv)
+				fprintf(csv, "%s,%ld,%ld,%.6f\n", o->drivers[i]->name, o->fds[f], o->ops, m[0]);
+		}
+		kerrisk_line(o, o->fds[f], row);
+		fflush(NULL);
+	}
+	for (size_t i = 0; csv && i < sizeof(kerrisk_2006) / sizeof(kerrisk_2006[0]); i++)
+		fprintf(csv, "kerrisk2006-poll,%d,100000,%g\nkerrisk2006-select,%d,100000,%g\n"
+			"kerrisk2006-epoll,%d,100000,%g\n", kerrisk_2006[i].fds, kerrisk_2006[i].poll,
+			kerrisk_2006[i].fds, kerrisk_2006[i].select, kerrisk_2006[i].fds, kerrisk_2006[i].epoll);
+	if (csv && csv != stdout)
+		fclose(csv);
+	free(row);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { .active = 100, .writes = 100000, .repeat = 3, .ops = 100000 };
+	int rc = parse(argc, argv, &o);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	return o.kerrisk ? run_kerrisk(&o) : run_sweep(&o);
+}

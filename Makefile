@@ -22,7 +22,7 @@ endif
 CORE    := src/mux.c src/mux_select.c src/mux_poll.c src/mux_epoll.c src/cli.c
 SERVER  := $(CORE) src/proto_echo.c src/http.c src/sockperf.c src/server.c src/muxserver.c
 LOAD    := src/cli.c src/hist.c src/load.c src/load_echo.c src/load_http.c src/load_sockperf.c src/load_udp.c src/muxload.c
-TESTS   := test_mux test_server test_hist test_load test_http test_dispatch
+TESTS   := test_mux test_server test_hazards test_hist test_load test_http test_dispatch
 
 # muxdispatch compiles its peers in when their libraries are found (libev ships no .pc file).
 HAVE_LIBEVENT := $(shell pkg-config --exists libevent 2>/dev/null && echo 1)
@@ -66,6 +66,8 @@ build/san/test_mux: $(call objs,build/san,$(CORE) tests/test_mux.c tests/testuti
 build/test_server: $(call objs,build,$(CORE) tests/test_server.c tests/testutil.c)
 build/san/test_server: $(call objs,build/san,$(CORE) tests/test_server.c tests/testutil.c)
 
+build/test_hazards: $(call objs,build,$(CORE) tests/hazards/test_hazards.c tests/testutil.c)
+build/san/test_hazards: $(call objs,build/san,$(CORE) tests/hazards/test_hazards.c tests/testutil.c)
 build/muxdispatch: $(call objs,build,$(DISPATCH))
 build/san/muxdispatch: $(call objs,build/san,$(DISPATCH))
 build/test_dispatch: $(call objs,build,tests/test_dispatch.c tests/testutil.c $(CORE))

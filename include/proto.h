@@ -30,6 +30,7 @@ struct proto_ops {
 	const char *summary;
 	size_t state_size;   /* per-connection state, zeroed at accept */
 	bool datagram;       /* UDP: one socket, each datagram handed to input() whole */
+	const char *timeout_reply;  /* sent before closing a request that timed out (NULL: none) */
 	/*
 	 * Consume complete requests at in[0..n) (which the protocol may modify
 	 * in place) and emit their replies. Returns the bytes consumed (the rest

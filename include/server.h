@@ -20,6 +20,7 @@ struct server_config {
 	double duration_s;         /* 0: run until a signal */
 	double grace_s;            /* after SIGINT/SIGTERM: wait this long for clients */
 	double idle_timeout_s;     /* close connections silent this long; 0: never */
+	double header_timeout_s;   /* close a request still incomplete this long after its first byte; 0: never */
 	long nofile;               /* 0: raise soft RLIMIT_NOFILE to the hard limit */
 	int sndbuf;                /* 0: kernel default SO_SNDBUF */
 	int rcvbuf;                /* 0: kernel default SO_RCVBUF */
@@ -33,6 +34,8 @@ struct server_stats {
 	uint64_t resets, paused, dels;
 	uint64_t pending_max;      /* most bytes ever buffered for one connection */
 	uint64_t idle_closed;      /* connections closed by --idle-timeout */
+	uint64_t header_timeouts;  /* connections closed by --header-timeout */
+	uint64_t out_events;       /* connection events reporting MUX_OUT (write interest at work) */
 	uint64_t truncated;        /* udp: datagrams longer than --dgram-size, not echoed */
 	uint64_t send_drops;       /* udp: replies the socket refused (full send buffer) */
 	uint64_t rcv_drops;        /* udp: datagrams the kernel dropped, receive buffer full (SO_RXQ_OVFL) */

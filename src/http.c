@@ -248,5 +248,6 @@ const struct proto_ops proto_http_ops = {
 	.name = "http",
 	.summary = "minimal HTTP/1.1: 200 and a fixed body; keep-alive, pipelining",
 	.state_size = sizeof(struct http_parse_state),
+	.timeout_reply = ERROR_REPLY(408, "Request Timeout"),
 	.input = http_input,
 };

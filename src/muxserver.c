@@ -28,6 +28,8 @@ static void usage(FILE *out)
 "      --max-conns N      connections beyond N are accepted and closed at once (default 0: no limit)\n"
 "  -d, --duration S       stop by itself after S seconds (for perf/strace sessions)\n"
 "      --idle-timeout S   close connections silent for S seconds (default 0: never)\n"
+"      --header-timeout S close a connection whose request is still incomplete S seconds\n"
+"                         after its first byte (http: 408 first); slowloris (default 60, 0: never)\n"
 "      --grace S          after SIGINT/SIGTERM, wait up to S seconds for clients to finish (default 5)\n"
 "      --nofile N         set the soft fd limit to N (default: raise it to the hard limit)\n"
 "      --sndbuf SIZE      SO_SNDBUF of accepted sockets (default: kernel's)\n"
@@ -60,7 +62,7 @@ static void list_backends(void)
 }
 
 enum { OPT_LIST = 256, OPT_MAX_PENDING, OPT_MAX_CONNS, OPT_GRACE, OPT_NOFILE,
-       OPT_SNDBUF, OPT_RCVBUF, OPT_BACKLOG, OPT_UPPER, OPT_PROTO, OPT_BODY_SIZE, OPT_DGRAM_SIZE, OPT_IDLE_TIMEOUT };
+       OPT_SNDBUF, OPT_RCVBUF, OPT_BACKLOG, OPT_UPPER, OPT_PROTO, OPT_BODY_SIZE, OPT_DGRAM_SIZE, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT };
 
 static const struct option options[] = {
 	{ "backend", required_argument, NULL, 'b' },
@@ -72,6 +74,7 @@ static const struct option options[] = {
 	{ "duration", required_argument, NULL, 'd' },
 	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
 	{ "nofile", required_argument, NULL, OPT_NOFILE },
 	{ "sndbuf", required_argument, NULL, OPT_SNDBUF },
 	{ "rcvbuf", required_argument, NULL, OPT_RCVBUF },
@@ -114,6 +117,9 @@ static int parse(int argc, char **argv, struct server_config *cfg)
 		case OPT_MAX_CONNS: ok = cli_long(PROG, "max-conns", optarg, 0, 1L << 30, &cfg->max_conns); break;
 		case 'd': ok = cli_double(PROG, "duration", optarg, 0.001, 1e7, &cfg->duration_s); break;
 		case OPT_IDLE_TIMEOUT: ok = cli_double(PROG, "idle-timeout", optarg, 0.01, 1e7, &cfg->idle_timeout_s); break;
+		case OPT_HEADER_TIMEOUT:
+			ok = cli_double(PROG, "header-timeout", optarg, 0, 1e7, &cfg->header_timeout_s);
+			break;
 		case OPT_GRACE: ok = cli_double(PROG, "grace", optarg, 0, 1e7, &cfg->grace_s); break;
 		case OPT_NOFILE: ok = cli_long(PROG, "nofile", optarg, 16, 1L << 30, &cfg->nofile); break;
 		case OPT_SNDBUF: ok = cli_size(PROG, "sndbuf", optarg, 1, 1L << 30, &v); cfg->sndbuf = (int)v; break;
@@ -169,6 +175,7 @@ int main(int argc, char **argv)
 		.pcfg = { .body_size = 13, .dgram_size = 65536 },
 		.max_pending = 1 << 20,
 		.grace_s = 5,
+		.header_timeout_s = 60,	/* nginx's client_header_timeout */
 		.backlog = 4096,
 	};
 	int rc = parse(argc, argv, &cfg);

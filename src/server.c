@@ -49,6 +49,7 @@ struct conn {
 	bool closing;              /* the protocol asked to close once output is sent */
 	bool in_ready_list;
 	double last_active;        /* loop time of its last event, for --idle-timeout */
+	double partial_since;      /* loop time the incomplete request in `in` began; 0: none */
 	struct buf out;            /* replies the socket would not take yet */
 	struct buf in;             /* a partial request, waiting for more bytes */
 	struct conn *prev, *next;  /* ready list (edge-triggered work left over) */
@@ -299,9 +300,15 @@ static bool deliver(struct server *s, struct conn *c, char *data, size_t n)
 		c->in.len = n - (size_t)used;
 		if (!c->in.len)
 			buf_reset(&c->in);
-		return true;
+	} else if ((size_t)used != n && !buf_append(&c->in, data + used, n - (size_t)used)) {
+		return false;
 	}
-	return (size_t)used == n || buf_append(&c->in, data + used, n - (size_t)used);
+	/* --header-timeout counts from a request's first byte: trickling more does not reset it. */
+	if (!c->in.len)
+		c->partial_since = 0;
+	else if (!c->partial_since || used > 0)
+		c->partial_since = s->now;
+	return true;
 }
 
 static bool reading_allowed(const struct server *s, const struct conn *c)
@@ -379,6 +386,7 @@ static void settle(struct server *s, struct conn *c)
 static void serve_conn(struct server *s, struct conn *c, unsigned events)
 {
 	c->last_active = s->now;
+	s->st.out_events += (events & MUX_OUT) != 0;
 	if (events & MUX_RDHUP)
 		c->peer_done_sending = true;
 	if ((events & MUX_OUT) && !flush(s, c))
@@ -581,7 +589,7 @@ static void print_stats(struct server *s, const char *tag)
 	getrusage(RUSAGE_SELF, &ru);
 	printf("%s backend=%s open=%ld accepted=%llu closed=%llu refused=%llu shed=%llu "
 	       "bytes_in=%llu bytes_out=%llu requests=%llu reads=%llu writes=%llu "
-	       "resets=%llu paused=%llu pending_max=%llu dels=%llu idle_closed=%llu truncated=%llu send_drops=%llu rcv_drops=%llu "
+	       "resets=%llu paused=%llu pending_max=%llu dels=%llu idle_closed=%llu header_timeouts=%llu out_events=%llu truncated=%llu send_drops=%llu rcv_drops=%llu "
 	       "waits=%llu events=%llu events_per_wait=%.2f scanned=%llu ctl=%llu "
 	       "cpu_user_s=%.3f cpu_sys_s=%.3f\n",
 	       tag, s->mux->ops->name, s->open_conns,
@@ -592,8 +600,9 @@ static void print_stats(struct server *s, const char *tag)
 	       (unsigned long long)s->st.writes, (unsigned long long)s->st.resets,
 	       (unsigned long long)s->st.paused, (unsigned long long)s->st.pending_max,
 	       (unsigned long long)s->st.dels, (unsigned long long)s->st.idle_closed,
-	       (unsigned long long)s->st.truncated,
-	       (unsigned long long)s->st.send_drops, (unsigned long long)s->st.rcv_drops,
+	       (unsigned long long)s->st.header_timeouts, (unsigned long long)s->st.out_events,
+	       (unsigned long long)s->st.truncated, (unsigned long long)s->st.send_drops,
+	       (unsigned long long)s->st.rcv_drops,
 	       (unsigned long long)m->waits, (unsigned long long)m->events,
 	       m->waits ? (double)m->events / (double)m->waits : 0.0,
 	       (unsigned long long)m->scanned, (unsigned long long)m->ctl_calls,
@@ -647,26 +656,60 @@ static void serve_ready_list(struct server *s)
 	}
 }
 
-/*
- * --idle-timeout: close connections with no event for that long. A sweep
- * over all connections at most twice per timeout: O(n) per sweep, a few
- * per second, instead of a timer per connection.
- */
-static void close_idle(struct server *s)
+/* Half the shortest of --idle-timeout and --header-timeout, at most 1 s; 0 when neither is set. */
+static double sweep_interval(const struct server_config *cfg)
 {
-	double limit = s->cfg->idle_timeout_s;
+	double limit = cfg->idle_timeout_s;
 
-	if (limit <= 0 || s->now < s->next_idle_sweep)
+	if (cfg->header_timeout_s > 0 && (limit <= 0 || cfg->header_timeout_s < limit))
+		limit = cfg->header_timeout_s;
+	return limit <= 0 ? 0 : limit < 2 ? limit / 2 : 1;
+}
+
+/*
+ * A request incomplete for too long (slowloris): tell the client when the
+ * protocol has words for it (http: 408), then close. What the client sent
+ * is read and dropped first, so the close is a FIN that lets the reply
+ * arrive, not a reset that may destroy it.
+ */
+static void request_timed_out(struct server *s, struct conn *c)
+{
+	const char *reply = s->cfg->proto->timeout_reply;
+	char sink[4096];
+
+	while (read(c->fd, sink, sizeof(sink)) > 0)
+		;
+	if (reply && send(c->fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+		s->st.bytes_out += strlen(reply);
+	conn_close(s, c);
+	s->st.header_timeouts++;
+}
+
+/*
+ * --idle-timeout and --header-timeout: one sweep over all connections at
+ * most twice per timeout, O(n) a few times per second, instead of a timer
+ * per connection.
+ */
+static void sweep_timeouts(struct server *s)
+{
+	const struct server_config *cfg = s->cfg;
+
+	if (!s->next_idle_sweep || s->now < s->next_idle_sweep)
 		return;
 	for (size_t fd = 0; fd < s->by_fd_cap; fd++) {
 		struct conn *c = s->by_fd[fd];
 
-		if (c && s->now - c->last_active >= limit) {
+		if (!c)
+			continue;
+		if (cfg->idle_timeout_s > 0 && s->now - c->last_active >= cfg->idle_timeout_s) {
 			conn_close(s, c);
 			s->st.idle_closed++;
+		} else if (cfg->header_timeout_s > 0 && c->partial_since &&
+			   s->now - c->partial_since >= cfg->header_timeout_s) {
+			request_timed_out(s, c);
 		}
 	}
-	s->next_idle_sweep = s->now + (limit < 2 ? limit / 2 : 1);
+	s->next_idle_sweep = s->now + sweep_interval(cfg);
 }
 
 static int wait_timeout_ms(const struct server *s)
@@ -716,7 +759,7 @@ static int run_loop(struct server *s)
 		s->now = now_s();
 		dispatch(s, ev, n);
 		serve_ready_list(s);
-		close_idle(s);
+		sweep_timeouts(s);
 		resume_accepting(s);
 		if (s->deadline && now_s() >= s->deadline)
 			break;
@@ -862,8 +905,8 @@ int server_run(const struct server_config *cfg)
 		       cfg->host, cfg->backend->name, cfg->proto->name, (long)getpid());
 		fflush(stdout);
 		started = s->now = now_s();
-		if (cfg->idle_timeout_s > 0)
-			s->next_idle_sweep = started + cfg->idle_timeout_s / 2;
+		if (sweep_interval(cfg) > 0)
+			s->next_idle_sweep = started + sweep_interval(cfg);
 		if (cfg->duration_s > 0)
 			s->deadline = started + cfg->duration_s;
 		rc = run_loop(s);

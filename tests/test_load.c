@@ -28,11 +28,6 @@ static const char *muxload(void)
 	return tool_path("MUXLOAD", "build/muxload");
 }
 
-static const char *backend_of(void **state)
-{
-	return ((const struct mux_ops *)*state)->name;
-}
-
 /*
  * A number from muxload's JSON: the first `key` after `within` (an object
  * key such as "latency_us"), searched past the "params" object so that

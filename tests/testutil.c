@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -575,4 +576,50 @@ int run_backend_matrix(const char *group, const struct backend_test *tests, size
 	free(cells);
 	free(names);
 	return failed ? 1 : 0;
+}
+
+const char *backend_of(void **state)
+{
+	return ((const struct mux_ops *)*state)->name;
+}
+
+void close_all(int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+void connect_many(int *fds, int n, int port)
+{
+	for (int i = 0; i < n; i++) {
+		fds[i] = tcp_connect("127.0.0.1", port);
+		if (fds[i] < 0)
+			fail_msg("connect #%d to port %d: %s", i, port, strerror(errno));
+	}
+}
+
+void expect_clean_stop(struct child *c)
+{
+	int rc = child_stop(c, 30);
+
+	if (rc != 0)
+		fail_msg("muxserver exited with status %d", rc);
+	assert_non_null(strstr(c->line, "summary "));
+}
+
+long open_fds(pid_t pid)
+{
+	char path[64];
+	DIR *d;
+	long n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }

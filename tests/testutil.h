@@ -84,6 +84,17 @@ int run_backend_matrix(const char *group, const struct backend_test *tests, size
 		       int (*setup)(void **), int (*teardown)(void **),
 		       const void *once, size_t nonce);
 
+/* The backend a matrix cell runs (its state). */
+const char *backend_of(void **state);
+/* Close every fd >= 0 of fds[0..n). */
+void close_all(int *fds, int n);
+/* n blocking connections to 127.0.0.1:port; fails the test on any error. */
+void connect_many(int *fds, int n, int port);
+/* SIGTERM; the server must exit 0 with its summary line. */
+void expect_clean_stop(struct child *c);
+/* Open fds of a process (entries of /proc/PID/fd), -1 if unreadable. */
+long open_fds(pid_t pid);
+
 void fill_random(unsigned char *buf, size_t n, uint32_t seed);
 double mono_s(void);
 void sleep_s(double s);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # smoke.sh - make bench-smoke: one short cell per backend into a temporary
 # directory, then check the results are whole: every backend present with
-# requests/s > 0 and no errors, JSON rows for each, and every plot produced.
+# requests/s > 0 and no errors, JSON rows for each, and every plot produced;
+# then a 30-second soak (bench/soak.sh).
 # It asserts nothing about speed.
 set -eu
 cd "$(dirname "$0")/.."
@@ -23,5 +24,9 @@ for f in rps p99 cpu; do
 	check "$f.svg is an SVG" grep -q '<svg' "$dir/$f.svg"
 done
 check "README.md has the medians table" grep -q '^| backend | active' "$dir/README.md"
+# The soak, 30 seconds of it: the server survives 5000-connection churn with no client errors.
+check "soak.sh 30 s: no errors, server alive" bench/soak.sh 30 epoll "$dir/soak"
+check "soak.csv has samples" awk -F, 'END { exit NR < 3 }' "$dir/soak/soak.csv"
+cat "$dir/soak/soak.txt" 2>/dev/null || true
 echo "bench-smoke: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

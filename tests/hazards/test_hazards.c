@@ -707,6 +707,8 @@ static bool connects_refused(int port, double guard_s)
 	for (double end = mono_s() + guard_s; mono_s() < end; sleep_s(0.02)) {
 		int fd = tcp_connect(HOST, port);
 
+		if (fd < 0 && errno == ECONNRESET)
+			continue;	/* it reached the accept queue as the listener closed: try again */
 		if (fd < 0) {
 			if (errno != ECONNREFUSED)
 				print_message("connect after SIGTERM: %s\n", strerror(errno));

@@ -1,0 +1,66 @@
+#!/bin/sh
+# soak.sh [SECONDS] [BACKEND] [OUTDIR] - connection churn at 5000 concurrent
+# connections for SECONDS (default 600) on BACKEND (default epoll): muxload
+# runs back to back, each opening 5000 connections (50 echoing, 4950 idle),
+# holding them CYCLE seconds and closing them all. Once per cycle, while the
+# connections are up, the server's RSS, open fds and open connections are
+# sampled into OUTDIR/soak.csv (default results/soak-<time>). At the end it
+# compares the first minute with the last (first and last sample when the
+# run is shorter than two minutes): the growth should be ~0. Exit 1 when
+# any muxload run had errors or the server died.
+set -eu
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+secs=${1:-600}
+backend=${2:-epoll}
+out=${3:-results/soak-$(date -u +%Y%m%dT%H%M%SZ)}
+conns=${CONNS:-5000}
+cycle=${CYCLE:-8}
+make -s build/muxserver build/muxload
+mkdir -p "$out"
+tmp=$(mktemp -d)
+spid=""
+trap '[ -z "$spid" ] || kill $spid 2>/dev/null; rm -rf "$tmp"' EXIT
+cpu_client=1
+[ "$(nproc)" -ge 2 ] || cpu_client=0
+
+taskset -c 0 build/muxserver --backend "$backend" --port 0 -q > "$tmp/server.out" &
+spid=$!
+port=$(wait_port "$tmp/server.out" $spid)
+echo "t_s,rss_kib,fds,open_conns,requests,errors" > "$out/soak.csv"
+start=$(date +%s)
+errors=0
+while [ $(($(date +%s) - start)) -lt "$secs" ]; do
+	taskset -c $cpu_client build/muxload --port "$port" --connections 50 --idle $((conns - 50)) \
+		--duration "$cycle" --warmup 0 --json > "$tmp/load.json" 2> "$tmp/load.err" &
+	lpid=$!
+	sleep $((cycle / 2 + 1))
+	kill -0 $spid 2>/dev/null || { echo "soak.sh: the server died" >&2; exit 1; }
+	rss=$(awk '/^VmRSS/ { print $2 }' /proc/$spid/status)
+	fds=$(ls /proc/$spid/fd | wc -l)
+	kill -USR1 $spid
+	sleep 0.2
+	open=$(grep '^stats ' "$tmp/server.out" | tail -1 | tr ' ' '\n' | awk -F= '$1 == "open" { print $2 }')
+	wait $lpid || true
+	req=$(sed 's/.*"requests":\([0-9]*\),"errors":\([0-9]*\).*/\1/' "$tmp/load.json")
+	err=$(sed 's/.*"requests":\([0-9]*\),"errors":\([0-9]*\).*/\2/' "$tmp/load.json")
+	[ -n "$req" ] && [ -n "$err" ] || { echo "soak.sh: muxload failed: $(cat "$tmp/load.err")" >&2; exit 1; }
+	errors=$((errors + err))
+	echo "$(($(date +%s) - start)),$rss,$fds,$open,$req,$err" | tee -a "$out/soak.csv"
+done
+kill $spid; wait $spid 2>/dev/null || true; spid=""
+awk -F, -v secs="$secs" -v backend="$backend" -v conns="$conns" 'NR > 1 { n++; t[n] = $1; rss[n] = $2; fds[n] = $3 }
+	END {
+		last = t[n]
+		for (i = 1; i <= n; i++) {
+			if (t[i] <= 60 || i == 1) { r0 += rss[i]; f0 += fds[i]; k0++ }
+			if (t[i] >= last - 60 || i == n) { r1 += rss[i]; f1 += fds[i]; k1++ }
+		}
+		if (last < 120) { r0 = rss[1]; f0 = fds[1]; k0 = 1; r1 = rss[n]; f1 = fds[n]; k1 = 1 }
+		printf "soak: %s, %d s, %d concurrent connections, %d samples\n", backend, secs, conns, n
+		printf "  RSS  first %s: %.0f KiB, last %s: %.0f KiB, growth %+.0f KiB\n",
+			(last < 120 ? "sample" : "minute"), r0 / k0, (last < 120 ? "sample" : "minute"), r1 / k1, r1 / k1 - r0 / k0
+		printf "  fds  first: %.0f, last: %.0f, growth %+.0f\n", f0 / k0, f1 / k1, f1 / k1 - f0 / k0
+	}' "$out/soak.csv" | tee "$out/soak.txt"
+echo "  muxload errors: $errors" | tee -a "$out/soak.txt"
+[ "$errors" -eq 0 ]

@@ -441,6 +441,31 @@ static void report_row(const struct options *o, long fds, struct cell *row, FILE
 	}
 }
 
+/*
+ * All backends at one size, repetition by repetition: rep 1 of every
+ * backend, then rep 2, ... so that a noisy spell on a shared machine lands
+ * on all of them instead of on one backend's every run.
+ */
+static void run_interleaved(const struct options *o, long fds, struct cell *row)
+{
+	struct options once = *o;
+	struct cell one;
+
+	once.repeat = 1;
+	memset(row, 0, (size_t)o->ndrivers * sizeof(*row));
+	for (int rep = 0; rep < o->repeat; rep++)
+		for (int i = 0; i < o->ndrivers; i++) {
+			if (rep > 0 && row[i].outcome != DISPATCH_OK)
+				continue;	/* n/a or broken once is enough */
+			run_cell(&once, o->drivers[i], fds, &one);
+			if (one.outcome != DISPATCH_OK) {
+				row[i] = one;
+				continue;
+			}
+			row[i].s[row[i].reps++] = one.s[0];
+		}
+}
+
 static int run_sweep(const struct options *o)
 {
 	FILE *csv = open_out(o->csv), *medians = open_out(o->medians);
@@ -456,8 +481,8 @@ static int run_sweep(const struct options *o)
 		fprintf(medians, "backend,library,mechanism,fds,active,writes,reps,us_per_event_median,"
 			"us_per_event_min,us_per_event_max,scanned_per_wait,ratio_vs_libevent,ratio_vs_libev,source,status\n");
 	for (int f = 0; f < o->nfds; f++) {
+		run_interleaved(o, o->fds[f], row);
 		for (int i = 0; i < o->ndrivers; i++) {
-			run_cell(o, o->drivers[i], o->fds[f], &row[i]);
 			if (csv)
 				per_run_rows(csv, o, o->drivers[i], o->fds[f], &row[i]);
 			/* Ours must always work; a peer may be n/a, but never wrong. */

@@ -6,7 +6,8 @@
 # Sources are socketpairs, as in libevent's bench.c, when the fd limit can hold
 # two fds per source at the largest size; otherwise eventfds, and it says so.
 # Writes OUTDIR/dispatch.csv (every run), dispatch-medians.csv, dispatch.txt,
-# dispatch.png/.svg (log-log, us per event vs fds), kerrisk.csv, kerrisk.txt.
+# dispatch.png/.svg (log-log, us per event vs fds), kerrisk.csv, kerrisk.txt;
+# with eventfds, also socketpair.* at the sizes the fd limit holds.
 set -eu
 cd "$(dirname "$0")/.."
 out=${1:-results/dispatch-$(date -u +%Y%m%dT%H%M%SZ)}
@@ -35,33 +36,47 @@ taskset -c $cpu build/muxdispatch --backend all --fds "$fds" --repeat "$reps" --
 taskset -c $cpu build/muxdispatch --kerrisk --ops "$ops" --repeat "$kreps" --source $source \
 	--csv "$out/kerrisk.csv" | tee "$out/kerrisk.txt"
 
+# plot MEDIANS OUTBASE SOURCE: log-log us per event vs fds, one line per backend, PNG and SVG.
 # One data file per backend: NaN-filtered rows would break gnuplot's lines.
+plot() {
+	backends=$(awk -F, 'NR > 1 && $15 == "ok" && !seen[$1]++ { printf "%s ", $1 }' "$1")
+	for b in $backends; do
+		awk -F, -v b="$b" 'NR > 1 && $1 == b && $15 == "ok" { print $4, $8 }' "$1" | sort -n > "$data/$b.dat"
+	done
+	for term in "pngcairo size 900,600 font ',10'" "svg size 900,600 font 'sans,11'"; do
+		ext=png; case $term in svg*) ext=svg ;; esac
+		{
+			echo "set terminal $term"
+			echo "set output '$2.$ext'"
+			echo "set logscale xy"
+			echo "set xlabel 'registered fds ($3 sources)'"
+			echo "set ylabel 'microseconds per event (median of $reps)'"
+			echo "set title 'Dispatch cost: muxlab backends (solid) beside libevent (dashed) and libev (dotted)'"
+			echo "set grid"
+			echo "set key top left box opaque"
+			printf 'plot '
+			sep=""
+			for b in $backends; do
+				dt=1; case $b in libevent-*) dt=2 ;; libev-*) dt=3 ;; esac
+				printf "%s'%s/%s.dat' using 1:2 with linespoints lw 2 dt %d title '%s'" "$sep" "$data" "$b" $dt "$b"
+				sep=", "
+			done
+			echo
+		} | gnuplot
+	done
+}
 data=$(mktemp -d)
 trap 'rm -rf "$data"' EXIT
-backends=$(awk -F, 'NR > 1 && $15 == "ok" && !seen[$1]++ { printf "%s ", $1 }' "$out/dispatch-medians.csv")
-for b in $backends; do
-	awk -F, -v b="$b" 'NR > 1 && $1 == b && $15 == "ok" { print $4, $8 }' "$out/dispatch-medians.csv" |
-		sort -n > "$data/$b.dat"
-done
-for term in "pngcairo size 900,600 font ',10'" "svg size 900,600 font 'sans,11'"; do
-	ext=png; case $term in svg*) ext=svg ;; esac
-	{
-		echo "set terminal $term"
-		echo "set output '$out/dispatch.$ext'"
-		echo "set logscale xy"
-		echo "set xlabel 'registered fds ($source sources)'"
-		echo "set ylabel 'microseconds per event (median of $reps)'"
-		echo "set title 'Dispatch cost: muxlab backends (solid) beside libevent (dashed) and libev (dotted)'"
-		echo "set grid"
-		echo "set key top left box opaque"
-		printf 'plot '
-		sep=""
-		for b in $backends; do
-			dt=1; case $b in libevent-*) dt=2 ;; libev-*) dt=3 ;; esac
-			printf "%s'%s/%s.dat' using 1:2 with linespoints lw 2 dt %d title '%s'" "$sep" "$data" "$b" $dt "$b"
-			sep=", "
-		done
-		echo
-	} | gnuplot
-done
+plot "$out/dispatch-medians.csv" "$out/dispatch" $source
+
+# With eventfds forced on us, also run bench.c's socketpairs at the sizes the limit holds.
+if [ $source = eventfd ]; then
+	limit=$(ulimit -Hn)
+	sp=$(echo "$fds" | tr ',' '\n' | awk -v l="$limit" '2 * $1 + 64 <= l' | paste -sd, -)
+	top=$(( (limit - 64) / 2 / 1000 * 1000 ))
+	[ $top -ge 1000 ] && sp="$sp,$top"
+	taskset -c $cpu build/muxdispatch --backend all --fds "$sp" --repeat "$reps" --source socketpair \
+		--csv "$out/socketpair.csv" --medians "$out/socketpair-medians.csv" | tee "$out/socketpair.txt"
+	plot "$out/socketpair-medians.csv" "$out/socketpair" socketpair
+fi
 echo "dispatch.sh: results in $out" >&2

@@ -2,9 +2,9 @@
 # soak.sh [SECONDS] [BACKEND] [OUTDIR] - connection churn at 5000 concurrent
 # connections for SECONDS (default 600) on BACKEND (default epoll): muxload
 # runs back to back, each opening 5000 connections (50 echoing, 4950 idle),
-# holding them CYCLE seconds and closing them all. Once per cycle, while the
-# connections are up, the server's RSS, open fds and open connections are
-# sampled into OUTDIR/soak.csv (default results/soak-<time>). At the end it
+# holding them CYCLE seconds (default 10) and closing them all. Once per
+# cycle (about every 10 s), while the connections are up, the server's RSS,
+# open fds and open connections are sampled into OUTDIR/soak.csv (default results/soak-<time>). At the end it
 # compares the first minute with the last (first and last sample when the
 # run is shorter than two minutes): the growth should be ~0. Exit 1 when
 # any muxload run had errors or the server died.
@@ -15,7 +15,7 @@ secs=${1:-600}
 backend=${2:-epoll}
 out=${3:-results/soak-$(date -u +%Y%m%dT%H%M%SZ)}
 conns=${CONNS:-5000}
-cycle=${CYCLE:-8}
+cycle=${CYCLE:-10}
 make -s build/muxserver build/muxload
 mkdir -p "$out"
 tmp=$(mktemp -d)

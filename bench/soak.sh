@@ -4,10 +4,11 @@
 # runs back to back, each opening 5000 connections (50 echoing, 4950 idle),
 # holding them CYCLE seconds (default 10) and closing them all. Once per
 # cycle (about every 10 s), while the connections are up, the server's RSS,
-# open fds and open connections are sampled into OUTDIR/soak.csv (default results/soak-<time>). At the end it
-# compares the first minute with the last (first and last sample when the
-# run is shorter than two minutes): the growth should be ~0. Exit 1 when
-# any muxload run had errors or the server died.
+# open fds and open connections are sampled into OUTDIR/soak.csv (default
+# results/soak-<time>). At the end it compares the first minute with the
+# last (first and last sample when the run is shorter than two minutes):
+# the growth should be ~0. Exit 1 when any muxload run had errors or the
+# server died.
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh

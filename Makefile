@@ -147,12 +147,13 @@ fuzz fuzz-smoke:
 bench-smoke: bench-deps all
 	$(Q)$(GUARD) bench/smoke.sh
 
-# One backend's server test with the server under valgrind (errors fail the test).
-valgrind: test-deps build/muxserver build/test_server
+# One backend's server and hazards suites with the server under valgrind (errors fail the test).
+valgrind: test-deps build/muxserver build/test_server build/test_hazards
 	$(Q)bench/need.sh cmd:valgrind:valgrind
-	$(Q)MUX_BACKENDS=$(or $(BACKEND),epoll) MUXSERVER=build/muxserver \
+	$(Q)for t in test_server test_hazards; do echo "== $$t (server under valgrind)"; \
+		MUX_BACKENDS=$(or $(BACKEND),epoll) MUXSERVER=build/muxserver \
 		MUXSERVER_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
-		$(GUARD) build/test_server
+		$(GUARD) build/$$t || exit 1; done
 
 # The C10K sweep into results/<UTC time>-<host>/. FULL=1 adds 10000 idle, 4 KiB, open-loop steps.
 bench: bench-deps all

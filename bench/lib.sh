@@ -17,3 +17,14 @@ wait_port() {
 free_port() {
 	build/muxserver --port 0 --duration 0.01 --quiet | sed -n 's/^port=\([0-9]*\).*/\1/p'
 }
+
+# bench_prologue: $tmp (a scratch directory removed at exit), $spid (a server
+# to kill at exit once set) and $cpu_client (the client's core: 1, or 0 on a
+# single-core machine, where pinning apart is impossible).
+bench_prologue() {
+	tmp=$(mktemp -d)
+	spid=""
+	trap '[ -z "$spid" ] || kill $spid 2>/dev/null; rm -rf "$tmp"' EXIT
+	cpu_client=1
+	[ "$(nproc)" -ge 2 ] || cpu_client=0
+}

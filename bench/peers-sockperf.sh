@@ -13,11 +13,7 @@ secs=${SECS:-5}
 bench/need.sh cmd:sockperf:sockperf
 make -s build/muxserver
 mkdir -p "$out"
-tmp=$(mktemp -d)
-spid=""
-trap '[ -z "$spid" ] || kill $spid 2>/dev/null; rm -rf "$tmp"' EXIT
-cpu_client=1
-[ "$(nproc)" -ge 2 ] || cpu_client=0
+bench_prologue
 
 echo "server,backend,rep,p50_us,p99_us,p999_us,avg_us" > "$out/sockperf.csv"
 for rep in $(seq 1 "$reps"); do

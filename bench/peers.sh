@@ -17,12 +17,8 @@ secs=${SECS:-5}
 bench/need.sh cmd:wrk:wrk cmd:nginx:nginx-light
 make -s build/muxserver build/muxload
 mkdir -p "$out"
-tmp=$(mktemp -d)
-spid=""
-trap '[ -z "$spid" ] || kill $spid 2>/dev/null; rm -rf "$tmp"' EXIT
+bench_prologue
 tick=$(getconf CLK_TCK)
-cpu_client=1
-[ "$(nproc)" -ge 2 ] || cpu_client=0
 
 # User and system CPU seconds so far of a process and its children (nginx's worker): "U S".
 cpu_s() {

@@ -19,11 +19,7 @@ conns=${CONNS:-5000}
 cycle=${CYCLE:-10}
 make -s build/muxserver build/muxload
 mkdir -p "$out"
-tmp=$(mktemp -d)
-spid=""
-trap '[ -z "$spid" ] || kill $spid 2>/dev/null; rm -rf "$tmp"' EXIT
-cpu_client=1
-[ "$(nproc)" -ge 2 ] || cpu_client=0
+bench_prologue
 
 taskset -c 0 build/muxserver --backend "$backend" --port 0 -q > "$tmp/server.out" &
 spid=$!

@@ -38,7 +38,7 @@ struct server_stats {
 	uint64_t out_events;       /* connection events reporting MUX_OUT (write interest at work) */
 	uint64_t truncated;        /* udp: datagrams longer than --dgram-size, not echoed */
 	uint64_t send_drops;       /* udp: replies the socket refused (full send buffer) */
-	uint64_t rcv_drops;        /* udp: datagrams the kernel dropped, receive buffer full (SO_RXQ_OVFL) */
+	uint64_t rcv_drops;        /* udp: datagrams the kernel dropped, receive buffer full (SO_MEMINFO) */
 };
 
 /*

@@ -78,7 +78,7 @@ struct server {
 	bool stopping, stop_now, shedding;
 	double accept_paused_until, deadline;
 	double now;                /* monotonic time, read once per loop turn */
-	double next_idle_sweep;
+	double next_sweep;         /* loop time of the next timeout sweep; 0: no timeouts set */
 	struct server_stats st;
 	struct buf stage;          /* replies of one read, when there is more than one */
 	char scratch[READ_CHUNK];
@@ -492,37 +492,10 @@ static void accept_all(struct server *s)
 }
 
 /*
- * One datagram into s->scratch (at most cap bytes; the return value is its
- * real length, thanks to MSG_TRUNC). SO_RXQ_OVFL puts the socket's running
- * count of datagrams the kernel dropped for want of receive buffer on each
- * one; the latest value is kept.
- */
-static ssize_t receive_datagram(struct server *s, size_t cap, struct sockaddr_storage *from, socklen_t *len)
-{
-	union { char buf[CMSG_SPACE(sizeof(uint32_t))]; struct cmsghdr align; } control;
-	struct iovec iov = { .iov_base = s->scratch, .iov_len = cap };
-	struct msghdr msg = { .msg_name = from, .msg_namelen = *len, .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
-	ssize_t r = recvmsg(s->listen_fd, &msg, MSG_TRUNC);
-
-	if (r == -1)
-		return -1;
-	*len = msg.msg_namelen;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-			uint32_t dropped;
-
-			memcpy(&dropped, CMSG_DATA(c), sizeof(dropped));
-			s->st.rcv_drops = dropped;
-		}
-	return r;
-}
-
-/*
- * UDP: echo every datagram waiting on the socket. A datagram longer than
- * the buffer is counted and dropped instead of echoed cut short.
- * Level-triggered backends take at most 256 per wake-up; edge-triggered
- * ones drain to EAGAIN.
+ * UDP: echo every datagram waiting on the socket. MSG_TRUNC makes recvfrom
+ * return a datagram's real length, so one longer than the buffer is seen,
+ * counted and dropped instead of echoed cut short. Level-triggered backends
+ * take at most 256 per wake-up; edge-triggered ones drain to EAGAIN.
  */
 static void serve_datagrams(struct server *s)
 {
@@ -532,7 +505,7 @@ static void serve_datagrams(struct server *s)
 		struct sockaddr_storage from;
 		socklen_t len = sizeof(from);
 		struct proto_out o = { .stage = &s->stage };
-		ssize_t r = receive_datagram(s, cap, &from, &len);
+		ssize_t r = recvfrom(s->listen_fd, s->scratch, cap, MSG_TRUNC, (struct sockaddr *)&from, &len);
 
 		s->st.reads++;
 		if (r == -1) {
@@ -566,9 +539,10 @@ static void resume_accepting(struct server *s)
 }
 
 /*
- * udp: SO_RXQ_OVFL stamps the drop count on the next datagram queued, so
- * drops after the last one would go unseen until more arrive; SO_MEMINFO
- * reads the socket's count as it is now.
+ * udp: datagrams the kernel dropped for want of receive buffer, read when
+ * stats are printed and not per datagram. It is the counter SO_RXQ_OVFL
+ * would stamp on each datagram, but that stamp only arrives with the next
+ * datagram queued, so drops after the last one would go unseen.
  */
 static void refresh_rcv_drops(struct server *s)
 {
@@ -589,7 +563,8 @@ static void print_stats(struct server *s, const char *tag)
 	getrusage(RUSAGE_SELF, &ru);
 	printf("%s backend=%s open=%ld accepted=%llu closed=%llu refused=%llu shed=%llu "
 	       "bytes_in=%llu bytes_out=%llu requests=%llu reads=%llu writes=%llu "
-	       "resets=%llu paused=%llu pending_max=%llu dels=%llu idle_closed=%llu header_timeouts=%llu out_events=%llu truncated=%llu send_drops=%llu rcv_drops=%llu "
+	       "resets=%llu paused=%llu pending_max=%llu dels=%llu idle_closed=%llu header_timeouts=%llu "
+	       "out_events=%llu truncated=%llu send_drops=%llu rcv_drops=%llu "
 	       "waits=%llu events=%llu events_per_wait=%.2f scanned=%llu ctl=%llu "
 	       "cpu_user_s=%.3f cpu_sys_s=%.3f\n",
 	       tag, s->mux->ops->name, s->open_conns,
@@ -667,22 +642,23 @@ static double sweep_interval(const struct server_config *cfg)
 }
 
 /*
- * A request incomplete for too long (slowloris): tell the client when the
- * protocol has words for it (http: 408), then close. What the client sent
- * is read and dropped first, so the close is a FIN that lets the reply
- * arrive, not a reset that may destroy it.
+ * A request incomplete for too long (slowloris): the same close a protocol
+ * asks for after a final reply (http: 408) — the reply is sent or buffered,
+ * the partial request dropped, and conn_close drains input so its FIN does
+ * not turn into a reset that destroys the reply.
  */
 static void request_timed_out(struct server *s, struct conn *c)
 {
 	const char *reply = s->cfg->proto->timeout_reply;
-	char sink[4096];
 
-	while (read(c->fd, sink, sizeof(sink)) > 0)
-		;
-	if (reply && send(c->fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
-		s->st.bytes_out += strlen(reply);
-	conn_close(s, c);
 	s->st.header_timeouts++;
+	c->closing = true;
+	c->partial_since = 0;
+	buf_reset(&c->in);
+	if (reply && !send_reply(s, c, reply, strlen(reply)))
+		conn_close(s, c);
+	else
+		settle(s, c);
 }
 
 /*
@@ -694,7 +670,7 @@ static void sweep_timeouts(struct server *s)
 {
 	const struct server_config *cfg = s->cfg;
 
-	if (!s->next_idle_sweep || s->now < s->next_idle_sweep)
+	if (!s->next_sweep || s->now < s->next_sweep)
 		return;
 	for (size_t fd = 0; fd < s->by_fd_cap; fd++) {
 		struct conn *c = s->by_fd[fd];
@@ -709,7 +685,7 @@ static void sweep_timeouts(struct server *s)
 			request_timed_out(s, c);
 		}
 	}
-	s->next_idle_sweep = s->now + sweep_interval(cfg);
+	s->next_sweep = s->now + sweep_interval(cfg);
 }
 
 static int wait_timeout_ms(const struct server *s)
@@ -718,8 +694,8 @@ static int wait_timeout_ms(const struct server *s)
 
 	if (s->ready_head)
 		return 0;
-	if (s->next_idle_sweep && (until == 0 || s->next_idle_sweep < until))
-		until = s->next_idle_sweep;
+	if (s->next_sweep && (until == 0 || s->next_sweep < until))
+		until = s->next_sweep;
 	if (s->accept_paused_until && (until == 0 || s->accept_paused_until < until))
 		until = s->accept_paused_until;
 	if (until == 0)
@@ -797,11 +773,8 @@ static int open_listener(const struct server_config *cfg)
 	if (fd == -1)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (cfg->proto->datagram) {
-		setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));	/* count receive drops */
-		if (cfg->rcvbuf > 0)
-			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &cfg->rcvbuf, sizeof(cfg->rcvbuf));
-	}
+	if (cfg->proto->datagram && cfg->rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &cfg->rcvbuf, sizeof(cfg->rcvbuf));
 	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
 	    (!cfg->proto->datagram && listen(fd, cfg->backlog) == -1))
 		goto fail_close;
@@ -906,7 +879,7 @@ int server_run(const struct server_config *cfg)
 		fflush(stdout);
 		started = s->now = now_s();
 		if (sweep_interval(cfg) > 0)
-			s->next_idle_sweep = started + sweep_interval(cfg);
+			s->next_sweep = started + sweep_interval(cfg);
 		if (cfg->duration_s > 0)
 			s->deadline = started + cfg->duration_s;
 		rc = run_loop(s);

@@ -10,6 +10,7 @@
 # with eventfds, also socketpair.* at the sizes the fd limit holds.
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 out=${1:-results/dispatch-$(date -u +%Y%m%dT%H%M%SZ)}
 fds=${FDS:-100,300,1000,3000,10000}
 reps=${REPS:-5}
@@ -17,8 +18,7 @@ kreps=${KREPS:-1}
 ops=${OPS:-100000}
 make -s build/muxdispatch
 mkdir -p "$out"
-cpu=1
-[ "$(nproc)" -ge 2 ] || cpu=0
+bench_prologue
 
 # Kerrisk's table goes to 10000 fds whatever FDS says.
 largest=$(printf '%s\n10000\n' "$fds" | tr ',' '\n' | sort -n | tail -1)
@@ -31,9 +31,9 @@ if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt $need ] &&
 		"and cannot be raised here: using eventfd sources (one fd each)" >&2
 fi
 
-taskset -c $cpu build/muxdispatch --backend all --fds "$fds" --repeat "$reps" --source $source \
+taskset -c $cpu_client build/muxdispatch --backend all --fds "$fds" --repeat "$reps" --source $source \
 	--csv "$out/dispatch.csv" --medians "$out/dispatch-medians.csv" | tee "$out/dispatch.txt"
-taskset -c $cpu build/muxdispatch --kerrisk --ops "$ops" --repeat "$kreps" --source $source \
+taskset -c $cpu_client build/muxdispatch --kerrisk --ops "$ops" --repeat "$kreps" --source $source \
 	--csv "$out/kerrisk.csv" | tee "$out/kerrisk.txt"
 
 # plot MEDIANS OUTBASE SOURCE: log-log us per event vs fds, one line per backend, PNG and SVG.
@@ -41,7 +41,7 @@ taskset -c $cpu build/muxdispatch --kerrisk --ops "$ops" --repeat "$kreps" --sou
 plot() {
 	backends=$(awk -F, 'NR > 1 && $15 == "ok" && !seen[$1]++ { printf "%s ", $1 }' "$1")
 	for b in $backends; do
-		awk -F, -v b="$b" 'NR > 1 && $1 == b && $15 == "ok" { print $4, $8 }' "$1" | sort -n > "$data/$b.dat"
+		awk -F, -v b="$b" 'NR > 1 && $1 == b && $15 == "ok" { print $4, $8 }' "$1" | sort -n > "$tmp/$b.dat"
 	done
 	for term in "pngcairo size 900,600 font ',10'" "svg size 900,600 font 'sans,11'"; do
 		ext=png; case $term in svg*) ext=svg ;; esac
@@ -58,15 +58,13 @@ plot() {
 			sep=""
 			for b in $backends; do
 				dt=1; case $b in libevent-*) dt=2 ;; libev-*) dt=3 ;; esac
-				printf "%s'%s/%s.dat' using 1:2 with linespoints lw 2 dt %d title '%s'" "$sep" "$data" "$b" $dt "$b"
+				printf "%s'%s/%s.dat' using 1:2 with linespoints lw 2 dt %d title '%s'" "$sep" "$tmp" "$b" $dt "$b"
 				sep=", "
 			done
 			echo
 		} | gnuplot
 	done
 }
-data=$(mktemp -d)
-trap 'rm -rf "$data"' EXIT
 plot "$out/dispatch-medians.csv" "$out/dispatch" $source
 
 # With eventfds forced on us, also run bench.c's socketpairs at the sizes the limit holds.
@@ -75,7 +73,7 @@ if [ $source = eventfd ]; then
 	sp=$(echo "$fds" | tr ',' '\n' | awk -v l="$limit" '2 * $1 + 64 <= l' | paste -sd, -)
 	top=$(( (limit - 64) / 2 / 1000 * 1000 ))
 	[ $top -ge 1000 ] && sp="$sp,$top"
-	taskset -c $cpu build/muxdispatch --backend all --fds "$sp" --repeat "$reps" --source socketpair \
+	taskset -c $cpu_client build/muxdispatch --backend all --fds "$sp" --repeat "$reps" --source socketpair \
 		--csv "$out/socketpair.csv" --medians "$out/socketpair-medians.csv" | tee "$out/socketpair.txt"
 	plot "$out/socketpair-medians.csv" "$out/socketpair" socketpair
 fi

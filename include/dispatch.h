@@ -46,7 +46,6 @@ struct dispatch_driver {
 	const char *name;       /* --backend value */
 	const char *mechanism;  /* select, poll or epoll: what it is compared against */
 	const char *library;    /* muxlab, libevent, libev */
-	bool edge_triggered;    /* readiness reported once: callbacks must drain */
 	/* Register every read end. NULL after setting *why (one phrase) when it cannot. */
 	void *(*setup)(struct dispatch_world *w, const char **why);
 	/* One non-blocking round of the loop; false on a failure of the mechanism. */

@@ -28,16 +28,21 @@ static int64_t now_ns(void)
 /* One token: a byte on a socketpair, a count of 1 on an eventfd. */
 static const uint64_t token = 1;
 
+/* One token into source idx, counted; false when the write failed. */
+static bool put_token(struct dispatch_world *w, int idx)
+{
+	if (write(w->wr[idx], &token, w->unit) != (ssize_t)w->unit)
+		return false;
+	w->fired++;
+	w->sent[idx]++;
+	return true;
+}
+
 /* Pass one token on to the pair after idx, while writes remain. */
 static void pass_on(struct dispatch_world *w, int idx)
 {
-	int next = idx + 1 == w->pairs ? 0 : idx + 1;
-
-	if (w->writes_left > 0 && write(w->wr[next], &token, w->unit) == (ssize_t)w->unit) {
+	if (w->writes_left > 0 && put_token(w, idx + 1 == w->pairs ? 0 : idx + 1))
 		w->writes_left--;
-		w->fired++;
-		w->sent[next]++;
-	}
 }
 
 /*
@@ -126,14 +131,6 @@ static void world_reset(struct dispatch_world *w, long writes)
 	memset(w->got, 0, (size_t)w->pairs * sizeof(uint32_t));
 }
 
-static void seed_byte(struct dispatch_world *w, int idx)
-{
-	if (write(w->wr[idx], &token, w->unit) == (ssize_t)w->unit) {
-		w->fired++;
-		w->sent[idx]++;
-	}
-}
-
 /* Run rounds until every byte written has been read; false (with *why) on failure or a stall. */
 static bool run_until_drained(const struct dispatch_driver *d, void *ctx, struct dispatch_world *w,
 			      const char **why)
@@ -184,7 +181,7 @@ enum dispatch_outcome dispatch_measure(const struct dispatch_driver *d, struct d
 	world_reset(w, writes);
 	d->round(ctx);	/* let a library apply its registrations before the clock starts */
 	for (int i = 0; i < active; i++)
-		seed_byte(w, i * space);
+		put_token(w, i * space);
 	d->counters(ctx, &c0);
 	t0 = now_ns();
 	ok = run_until_drained(d, ctx, w, why);
@@ -223,7 +220,7 @@ enum dispatch_outcome dispatch_kerrisk(const struct dispatch_driver *d, struct d
 	d->round(ctx);
 	t0 = now_ns();
 	for (long op = 0; ok && op < ops; op++) {
-		seed_byte(w, (int)(next_random(&rng) % (uint64_t)w->pairs));
+		put_token(w, (int)(next_random(&rng) % (uint64_t)w->pairs));
 		ok = run_until_drained(d, ctx, w, why);
 	}
 	*seconds = (double)(now_ns() - t0) / 1e9;

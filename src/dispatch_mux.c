@@ -82,19 +82,19 @@ static void ours_counters(void *ctx, struct dispatch_counters *out)
 	out->scanned = o->mux->stats.scanned;
 }
 
-/* One driver per backend; names and flags repeat mux_*_ops' because initialisers must be constant. */
-#define OURS(var, ops_var, backend, mech, et) \
+/* One driver per backend; names repeat mux_*_ops' because initialisers must be constant. */
+#define OURS(var, ops_var, backend, mech) \
 	static void *var##_setup(struct dispatch_world *w, const char **why) \
 	{ \
 		return ours_setup(&ops_var, w, why); \
 	} \
 	const struct dispatch_driver var = { \
-		.name = backend, .mechanism = mech, .library = "muxlab", .edge_triggered = et, \
+		.name = backend, .mechanism = mech, .library = "muxlab", \
 		.setup = var##_setup, .round = ours_round, .counters = ours_counters, \
 		.teardown = ours_teardown, \
 	}
 
-OURS(dispatch_ours_select, mux_select_ops, "select", "select", false);
-OURS(dispatch_ours_poll, mux_poll_ops, "poll", "poll", false);
-OURS(dispatch_ours_epoll, mux_epoll_ops, "epoll", "epoll", false);
-OURS(dispatch_ours_epoll_et, mux_epoll_et_ops, "epoll-et", "epoll", true);
+OURS(dispatch_ours_select, mux_select_ops, "select", "select");
+OURS(dispatch_ours_poll, mux_poll_ops, "poll", "poll");
+OURS(dispatch_ours_epoll, mux_epoll_ops, "epoll", "epoll");
+OURS(dispatch_ours_epoll_et, mux_epoll_et_ops, "epoll-et", "epoll");

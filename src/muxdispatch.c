@@ -187,9 +187,10 @@ static int parse(int argc, char **argv, struct options *o)
 		fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
 		return 2;
 	}
-	if (o->kerrisk && o->ndrivers == 0)
-		for (int i = 0; i < 4; i++)	/* ours: the table is about the mechanisms */
-			o->drivers[o->ndrivers++] = dispatch_drivers[i];
+	if (o->kerrisk && o->ndrivers == 0)	/* ours: the table is about the mechanisms */
+		for (int i = 0; dispatch_drivers[i]; i++)
+			if (strcmp(dispatch_drivers[i]->library, "muxlab") == 0)
+				o->drivers[o->ndrivers++] = dispatch_drivers[i];
 	if (o->ndrivers == 0)
 		add_driver(o, "all");
 	if (o->nfds == 0) {

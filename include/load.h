@@ -53,6 +53,8 @@ extern const struct load_proto load_echo_proto;
 extern const struct load_proto load_http_proto;
 extern const struct load_proto load_sockperf_proto;
 extern const struct load_proto load_udp_proto;
+/* NULL-terminated table of every protocol, in --help order. */
+extern const struct load_proto *const load_protos[];
 const struct load_proto *load_proto_find(const char *name);
 const char *load_proto_names(void);   /* "echo, http, ..." */
 

@@ -85,18 +85,18 @@ const struct load_proto load_echo_proto = {
 	.consume = echo_consume,
 };
 
-static const struct load_proto *const protos[] = {
+const struct load_proto *const load_protos[] = {
 	&load_echo_proto, &load_http_proto, &load_sockperf_proto, &load_udp_proto, NULL
 };
 
 const struct load_proto *load_proto_find(const char *name)
 {
-	return cli_find((const void *const *)protos, name);
+	return cli_find((const void *const *)load_protos, name);
 }
 
 const char *load_proto_names(void)
 {
 	static char names[128];
 
-	return cli_names((const void *const *)protos, names, sizeof(names));
+	return cli_names((const void *const *)load_protos, names, sizeof(names));
 }

@@ -46,17 +46,9 @@ static void usage(FILE *out)
 "happened or the run could not start, 2 for bad flags.\n"
 "\n"
 "Protocols (--size bounds):\n");
-	for (const char *n = load_proto_names(); *n;) {
-		size_t len = strcspn(n, ",");
-		char name[32];
-		const struct load_proto *p;
-
-		snprintf(name, sizeof(name), "%.*s", (int)len, n);
-		p = load_proto_find(name);
-		fprintf(out, "  %-9s %s (%zu..%zu)\n", p->name, p->summary, p->min_size, p->max_size);
-		n += len;
-		n += strspn(n, ", ");
-	}
+	for (size_t i = 0; load_protos[i]; i++)
+		fprintf(out, "  %-9s %s (%zu..%zu)\n", load_protos[i]->name, load_protos[i]->summary,
+			load_protos[i]->min_size, load_protos[i]->max_size);
 }
 
 enum { OPT_PIPELINE = 256, OPT_PROTO, OPT_TIMEOUT, OPT_JSON, OPT_CSV, OPT_HGRM, OPT_PROGRESS };

@@ -98,10 +98,14 @@ static void udp_faults(const char *mode, long n)
 
 int main(int argc, char **argv)
 {
+	static const char *const modes[] = { "corrupt", "delay", "udp-drop", "udp-swap", "udp-dup" };
 	struct sockaddr_in a = { 0 };
 	int lfd, one = 1;
+	bool known = false;
 
-	if (argc != 3 || atol(argv[2]) <= 0) {
+	for (size_t i = 0; argc == 3 && i < sizeof(modes) / sizeof(modes[0]); i++)
+		known |= strcmp(argv[1], modes[i]) == 0;
+	if (!known || atol(argv[2]) <= 0) {
 		fprintf(stderr, "usage: fakeecho corrupt N | delay MS | udp-drop N | udp-swap N | udp-dup N\n");
 		return 2;
 	}

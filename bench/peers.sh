@@ -26,6 +26,11 @@ cpu_s() {
 		awk -v t="$tick" '{ sub(/.*\) /, ""); u += $12; s += $13 } END { printf "%.4f %.4f", u / t, s / t }'
 }
 
+# CPU used between two cpu_s readings: "U S" seconds.
+cpu_used() {
+	echo "$1 $2" | awk '{ printf "%.4f %.4f", $3 - $1, $4 - $2 }'
+}
+
 start_nginx() {
 	port=$(free_port)
 	mkdir -p "$tmp/nginx/logs"
@@ -67,28 +72,28 @@ for rep in $(seq 1 "$reps"); do
 			cpu1=$(cpu_s $spid)
 			kill $spid; wait $spid 2>/dev/null || true; spid=""
 			sed 's/.*"duration_s":[0-9.]*,"requests":\([0-9]*\),"errors":\([0-9]*\).*"throughput_rps":\([0-9.]*\).*"latency_us":{[^}]*"p50":\([0-9]*\),[^}]*"p99":\([0-9]*\).*/\1 \2 \3 \4 \5/' "$tmp/load.json" |
-				awk -v rep=$rep -v c0="$cpu0" -v c1="$cpu1" -v cc="$(cat "$tmp/client.cpu")" '{
-					split(cc, u, " "); split(c0, a, " "); split(c1, b, " ")
+				awk -v rep=$rep -v used="$(cpu_used "$cpu0" "$cpu1")" -v cc="$(cat "$tmp/client.cpu")" '{
+					split(cc, u, " "); split(used, d, " ")
 					printf "nginx-muxload,%d,%.0f,%d,%d,%.3f,%d,%.3f,%.3f,%.3f\n", rep, $3, $4, $5,
-						(b[1] + b[2] - a[1] - a[2]) * 1e6 / $1, $2, (u[1] + u[2]) * 1e6 / $1,
-						(b[1] - a[1]) * 1e6 / $1, (b[2] - a[2]) * 1e6 / $1 }' >> "$out/peers.csv"
+						(d[1] + d[2]) * 1e6 / $1, $2, (u[1] + u[2]) * 1e6 / $1, d[1] * 1e6 / $1,
+						d[2] * 1e6 / $1 }' >> "$out/peers.csv"
 			continue
 		fi
 		/usr/bin/time -f '%U %S' -o "$tmp/client.cpu" \
 			taskset -c $cpu_client wrk -t1 -c64 -d"$secs" --latency "http://127.0.0.1:$port/" > "$tmp/wrk.txt"
 		cpu1=$(cpu_s $spid)
 		kill $spid; wait $spid 2>/dev/null || true; spid=""
-		awk -v s=$server -v rep=$rep -v c0="$cpu0" -v c1="$cpu1" -v cc="$(cat "$tmp/client.cpu")" '
+		awk -v s=$server -v rep=$rep -v used="$(cpu_used "$cpu0" "$cpu1")" -v cc="$(cat "$tmp/client.cpu")" '
 			function us(v) { return v ~ /us$/ ? v + 0 : v ~ /ms$/ ? v * 1000 : v * 1e6 }
 			/ requests in / { req = $1 }
 			/Requests\/sec/ { rps = $2 }
 			$1 == "50%" { p50 = us($2) }
 			$1 == "99%" { p99 = us($2) }
 			/Non-2xx|Socket errors/ { err++ }
-			END { split(cc, u, " "); split(c0, a, " "); split(c1, b, " ")
+			END { split(cc, u, " "); split(used, d, " ")
 				printf "%s,%d,%.0f,%.0f,%.0f,%.3f,%d,%.3f,%.3f,%.3f\n", s, rep, rps, p50, p99,
-					(b[1] + b[2] - a[1] - a[2]) * 1e6 / req, err, (u[1] + u[2]) * 1e6 / req,
-					(b[1] - a[1]) * 1e6 / req, (b[2] - a[2]) * 1e6 / req }' \
+					(d[1] + d[2]) * 1e6 / req, err, (u[1] + u[2]) * 1e6 / req, d[1] * 1e6 / req,
+					d[2] * 1e6 / req }' \
 			"$tmp/wrk.txt" >> "$out/peers.csv"
 	done
 done

@@ -1,0 +1,104 @@
+#!/bin/sh
+# callgrind.sh [OUTDIR] - instructions per request, counted by valgrind's
+# callgrind (repeatable where timings are not), for the comparisons the
+# README explains with them:
+#   http      nginx (1 worker) and muxserver --proto http (epoll), each under
+#             callgrind, driven by wrk -t1 -c16 for 5 s: Ir / requests
+#   sockperf  sockperf's server and muxserver --proto sockperf (epoll) under
+#             callgrind, sockperf ping-pong --tcp -m 64 for 3 s: Ir / messages
+#   dispatch  muxdispatch's timed loop (run_until_drained, inclusive) at 1000
+#             eventfd sources, 20 000 writes: Ir / event, ours and the peers
+# Program totals include start-up, which is small beside the load. Writes
+# OUTDIR/callgrind.txt (default results/callgrind-<time>).
+set -eu
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+out=${1:-results/callgrind-$(date -u +%Y%m%dT%H%M%SZ)}
+bench/need.sh cmd:valgrind:valgrind cmd:wrk:wrk cmd:nginx:nginx-light cmd:sockperf:sockperf
+make -s build/muxserver build/muxdispatch
+mkdir -p "$out"
+bench_prologue
+cg="valgrind --tool=callgrind --callgrind-out-file"
+
+total_ir() { # a callgrind output file: its program total
+	callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(/,/, "", $1); print $1; exit }'
+}
+
+# Stop a server under valgrind and wait until callgrind has written its file.
+stop() {
+	kill -INT "$spid" 2>/dev/null || true
+	wait "$spid" 2>/dev/null || true
+	spid=""
+}
+
+report() { # label instructions units unit-name
+	awk -v l="$1" -v ir="$2" -v n="$3" -v u="$4" \
+		'BEGIN { printf "  %-18s %14d Ir  %9d %-9s %8.0f Ir per %s\n", l, ir, n, u, ir / n, u }'
+}
+
+{
+echo "callgrind: instructions per request ($(date -u +%Y-%m-%d), $(valgrind --version))"
+echo
+echo "http: wrk -t1 -c16 -d5 against each server under callgrind"
+port=$(free_port)
+mkdir -p "$tmp/nginx/logs"
+cat > "$tmp/nginx/nginx.conf" <<NGINX
+daemon off;
+master_process off;
+worker_processes 1;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/logs/error.log;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	keepalive_requests 100000000;
+	server {
+		listen 127.0.0.1:$port;
+		location / { return 200 "Hello, World!"; }
+	}
+}
+NGINX
+taskset -c 0 $cg="$tmp/cg.nginx" nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" 2>/dev/null &
+spid=$!
+sleep 3
+req=$(taskset -c $cpu_client wrk -t1 -c16 -d5 "http://127.0.0.1:$port/" | awk '/requests in/ { print $1 }')
+stop
+report nginx "$(total_ir "$tmp/cg.nginx")" "$req" request
+taskset -c 0 $cg="$tmp/cg.mux" build/muxserver --proto http --port 0 -q > "$tmp/mux.out" 2>/dev/null &
+spid=$!
+port=$(wait_port "$tmp/mux.out" $spid)
+req=$(taskset -c $cpu_client wrk -t1 -c16 -d5 "http://127.0.0.1:$port/" | awk '/requests in/ { print $1 }')
+stop
+report "muxserver epoll" "$(total_ir "$tmp/cg.mux")" "$req" request
+
+echo
+echo "sockperf: sockperf ping-pong --tcp -m 64 -t 3 against each server under callgrind"
+port=$(free_port)
+echo "T:127.0.0.1:$port" > "$tmp/feed"
+taskset -c 0 $cg="$tmp/cg.sps" sockperf server -f "$tmp/feed" -F e > /dev/null 2>&1 &
+spid=$!
+sleep 3
+msgs=$(taskset -c $cpu_client sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -m 64 -t 3 2>&1 |
+	sed -n 's/.*Total Run.*ReceivedMessages=\([0-9]*\).*/\1/p')
+stop
+report "sockperf server" "$(total_ir "$tmp/cg.sps")" "$msgs" message
+taskset -c 0 $cg="$tmp/cg.spm" build/muxserver --proto sockperf --port 0 -q > "$tmp/mux.out" 2>/dev/null &
+spid=$!
+port=$(wait_port "$tmp/mux.out" $spid)
+msgs=$(taskset -c $cpu_client sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -m 64 -t 3 2>&1 |
+	sed -n 's/.*Total Run.*ReceivedMessages=\([0-9]*\).*/\1/p')
+stop
+report "muxserver epoll" "$(total_ir "$tmp/cg.spm")" "$msgs" message
+
+echo
+echo "dispatch: muxdispatch --fds 1000 --writes 20000 --repeat 1 --source eventfd, the timed loop"
+for b in $(build/muxdispatch --list | awk '$3 == "epoll" { print $1 }'); do
+	$cg="$tmp/cgd.$b.%p" build/muxdispatch --backend "$b" --fds 1000 --writes 20000 --repeat 1 \
+		--source eventfd > "$tmp/d.txt" 2>/dev/null
+	loop=$(for f in "$tmp"/cgd."$b".*; do
+		callgrind_annotate --inclusive=yes --threshold=100 "$f" 2>/dev/null |
+			awk '/dispatch.c:run_until_drained/ { gsub(/,/, "", $1); print $1; exit }'
+	done | head -1)
+	report "$b" "$loop" 20100 event	# 100 seeded tokens + 20 000 writes
+done
+} | tee "$out/callgrind.txt"

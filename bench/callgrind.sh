@@ -41,23 +41,7 @@ echo "callgrind: instructions per request ($(date -u +%Y-%m-%d), $(valgrind --ve
 echo
 echo "http: wrk -t1 -c16 -d5 against each server under callgrind"
 port=$(free_port)
-mkdir -p "$tmp/nginx/logs"
-cat > "$tmp/nginx/nginx.conf" <<NGINX
-daemon off;
-master_process off;
-worker_processes 1;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/logs/error.log;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	keepalive_requests 100000000;
-	server {
-		listen 127.0.0.1:$port;
-		location / { return 200 "Hello, World!"; }
-	}
-}
-NGINX
+nginx_conf "$tmp/nginx" "$port" "master_process off;"	# one process: the one callgrind watches
 taskset -c 0 $cg="$tmp/cg.nginx" nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" 2>/dev/null &
 spid=$!
 sleep 3

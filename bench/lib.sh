@@ -28,3 +28,26 @@ bench_prologue() {
 	cpu_client=1
 	[ "$(nproc)" -ge 2 ] || cpu_client=0
 }
+
+# nginx_conf DIR PORT [DIRECTIVE] - DIR/nginx.conf for the peer we measure:
+# one worker, no access log, `return 200` with muxserver's 13-byte body on
+# 127.0.0.1:PORT, plus an optional top-level DIRECTIVE.
+nginx_conf() {
+	mkdir -p "$1/logs"
+	cat > "$1/nginx.conf" <<EOF
+daemon off;
+${3:-}
+worker_processes 1;
+pid $1/nginx.pid;
+error_log $1/logs/error.log;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	keepalive_requests 100000000;
+	server {
+		listen 127.0.0.1:$2;
+		location / { return 200 "Hello, World!"; }
+	}
+}
+EOF
+}

@@ -33,22 +33,7 @@ cpu_used() {
 
 start_nginx() {
 	port=$(free_port)
-	mkdir -p "$tmp/nginx/logs"
-	cat > "$tmp/nginx/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/logs/error.log;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	keepalive_requests 100000000;
-	server {
-		listen 127.0.0.1:$port;
-		location / { return 200 "Hello, World!"; }
-	}
-}
-EOF
+	nginx_conf "$tmp/nginx" "$port"
 	taskset -c 0 nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" &
 	spid=$!
 	sleep 0.5

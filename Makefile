@@ -17,7 +17,7 @@ Q := @
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all test test-deps bench-deps check check-san fuzz fuzz-smoke valgrind bench bench-smoke profile clean
+.PHONY: all test test-deps bench-deps check check-san clang-check test-extras fuzz fuzz-smoke valgrind bench bench-smoke profile clean
 
 CORE    := src/mux.c src/mux_select.c src/mux_poll.c src/mux_epoll.c src/cli.c
 SERVER  := $(CORE) src/proto_echo.c src/http.c src/sockperf.c src/server.c src/muxserver.c
@@ -66,6 +66,11 @@ build/san/test_mux: $(call objs,build/san,$(CORE) tests/test_mux.c tests/testuti
 build/test_server: $(call objs,build,$(CORE) tests/test_server.c tests/testutil.c)
 build/san/test_server: $(call objs,build/san,$(CORE) tests/test_server.c tests/testutil.c)
 
+# An LD_PRELOAD shim in which epoll cannot be created: --list-backends must say FAILED.
+build/noepoll.so: tests/noepoll.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(filter-out -MMD -MP,$(BASE)) -O2 -shared -fPIC -o $@ $<
+
 build/test_hazards: $(call objs,build,$(CORE) tests/hazards/test_hazards.c tests/testutil.c)
 build/san/test_hazards: $(call objs,build/san,$(CORE) tests/hazards/test_hazards.c tests/testutil.c)
 build/muxdispatch: $(call objs,build,$(DISPATCH))
@@ -97,31 +102,64 @@ build/san/test_%:
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(LINK) -lcmocka -lm $(LDFLAGS)
 
+# Everything make test uses, installed (as root) before the first suite: the
+# suites, the fuzz targets (clang) and the bench smoke (gnuplot, taskset).
+# Without root, missing optional packages only skip what is named after '@'.
+TEST_NEEDS := lib:cmocka.h:cmocka:libcmocka-dev cmd:gnuplot:gnuplot-nox cmd:taskset:util-linux \
+	--optional cmd:wrk:wrk@test_server/http_wrk_and_ab cmd:ab:apache2-utils@test_server/http_wrk_and_ab \
+	cmd:sockperf:sockperf@test_server/sockperf_ping_pong_and_under_load \
+	lib:event2/event.h:event:libevent-dev@test_dispatch's-libevent-rows \
+	lib:ev.h:ev:libev-dev@test_dispatch's-libev-rows \
+	cmd:clang:clang@fuzz-smoke-and-clang-check
 test-deps:
-	$(Q)CC=$(CC) bench/need.sh lib:cmocka.h:cmocka:libcmocka-dev cmd:gnuplot:gnuplot-nox
-	$(Q)[ "$$(id -u)" -ne 0 ] || CC=$(CC) bench/need.sh lib:event2/event.h:event:libevent-dev lib:ev.h:ev:libev-dev
+	$(Q)CC=$(CC) bench/need.sh $(TEST_NEEDS)
 
 bench-deps:
-	$(Q)bench/need.sh cmd:gnuplot:gnuplot-nox cmd:taskset:util-linux
-	$(Q)[ "$$(id -u)" -ne 0 ] || bench/need.sh cmd:wrk:wrk cmd:nginx:nginx-light cmd:sockperf:sockperf cmd:ab:apache2-utils
-	$(Q)[ "$$(id -u)" -ne 0 ] || CC=$(CC) bench/need.sh lib:event2/event.h:event:libevent-dev lib:ev.h:ev:libev-dev
+	$(Q)CC=$(CC) bench/need.sh cmd:gnuplot:gnuplot-nox cmd:taskset:util-linux --optional \
+		cmd:wrk:wrk@nginx-comparison cmd:nginx:nginx-light@nginx-comparison \
+		cmd:sockperf:sockperf@sockperf-comparison cmd:ab:apache2-utils \
+		lib:event2/event.h:event:libevent-dev@libevent-dispatch-rows lib:ev.h:ev:libev-dev@libev-dispatch-rows
 
 # Each suite finds the server binary of its own tree through MUXSERVER.
 # muxdispatch is built by a fresh make so that peers test-deps just installed are found.
-check: test-deps $(addprefix build/,muxserver muxload fakeecho $(TESTS))
+# Every suite runs even after one fails; tests/suite.sh records its counts in
+# $(TALLY) and `make test` ends with tests/summary.sh's one closing line.
+TALLY := build/tally.txt
+SUITE = tests/suite.sh $(TALLY)
+check: test-deps $(addprefix build/,muxserver muxload fakeecho noepoll.so $(TESTS))
 	$(Q)$(MAKE) -s build/muxdispatch
-	$(Q)for t in $(TESTS); do echo "== $$t"; \
+	$(Q)rc=0; for t in $(TESTS); do echo "== $$t"; \
 		MUXSERVER=build/muxserver MUXLOAD=build/muxload FAKEECHO=build/fakeecho MUXDISPATCH=build/muxdispatch \
-		$(GUARD) build/$$t || exit 1; done
+		NOEPOLL_SO=build/noepoll.so $(SUITE) $$t $(GUARD) build/$$t || rc=1; done; exit $$rc
 
-check-san: test-deps $(addprefix build/san/,muxserver muxload fakeecho $(TESTS))
+check-san: test-deps $(addprefix build/san/,muxserver muxload fakeecho $(TESTS)) build/noepoll.so
 	$(Q)$(MAKE) -s build/san/muxdispatch
-	$(Q)for t in $(TESTS); do echo "== $$t (ASan+UBSan)"; \
+	$(Q)rc=0; for t in $(TESTS); do echo "== $$t (ASan+UBSan)"; \
 		MUXSERVER=build/san/muxserver MUXLOAD=build/san/muxload FAKEECHO=build/san/fakeecho \
-		MUXDISPATCH=build/san/muxdispatch \
-		$(GUARD) build/san/$$t || exit 1; done
+		MUXDISPATCH=build/san/muxdispatch NOEPOLL_SO=build/noepoll.so \
+		$(SUITE) $$t-san $(GUARD) build/san/$$t || rc=1; done; exit $$rc
 
-test: check check-san fuzz-smoke bench-smoke
+# -Wall -Wextra -Werror under clang as well as gcc: every source, compiled but not linked.
+CLANG_CHECK := $(sort $(SERVER) $(LOAD) $(DISPATCH) src/dispatch_libevent.c src/dispatch_libev.c \
+	$(wildcard tests/*.c tests/hazards/*.c) bench/pingpong.c)
+clang-check:
+	$(Q)if command -v clang >/dev/null 2>&1; then \
+		clang $(filter-out -MMD -MP,$(BASE)) $(OPT) -fsyntax-only $(CLANG_CHECK) && echo "clang-check: 1 passed, 0 failed"; \
+	else echo "  skipped: clang not installed (apt-get install clang)"; echo "clang-check: 0 passed, 0 failed, 1 skipped"; fi
+
+# The suites first, so that a new machine gets its packages before anything
+# runs; make -k so one failure does not hide the rest; the summary decides.
+SUITES := $(TESTS) $(addsuffix -san,$(TESTS)) clang-check fuzz-smoke bench-smoke
+test:
+	$(Q)rm -f $(TALLY) $(TALLY).skips
+	$(Q)$(MAKE) -s --no-print-directory test-deps
+	$(Q)$(MAKE) -k --no-print-directory check check-san test-extras || true
+	$(Q)tests/summary.sh $(TALLY) $(SUITES)
+
+test-extras: all
+	$(Q)$(SUITE) clang-check $(MAKE) -s --no-print-directory clang-check || true
+	$(Q)$(SUITE) fuzz-smoke $(MAKE) -s --no-print-directory fuzz-smoke || true
+	$(Q)$(SUITE) bench-smoke $(GUARD) bench/smoke.sh || true
 
 # libFuzzer targets for the HTTP parser and the sockperf framing (clang only).
 FUZZ_CC   := clang
@@ -138,10 +176,12 @@ $(FUZZERS):
 # FUZZ_SECONDS per target: 60 for make fuzz, 10 inside make test (skipped without clang).
 fuzz: FUZZ_SECONDS ?= 60
 fuzz-smoke: FUZZ_SECONDS ?= 10
+fuzz-smoke: export FUZZ_SEED ?= 1
 fuzz fuzz-smoke:
 	$(Q)if command -v $(FUZZ_CC) >/dev/null 2>&1; then \
 		$(MAKE) -s $(FUZZERS) && tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS); \
-	else echo "fuzz: $(FUZZ_CC) not installed, fuzz targets skipped (apt-get install clang)"; fi
+	else echo "  skipped: $(FUZZ_CC) not installed (apt-get install clang)"; \
+		echo "fuzz: 0 passed, 0 failed, $(words $(FUZZERS)) skipped"; fi
 
 # One short cell per backend; checks the results are whole, not how fast.
 bench-smoke: bench-deps all

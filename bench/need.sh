@@ -1,10 +1,12 @@
 #!/bin/sh
-# need.sh - make sure what a make target needs is installed.
-# Usage: bench/need.sh ITEM...   where ITEM is one of
-#   lib:HEADER:LIB:PACKAGE   a C header and library (-lLIB) that must compile and link
-#   cmd:COMMAND:PACKAGE      a program on PATH
-# As root, missing packages are installed with apt-get; otherwise the exact
-# command is printed and we exit 1.
+# need.sh - make sure what a make target needs is installed, before it runs.
+# Usage: bench/need.sh ITEM... [--optional ITEM...]
+#   lib:HEADER:LIB:PACKAGE[@WHAT]   a C header and library (-lLIB) that must compile and link
+#   cmd:COMMAND:PACKAGE[@WHAT]      a program on PATH
+# WHAT (optional items) names what is skipped without the package.
+# As root, everything missing is installed in one apt-get call. Otherwise the
+# exact command is printed on one line; a missing required item exits 1, while
+# missing optional items only say what will be skipped (exit 0).
 set -u
 CC=${CC:-cc}
 
@@ -25,24 +27,42 @@ EOT
 	esac
 }
 
-missing=
-for item in "$@"; do
-	have "$item" || missing="$missing ${item##*:}"
+package() { p=${1%%@*}; echo "${p##*:}"; }
+
+missing= optional= skipped= items=
+for arg in "$@"; do
+	[ "$arg" = --optional ] && { optional=1; continue; }
+	items="$items $arg"
+	have "${arg%%@*}" && continue
+	pkg=$(package "$arg")
+	case " $missing $skipped_pkgs " in *" $pkg "*) ;; *)
+		if [ -n "$optional" ]; then
+			skipped_pkgs="${skipped_pkgs:-} $pkg"
+			case "$arg" in *@*) skipped="$skipped${skipped:+; }${arg#*@}" ;; esac
+		else
+			missing="$missing $pkg"
+		fi ;;
+	esac
 done
-[ -z "$missing" ] && exit 0
+all="$missing${skipped_pkgs:-}"
+[ -z "$all" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "muxlab needs:$missing. Install with: sudo apt-get install -y$missing" >&2
-	exit 1
+	if [ -n "$missing" ]; then
+		echo "muxlab needs:$all. Install with: sudo apt-get install -y$all" >&2
+		exit 1
+	fi
+	echo "muxlab: not root, so not installing:$all (sudo apt-get install -y$all); skipped until then: $skipped" >&2
+	exit 0
 fi
-echo "muxlab: installing$missing with apt-get" >&2
+echo "muxlab: installing$all with apt-get" >&2
 export DEBIAN_FRONTEND=noninteractive
 # shellcheck disable=SC2086
-apt-get install -y -q $missing >/dev/null 2>&1 ||
-	{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $missing >/dev/null; } || {
-	echo "muxlab: apt-get install$missing failed; run it by hand: apt-get update && apt-get install -y$missing" >&2
+apt-get install -y -q $all >/dev/null 2>&1 ||
+	{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $all >/dev/null; } || {
+	echo "muxlab: apt-get install$all failed; run it by hand: apt-get update && apt-get install -y$all" >&2
 	exit 1
 }
-for item in "$@"; do
-	have "$item" || { echo "muxlab: still missing after install: $item" >&2; exit 1; }
+for item in $items; do
+	have "${item%%@*}" || { echo "muxlab: still missing after install: ${item%%@*}" >&2; exit 1; }
 done

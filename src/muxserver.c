@@ -19,7 +19,8 @@ static void usage(FILE *out)
 "TCP echo server on a pluggable multiplexer backend.\n"
 "\n"
 "  -b, --backend NAME     select, poll, epoll, epoll-et (default epoll)\n"
-"      --list-backends    print each backend with a one-line summary and exit\n"
+"      --list-backends    print each backend, OK or FAILED on this host, and a summary;\n"
+"                         exit 1 if any failed\n"
 "  -H, --host ADDR        numeric IPv4/IPv6 address to listen on (default 127.0.0.1)\n"
 "  -p, --port N           TCP port; 0 picks a free one (default 7000)\n"
 "                         the first line of stdout is always 'port=N host=... backend=... pid=...'\n"
@@ -48,8 +49,11 @@ static void usage(FILE *out)
 "wait for clients (a second signal stops at once); the 'summary ...' line is printed on exit.\n");
 }
 
-static void list_backends(void)
+/* Lists every backend; returns how many failed, so that a script can trust the exit status. */
+static int list_backends(void)
 {
+	int failed = 0;
+
 	for (size_t i = 0; mux_backends[i]; i++) {
 		const struct mux_ops *ops = mux_backends[i];
 		struct mux *m = ops->create(16);
@@ -58,7 +62,9 @@ static void list_backends(void)
 		printf("%-9s %-6s %s\n", ops->name, m ? "OK" : "FAILED", ops->summary);
 		if (m)
 			ops->destroy(m);
+		failed += !m;
 	}
+	return failed;
 }
 
 enum { OPT_LIST = 256, OPT_MAX_PENDING, OPT_MAX_CONNS, OPT_GRACE, OPT_NOFILE,
@@ -88,7 +94,8 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* 0: parsed; 2: bad flags (already reported); -1: --help or --list-backends done. */
+/* 0: parsed; 2: bad flags (already reported); 1: a backend failed in --list-backends;
+ * -1: --help or --list-backends done. */
 static int parse(int argc, char **argv, struct server_config *cfg)
 {
 	long v;
@@ -107,7 +114,7 @@ static int parse(int argc, char **argv, struct server_config *cfg)
 				return 2;
 			}
 			break;
-		case OPT_LIST: list_backends(); return -1;
+		case OPT_LIST: return list_backends() ? 1 : -1;
 		case 'H': cfg->host = optarg; break;
 		case 'p': ok = cli_long(PROG, "port", optarg, 0, 65535, &v); cfg->port = (int)v; break;
 		case OPT_MAX_PENDING:

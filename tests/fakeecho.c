@@ -5,7 +5,9 @@
  *   fakeecho corrupt N   echo, but flip one byte in every N-th chunk read
  *   fakeecho delay MS    echo every chunk MS milliseconds after it arrived
  *   fakeecho udp-drop N  udp echo that drops every N-th datagram
- *   fakeecho udp-swap N  udp echo that holds every N-th datagram back until after the next
+ *   fakeecho udp-swap N  udp echo that holds every N-th datagram back until after the
+ *                        next one from the same client (so the swap is visible on its
+ *                        own connection, whatever the other clients send meanwhile)
  *   fakeecho udp-dup N   udp echo that sends every N-th datagram twice
  */
 #include <arpa/inet.h>
@@ -61,6 +63,11 @@ static int bound_socket(int type, struct sockaddr_in *a)
 	return fd;
 }
 
+static bool same_peer(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+	return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+}
+
 /* Datagram echo that misbehaves on every n-th datagram in the way `mode` says. */
 static void udp_faults(const char *mode, long n) __attribute__((noreturn));
 
@@ -89,7 +96,7 @@ static void udp_faults(const char *mode, long n)
 		sendto(fd, buf, (size_t)r, 0, (struct sockaddr *)&from, len);
 		if (faulty && strcmp(mode, "udp-dup") == 0)
 			sendto(fd, buf, (size_t)r, 0, (struct sockaddr *)&from, len);
-		if (held_len >= 0) {
+		if (held_len >= 0 && same_peer(&from, &held_from)) {
 			sendto(fd, held, (size_t)held_len, 0, (struct sockaddr *)&held_from, sizeof(held_from));
 			held_len = -1;
 		}

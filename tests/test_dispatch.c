@@ -26,7 +26,7 @@ static const char *muxdispatch(void)
 static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "r");
-	char *buf = calloc(1, OUT_MAX);
+	char *buf = test_alloc(OUT_MAX);
 	size_t n;
 
 	assert_non_null(f);
@@ -67,7 +67,7 @@ static int backends_built(char *list)
 /* 64 sources, 1000 writes: each backend's row is ok with exactly 64 + 1000 events. */
 static void every_write_once(const char *source)
 {
-	char path[128], *list = malloc(OUT_MAX), *out = malloc(OUT_MAX), *csv, f[64];
+	char path[128], *list = test_alloc(OUT_MAX), *out = test_alloc(OUT_MAX), *csv, f[64];
 	int rows = 0, built = backends_built(list);
 
 	temp_path(path, sizeof(path), "once.csv");
@@ -75,7 +75,10 @@ static void every_write_once(const char *source)
 		     "--repeat", "2", "--source", source, "--csv", path, NULL) != 0)
 		fail_msg("muxdispatch --source %s failed: %s", source, out);
 	csv = slurp(path);
+	assert_non_null(strchr(csv, '\n'));
 	for (char *line = strchr(csv, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
+		if (!strchr(line, '\n'))
+			fail_msg("%s: a row without its newline: %s", source, line);
 		if (strcmp(field(line, 12, f, sizeof(f)), "ok") != 0)
 			fail_msg("%s: row not ok: %.*s", source, (int)strcspn(line, "\n"), line);
 		assert_string_equal(field(line, 8, f, sizeof(f)), "1064");
@@ -84,9 +87,6 @@ static void every_write_once(const char *source)
 	}
 	assert_int_equal(rows, 2 * built);
 	unlink(path);
-	free(csv);
-	free(out);
-	free(list);
 }
 
 static void socketpair_every_write_once(void **state)
@@ -104,19 +104,20 @@ static void eventfd_every_write_once(void **state)
 /* Where the libraries are installed, the build has their backends: nothing silently left out. */
 static void peers_built_when_present(void **state)
 {
-	char *list = malloc(OUT_MAX);
+	char *list = test_alloc(OUT_MAX);
 
 	(void)state;
 	backends_built(list);
-	if (system("pkg-config --exists libevent") == 0)
+	bool have_libevent = system("pkg-config --exists libevent") == 0;
+	bool have_libev = access("/usr/include/ev.h", R_OK) == 0;
+
+	if (have_libevent)
 		assert_non_null(strstr(list, "libevent-epoll"));
-	else
-		print_message("libevent-dev not installed: its backends are not tested\n");
-	if (access("/usr/include/ev.h", R_OK) == 0)
+	if (have_libev)
 		assert_non_null(strstr(list, "libev-epoll"));
-	else
-		print_message("libev-dev not installed: its backends are not tested\n");
-	free(list);
+	if (!have_libevent || !have_libev)
+		skip_because("%s not installed: its backends are not tested (make test installs it as root)",
+			     !have_libevent ? "libevent-dev" : "libev-dev");
 }
 
 /* --kerrisk: one row per backend and size, plus his figures. */
@@ -124,7 +125,7 @@ static void kerrisk_table(void **state)
 {
 	static const char *const want[] = { "select,10,300,", "poll,100,300,", "epoll,10,300,",
 					    "epoll-et,100,300,", "kerrisk2006-epoll,10000,100000,0.97" };
-	char path[128], *out = malloc(OUT_MAX), *csv;
+	char path[128], *out = test_alloc(OUT_MAX), *csv;
 
 	(void)state;
 	temp_path(path, sizeof(path), "kerrisk.csv");
@@ -137,34 +138,28 @@ static void kerrisk_table(void **state)
 		if (!strstr(csv, want[i]))
 			fail_msg("kerrisk.csv lacks '%s':\n%s", want[i], csv);
 	unlink(path);
-	free(csv);
-	free(out);
 }
 
 /* libevent's select past FD_SETSIZE: whatever it does, the row says so and muxdispatch lives. */
 static void peer_beyond_fd_setsize_reported(void **state)
 {
-	char path[128], *list = malloc(OUT_MAX), *out = malloc(OUT_MAX), *csv, f[192];
+	char path[128], *list = test_alloc(OUT_MAX), *out = test_alloc(OUT_MAX), *csv, f[192];
 
 	(void)state;
 	backends_built(list);
-	if (!strstr(list, "libevent-select")) {
-		free(list);
-		free(out);
-		skip();
-	}
+	if (!strstr(list, "libevent-select"))
+		skip_because("muxdispatch built without libevent (apt-get install libevent-dev; make test does as root)");
 	temp_path(path, sizeof(path), "setsize.csv");
 	assert_int_equal(run_prog(out, OUT_MAX, NULL, 0, muxdispatch(), "--backend", "select,libevent-select",
 				  "--fds", "700", "--writes", "500", "--repeat", "1", "--csv", path, NULL), 0);
 	csv = slurp(path);
 	assert_non_null(strstr(csv, "\nselect,700,100,500,1,"));	/* ours goes past FD_SETSIZE */
+	if (!strstr(csv, "\nlibevent-select,"))
+		fail_msg("no libevent-select row in:\n%s", csv);
 	field(strstr(csv, "\nlibevent-select,") + 1, 12, f, sizeof(f));
 	if (strcmp(f, "ok") != 0 && strncmp(f, "n/a: ", 5) != 0)
 		fail_msg("libevent-select at 700 pairs: status '%s'", f);
 	unlink(path);
-	free(csv);
-	free(out);
-	free(list);
 }
 
 static void bad_flags_one_line(void **state)
@@ -173,7 +168,7 @@ static void bad_flags_one_line(void **state)
 		{ "--fds", "1" }, { "--fds", "ten" }, { "--backend", "kqueue" }, { "--repeat", "0" },
 		{ "--source", "pipe" }, { "--active", "-3" }, { "--bogus", NULL },
 	};
-	char err[1024], *out = malloc(OUT_MAX);
+	char err[1024], *out = test_alloc(OUT_MAX);
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -184,18 +179,17 @@ static void bad_flags_one_line(void **state)
 	}
 	assert_int_equal(run_prog(out, OUT_MAX, NULL, 0, muxdispatch(), "--help", NULL), 0);
 	assert_non_null(strstr(out, "--kerrisk"));
-	free(out);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(socketpair_every_write_once),
-		cmocka_unit_test(eventfd_every_write_once),
-		cmocka_unit_test(peers_built_when_present),
-		cmocka_unit_test(kerrisk_table),
-		cmocka_unit_test(peer_beyond_fd_setsize_reported),
-		cmocka_unit_test(bad_flags_one_line),
+		cmocka_unit_test_teardown(socketpair_every_write_once, test_teardown),
+		cmocka_unit_test_teardown(eventfd_every_write_once, test_teardown),
+		cmocka_unit_test_teardown(peers_built_when_present, test_teardown),
+		cmocka_unit_test_teardown(kerrisk_table, test_teardown),
+		cmocka_unit_test_teardown(peer_beyond_fd_setsize_reported, test_teardown),
+		cmocka_unit_test_teardown(bad_flags_one_line, test_teardown),
 	};
 
 	return cmocka_run_group_tests_name("muxdispatch", tests, NULL, NULL);

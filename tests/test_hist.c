@@ -167,6 +167,7 @@ static void hgrm_parses_back(void **state)
 	double value, pct, last_value = -1, last_pct = -1, mean, stddev, max;
 	unsigned long long count, last_count = 0, total;
 	int rows = 0;
+	bool seen_mean = false, seen_max = false;
 
 	(void)state;
 	hist_init(h);
@@ -186,12 +187,15 @@ static void hgrm_parses_back(void **state)
 			rows++;
 		} else if (sscanf(line, "#[Mean = %lf, StdDeviation = %lf]", &mean, &stddev) == 2) {
 			assert_true(fabs(mean - hist_mean(h)) < 0.001);
+			seen_mean = true;
 		} else if (sscanf(line, "#[Max = %lf, Total count = %llu]", &max, &total) == 2) {
 			assert_int_equal((long long)max, h->max);
 			assert_int_equal(total, h->total);
+			seen_max = true;
 		}
 	}
 	assert_true(rows > 20);
+	assert_true(seen_mean && seen_max);	/* the footer is there, not only well-formed if present */
 	assert_true(last_pct == 1.0);
 	assert_int_equal(last_count, h->total);
 	assert_int_equal((long long)last_value, h->max);

@@ -76,7 +76,7 @@ static void expect_clean(const struct run *r)
 /* A 2-second run on every backend: requests > 0, zero errors, every reply checked. */
 static void two_seconds_no_errors(void **state)
 {
-	struct run *r = malloc(sizeof(*r));
+	struct run *r = test_alloc(sizeof(*r));
 	struct child c;
 
 	child_start(&c, backend_of(state), NULL);
@@ -84,15 +84,16 @@ static void two_seconds_no_errors(void **state)
 	expect_clean(r);
 	assert_true(json_num(r->out, NULL, "requests") > 0);
 	assert_int_equal(json_num(r->out, "connections", "established"), 20);
-	assert_true(json_num(r->out, "latency_us", "p50") <= json_num(r->out, "latency_us", "p99"));
+	assert_true(json_num(r->out, "latency_us", "min") > 0);
+	assert_true(json_num(r->out, "latency_us", "min") <= json_num(r->out, "latency_us", "p50"));
+	assert_true(json_num(r->out, "latency_us", "p99") <= json_num(r->out, "latency_us", "max"));
 	assert_int_equal(child_stop(&c, 30), 0);
-	free(r);
 }
 
 /* Threads, pipelining and a bigger message: replies still all match. */
 static void threads_pipeline_large(void **state)
 {
-	struct run *r = malloc(sizeof(*r));
+	struct run *r = test_alloc(sizeof(*r));
 	struct child c;
 
 	child_start(&c, backend_of(state), NULL);
@@ -100,17 +101,16 @@ static void threads_pipeline_large(void **state)
 	     "--duration", "1", "--warmup", "0.2");
 	expect_clean(r);
 	assert_int_equal(child_stop(&c, 30), 0);
-	free(r);
 }
 
 /* 2000 idle connections held open beside the active ones, on the server's backend. */
 static void idle_2000(void **state)
 {
-	struct run *r = malloc(sizeof(*r));
+	struct run *r = test_alloc(sizeof(*r));
 	struct child c;
 
 	if (!raise_nofile(4200))
-		skip();
+		skip_because("cannot raise the fd limit to 4200 (not root?)");
 	child_start(&c, backend_of(state), NULL);
 	LOAD(r, &c, "--connections", "10", "--idle", "2000", "--duration", "1", "--warmup", "0.2");
 	expect_clean(r);
@@ -118,13 +118,12 @@ static void idle_2000(void **state)
 	child_stats(&c);
 	assert_true(child_stat(&c, "accepted") >= 2010);
 	assert_int_equal(child_stop(&c, 30), 0);
-	free(r);
 }
 
 /* Open loop: never sends faster than asked; corrected latency is never below uncorrected. */
 static void open_loop_rate(void **state)
 {
-	struct run *r = malloc(sizeof(*r));
+	struct run *r = test_alloc(sizeof(*r));
 	struct child c;
 
 	child_start(&c, backend_of(state), NULL);
@@ -137,13 +136,12 @@ static void open_loop_rate(void **state)
 		    json_num(r->out, "latency_uncorrected_us", "p50"));
 	assert_non_null(strstr(r->out, "\"rate_reached\":"));
 	assert_int_equal(child_stop(&c, 30), 0);
-	free(r);
 }
 
 /* --proto http against muxserver --proto http: every reply a 200 with its body. */
 static void http_no_errors(void **state)
 {
-	struct run *r = malloc(sizeof(*r));
+	struct run *r = test_alloc(sizeof(*r));
 	struct child c;
 
 	child_start(&c, backend_of(state), "--proto", "http", "--body-size", "100", NULL);
@@ -153,13 +151,12 @@ static void http_no_errors(void **state)
 	child_stats(&c);
 	assert_true(child_stat(&c, "requests") >= json_num(r->out, NULL, "requests"));
 	assert_int_equal(child_stop(&c, 30), 0);
-	free(r);
 }
 
 /* --proto sockperf and --proto udp against the matching muxserver protocol: every reply checked. */
 static void same_proto_both_ends(void **state, const char *proto, const char *size)
 {
-	struct run *r = malloc(sizeof(*r));
+	struct run *r = test_alloc(sizeof(*r));
 	struct child c;
 
 	child_start(&c, backend_of(state), "--proto", proto, NULL);
@@ -169,7 +166,6 @@ static void same_proto_both_ends(void **state, const char *proto, const char *si
 	child_stats(&c);
 	assert_true(child_stat(&c, "requests") >= json_num(r->out, NULL, "requests"));
 	assert_int_equal(child_stop(&c, 30), 0);
-	free(r);
 }
 
 static void sockperf_and_udp_no_errors(void **state)
@@ -178,13 +174,18 @@ static void sockperf_and_udp_no_errors(void **state)
 	same_proto_both_ends(state, "udp", "1000");
 }
 
-/* A udp run against a server that misbehaves in one way: the errors of that kind, and only those. */
+/*
+ * A udp run against a server that misbehaves in one way: the errors of that
+ * kind, and only those. A drop is found when a later reply overtakes it
+ * (so pipeline >= 2), never by the timeout: that is far longer than the run,
+ * so a stalled process on a loaded machine cannot turn a reply into a loss.
+ */
 static void udp_fault(struct run *r, const char *fault, const char *pipeline)
 {
 	struct child c;
 
 	child_start_prog(&c, tool_path("FAKEECHO", "build/fakeecho"), fault, "40", NULL);
-	LOAD(r, &c, "--proto", "udp", "--connections", "2", "--pipeline", pipeline, "--timeout", "0.05",
+	LOAD(r, &c, "--proto", "udp", "--connections", "2", "--pipeline", pipeline, "--timeout", "30",
 	     "--duration", "1", "--warmup", "0");
 	children_reap(NULL);
 	if (r->rc != 1)
@@ -195,16 +196,16 @@ static void udp_fault(struct run *r, const char *fault, const char *pipeline)
 /* Dropped, reordered and duplicated datagrams are each counted as what they are. */
 static void udp_loss_reorder_duplicate(void **state)
 {
-	struct run *r = malloc(sizeof(*r));
+	struct run *r = test_alloc(sizeof(*r));
 
 	(void)state;
-	udp_fault(r, "udp-drop", "1");
+	udp_fault(r, "udp-drop", "2");
 	assert_true(json_num(r->out, "errors_by_kind", "lost") >= 1);
 	assert_int_equal(json_num(r->out, "errors_by_kind", "reordered"), 0);
 	assert_int_equal(json_num(r->out, "errors_by_kind", "duplicate"), 0);
 	assert_non_null(strstr(r->err, "lost"));
 
-	/* Held back until after the next: first counted lost, then found again as reordered. */
+	/* Held back until after that client's next: first counted lost, then found again as reordered. */
 	udp_fault(r, "udp-swap", "4");
 	assert_true(json_num(r->out, "errors_by_kind", "reordered") >= 1);
 	assert_true(json_num(r->out, "errors_by_kind", "lost") <= 1);	/* one may be in flight at the end */
@@ -214,13 +215,12 @@ static void udp_loss_reorder_duplicate(void **state)
 	assert_true(json_num(r->out, "errors_by_kind", "duplicate") >= 1);
 	assert_int_equal(json_num(r->out, "errors_by_kind", "lost"), 0);
 	assert_int_equal(json_num(r->out, "errors_by_kind", "reordered"), 0);
-	free(r);
 }
 
 /* No udp server: one line naming the fix, exit 1, no hang. */
 static void udp_nothing_listening(void **state)
 {
-	struct run *r = malloc(sizeof(*r));
+	struct run *r = test_alloc(sizeof(*r));
 
 	(void)state;
 	r->rc = run_prog(r->out, OUT_MAX, r->err, sizeof(r->err), muxload(), "--proto", "udp",
@@ -228,13 +228,12 @@ static void udp_nothing_listening(void **state)
 	assert_int_equal(r->rc, 1);
 	assert_non_null(strstr(r->err, "udp"));
 	assert_ptr_equal(strchr(r->err, '\n'), r->err + strlen(r->err) - 1);	/* one line */
-	free(r);
 }
 
 /* An echo server is not an HTTP server: its replies are mismatches, and the exit status says so. */
 static void http_against_echo_is_error(void **state)
 {
-	struct run *r = malloc(sizeof(*r));
+	struct run *r = test_alloc(sizeof(*r));
 	struct child c;
 
 	(void)state;
@@ -243,13 +242,12 @@ static void http_against_echo_is_error(void **state)
 	assert_int_equal(r->rc, 1);
 	assert_true(json_num(r->out, "errors_by_kind", "mismatch") >= 1);
 	assert_int_equal(child_stop(&c, 30), 0);
-	free(r);
 }
 
 /* --requests N stops after exactly N measured requests. */
 static void requests_count(void **state)
 {
-	struct run *r = malloc(sizeof(*r));
+	struct run *r = test_alloc(sizeof(*r));
 	struct child c;
 
 	(void)state;
@@ -258,32 +256,37 @@ static void requests_count(void **state)
 	expect_clean(r);
 	assert_int_equal(json_num(r->out, NULL, "requests"), 3000);
 	assert_int_equal(child_stop(&c, 30), 0);
-	free(r);
 }
 
 /* A server that flips a byte now and then is caught: mismatch counted, exit status non-zero. */
 static void corrupting_server_caught(void **state)
 {
-	struct run *r = malloc(sizeof(*r));
+	struct run *r = test_alloc(sizeof(*r));
 	struct child c;
 
 	(void)state;
-	child_start_prog(&c, tool_path("FAKEECHO", "build/fakeecho"), "corrupt", "200", NULL);
+	child_start_prog(&c, tool_path("FAKEECHO", "build/fakeecho"), "corrupt", "10", NULL);
 	LOAD(r, &c, "--connections", "4", "--duration", "1", "--warmup", "0");
 	assert_int_equal(r->rc, 1);
 	assert_true(json_num(r->out, "errors_by_kind", "mismatch") >= 1);
 	assert_true(json_num(r->out, NULL, "errors") >= 1);
 	assert_non_null(strstr(r->err, "mismatch") ? r->err : strstr(r->err, "differs"));
 	children_reap(NULL);
-	free(r);
 }
 
-/* A server that answers every request 50 ms late is measured at 50 ms, not less, not far more. */
+/*
+ * A server that answers every request 50 ms late is measured at 50 ms, not
+ * less (min), and not more than the run itself shows: with one connection in
+ * a closed loop, requests follow one another, so the median latency cannot
+ * exceed the mean time per request (duration / requests) by much. That holds
+ * however loaded the machine is, where a fixed ceiling on p50 would not; a
+ * latency counted twice, or from the wrong start, still fails it.
+ */
 static void delayed_server_measured(void **state)
 {
-	struct run *r = malloc(sizeof(*r));
+	struct run *r = test_alloc(sizeof(*r));
 	struct child c;
-	double p50, min;
+	double p50, min, per_request_us;
 
 	(void)state;
 	child_start_prog(&c, tool_path("FAKEECHO", "build/fakeecho"), "delay", "50", NULL);
@@ -291,15 +294,16 @@ static void delayed_server_measured(void **state)
 	expect_clean(r);
 	p50 = json_num(r->out, "latency_us", "p50");
 	min = json_num(r->out, "latency_us", "min");
-	if (min < 50000 || p50 > 75000)
-		fail_msg("a 50 ms server measured at min %.0f us, p50 %.0f us", min, p50);
+	per_request_us = 1e6 / json_num(r->out, NULL, "throughput_rps");
+	if (min < 50000 || p50 > 1.2 * per_request_us)
+		fail_msg("a 50 ms server measured at min %.0f us, p50 %.0f us, with %.0f us per request",
+			 min, p50, per_request_us);
 	children_reap(NULL);
-	free(r);
 }
 
 static void outputs_csv_and_hgrm(void **state)
 {
-	struct run *r = malloc(sizeof(*r));
+	struct run *r = test_alloc(sizeof(*r));
 	char csv[64], hgrm[64], line[512];
 	struct child c;
 	FILE *f;
@@ -328,13 +332,12 @@ static void outputs_csv_and_hgrm(void **state)
 	unlink(csv);
 	unlink(hgrm);
 	assert_int_equal(child_stop(&c, 30), 0);
-	free(r);
 }
 
 /* Nobody listening: one line saying so, exit 1. */
 static void refused_is_one_line(void **state)
 {
-	struct run *r = malloc(sizeof(*r));
+	struct run *r = test_alloc(sizeof(*r));
 	struct child c;
 	char port[16];
 
@@ -346,18 +349,17 @@ static void refused_is_one_line(void **state)
 	assert_int_equal(r->rc, 1);
 	assert_non_null(strstr(r->err, "connection refused"));
 	assert_int_equal(strchr(r->err, '\n') - r->err + 1, (long)strlen(r->err));
-	free(r);
 }
 
 /* Too few fds and no way to raise them: one line naming the need and the fix. */
 static void fd_limit_named(void **state)
 {
-	struct run *r = malloc(sizeof(*r));
+	struct run *r = test_alloc(sizeof(*r));
 	struct child c;
 
 	(void)state;
 	if (access("/usr/bin/prlimit", X_OK) != 0)
-		skip();
+		skip_because("no /usr/bin/prlimit (apt-get install util-linux)");
 	child_start(&c, "epoll", NULL);
 	r->rc = run_prog(r->out, OUT_MAX, r->err, sizeof(r->err), "/usr/bin/prlimit", "--nofile=64:64",
 			 muxload(), "--port", port_str(&c), "--idle", "500", NULL);
@@ -365,7 +367,6 @@ static void fd_limit_named(void **state)
 	assert_non_null(strstr(r->err, "too many open files"));
 	assert_non_null(strstr(r->err, "ulimit -n"));
 	assert_int_equal(child_stop(&c, 30), 0);
-	free(r);
 }
 
 static void bad_flags_exit_2(void **state)
@@ -379,7 +380,7 @@ static void bad_flags_exit_2(void **state)
 		{ "--proto", "sockperf", "--size=13" }, { "--proto", "udp", "--idle=5" },
 		{ "--proto", "udp", "--size=65508" },
 	};
-	struct run *r = malloc(sizeof(*r));
+	struct run *r = test_alloc(sizeof(*r));
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -397,7 +398,6 @@ static void bad_flags_exit_2(void **state)
 	assert_int_equal(r->rc, 2);
 	assert_int_equal(run_prog(r->out, OUT_MAX, NULL, 0, muxload(), "--help", NULL), 0);
 	assert_non_null(strstr(r->out, "--connections"));
-	free(r);
 }
 
 static const struct backend_test per_backend[] = {
@@ -410,21 +410,21 @@ static const struct backend_test per_backend[] = {
 };
 
 static const struct CMUnitTest once[] = {
-	cmocka_unit_test_teardown(requests_count, children_reap),
-	cmocka_unit_test_teardown(udp_loss_reorder_duplicate, children_reap),
-	cmocka_unit_test_teardown(udp_nothing_listening, children_reap),
-	cmocka_unit_test_teardown(http_against_echo_is_error, children_reap),
-	cmocka_unit_test_teardown(corrupting_server_caught, children_reap),
-	cmocka_unit_test_teardown(delayed_server_measured, children_reap),
-	cmocka_unit_test_teardown(outputs_csv_and_hgrm, children_reap),
-	cmocka_unit_test_teardown(refused_is_one_line, children_reap),
-	cmocka_unit_test_teardown(fd_limit_named, children_reap),
-	cmocka_unit_test_teardown(bad_flags_exit_2, children_reap),
+	cmocka_unit_test_teardown(requests_count, test_teardown),
+	cmocka_unit_test_teardown(udp_loss_reorder_duplicate, test_teardown),
+	cmocka_unit_test_teardown(udp_nothing_listening, test_teardown),
+	cmocka_unit_test_teardown(http_against_echo_is_error, test_teardown),
+	cmocka_unit_test_teardown(corrupting_server_caught, test_teardown),
+	cmocka_unit_test_teardown(delayed_server_measured, test_teardown),
+	cmocka_unit_test_teardown(outputs_csv_and_hgrm, test_teardown),
+	cmocka_unit_test_teardown(refused_is_one_line, test_teardown),
+	cmocka_unit_test_teardown(fd_limit_named, test_teardown),
+	cmocka_unit_test_teardown(bad_flags_exit_2, test_teardown),
 };
 
 int main(void)
 {
 	return run_backend_matrix("muxload end to end", per_backend,
-				  sizeof(per_backend) / sizeof(per_backend[0]), NULL, children_reap,
+				  sizeof(per_backend) / sizeof(per_backend[0]), NULL, test_teardown,
 				  once, sizeof(once) / sizeof(once[0]));
 }

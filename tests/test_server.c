@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -28,12 +29,11 @@
 static void echo_50_by_1mib(void **state)
 {
 	enum { N = 50, LEN = 1 << 20 };
-	unsigned char *data = malloc(LEN);
+	unsigned char *data = test_alloc(LEN);
 	struct child c;
 	int fds[N];
 	const char *err;
 
-	assert_non_null(data);
 	fill_random(data, LEN, 42);
 	child_start(&c, backend_of(state), NULL);
 	connect_many(fds, N, c.port);
@@ -44,7 +44,6 @@ static void echo_50_by_1mib(void **state)
 	child_stats(&c);
 	assert_true(child_stat(&c, "bytes_in") == (uint64_t)N * LEN);
 	expect_clean_stop(&c);
-	free(data);
 }
 
 static void ipv6_loopback(void **state)
@@ -56,7 +55,7 @@ static void ipv6_loopback(void **state)
 	if (probe < 0 || bind(probe, (struct sockaddr *)&a, sizeof(a)) != 0) {
 		if (probe >= 0)
 			close(probe);
-		skip();	/* no ::1 on this host */
+		skip_because("no ::1 on this host");
 	}
 	close(probe);
 	child_start(&c, backend_of(state), "--host", "::1", NULL);
@@ -93,16 +92,14 @@ static bool have(const char *tool)
 /* Real HTTP clients nobody here wrote: no errors, no non-2xx answers. Not a speed test. */
 static void http_wrk_and_ab(void **state)
 {
-	char *out = malloc(16384), url[64];
+	char *out = test_alloc(16384), url[64];
 	struct child c;
 
-	if (!have("wrk") || !have("ab")) {
-		free(out);
-		skip();	/* make bench installs them; the parser has its own suite */
-	}
+	if (!have("wrk") || !have("ab"))
+		skip_because("wrk or ab not installed (apt-get install wrk apache2-utils; make test does as root)");
 	child_start(&c, backend_of(state), "--proto", "http", NULL);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", c.port);
-	assert_int_equal(run_prog(out, 16384, NULL, 0, "wrk", "-t1", "-c10", "-d1", url, NULL), 0);
+	assert_int_equal(run_prog(out, 16384, NULL, 0, "wrk", "-t1", "-c10", "-d1", "--timeout", "30s", url, NULL), 0);
 	if (!strstr(out, " requests in ") || strstr(out, "Non-2xx") || strstr(out, "Socket errors"))
 		fail_msg("%s: wrk: %s", backend_of(state), out);
 	for (int keepalive = 0; keepalive < 2; keepalive++) {
@@ -115,19 +112,16 @@ static void http_wrk_and_ab(void **state)
 	child_stats(&c);
 	assert_true(child_stat(&c, "requests") >= 1000);
 	assert_int_equal(child_stop(&c, 30), 0);
-	free(out);
 }
 
 /* The sockperf client drives the server: no drops, duplicates or reordering. */
 static void sockperf_ping_pong_and_under_load(void **state)
 {
-	char *out = malloc(16384), port[16];
+	char *out = test_alloc(16384), port[16];
 	struct child c;
 
-	if (!have("sockperf")) {
-		free(out);
-		skip();
-	}
+	if (!have("sockperf"))
+		skip_because("sockperf not installed (apt-get install sockperf; make test does as root)");
 	child_start(&c, backend_of(state), "--proto", "sockperf", NULL);
 	snprintf(port, sizeof(port), "%d", c.port);
 	assert_int_equal(run_prog(out, 8192, out + 8192, 8192, "sockperf", "ping-pong", "--tcp", "-i",
@@ -140,7 +134,6 @@ static void sockperf_ping_pong_and_under_load(void **state)
 	if (!strstr(out, "# dropped messages = 0; # duplicated messages = 0; # out-of-order messages = 0"))
 		fail_msg("%s: sockperf under-load: %s", backend_of(state), out);
 	assert_int_equal(child_stop(&c, 30), 0);
-	free(out);
 }
 
 /* A malformed request gets 400 and a close; the server goes on serving. */
@@ -171,15 +164,18 @@ static void http_bad_request_closed(void **state)
 /* --duration: the server stops by itself and exits 0 with a summary. */
 static void duration_stops(void **state)
 {
-	char err[512];
+	char out[4096], err[512], summary[64];
 
-	assert_int_equal(run_muxserver(err, sizeof(err), "--port", "0", "--backend",
+	snprintf(summary, sizeof(summary), "\nsummary backend=%s open=0 ", backend_of(state));
+	assert_int_equal(run_muxserver(out, sizeof(out), err, sizeof(err), "--port", "0", "--backend",
 				       backend_of(state), "--duration", "0.3", NULL), 0);
+	if (strncmp(out, "port=", 5) != 0 || !strstr(out, summary))
+		fail_msg("no port line, then '%s', in: %s", summary + 1, out);
 }
 
 #define ONE_LINE_EXIT(code, ...) do { \
 	char err_[1024]; \
-	int rc_ = run_muxserver(err_, sizeof(err_), __VA_ARGS__, NULL); \
+	int rc_ = run_muxserver(NULL, 0, err_, sizeof(err_), __VA_ARGS__, NULL); \
 	if (rc_ != (code)) \
 		fail_msg("exit %d, expected %d; stderr: %s", rc_, (code), err_); \
 	assert_non_null(strstr(err_, "muxserver: ")); \
@@ -200,7 +196,7 @@ static void bad_flags_exit_2(void **state)
 	char err[1024];
 
 	(void)state;
-	assert_int_equal(run_muxserver(err, sizeof(err), "--backend", "kqueue", NULL), 2);
+	assert_int_equal(run_muxserver(NULL, 0, err, sizeof(err), "--backend", "kqueue", NULL), 2);
 	assert_non_null(strstr(err, "unknown backend 'kqueue'"));
 	assert_non_null(strstr(err, mux_names()));
 	ONE_LINE_EXIT(2, "--port", "http");
@@ -226,18 +222,55 @@ static void port_in_use_exit_1(void **state)
 	(void)state;
 	child_start(&c, "epoll", NULL);
 	snprintf(port, sizeof(port), "%d", c.port);
-	assert_int_equal(run_muxserver(err, sizeof(err), "--port", port, NULL), 1);
+	assert_int_equal(run_muxserver(NULL, 0, err, sizeof(err), "--port", port, NULL), 1);
 	assert_non_null(strstr(err, "Address already in use"));
 	expect_clean_stop(&c);
 }
 
+/* One line per registered backend, each OK, exit 0; --help names every backend. */
 static void list_backends_all_ok(void **state)
 {
-	char err[64];
+	char out[4096], err[512], want[64];
+	size_t n = 0;
 
 	(void)state;
-	assert_int_equal(run_muxserver(err, sizeof(err), "--list-backends", NULL), 0);
-	assert_int_equal(run_muxserver(err, sizeof(err), "--help", NULL), 0);
+	assert_int_equal(run_muxserver(out, sizeof(out), err, sizeof(err), "--list-backends", NULL), 0);
+	for (; mux_backends[n]; n++) {
+		snprintf(want, sizeof(want), "%-9s OK ", mux_backends[n]->name);
+		if (!strstr(out, want))
+			fail_msg("no '%s' line in:\n%s", want, out);
+	}
+	assert_int_equal(count_lines(out), (int)n);
+	assert_int_equal(run_muxserver(out, sizeof(out), err, sizeof(err), "--help", NULL), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_non_null(strstr(out, mux_backends[i]->name));
+}
+
+/*
+ * Where epoll cannot be created (an LD_PRELOAD shim makes epoll_create1 fail
+ * with ENOSYS), --list-backends says FAILED for both epoll backends, OK for
+ * the others, and exits 1 so that a script notices.
+ */
+static void list_backends_failure_exits_1(void **state)
+{
+	const char *shim = tool_path("NOEPOLL_SO", "build/noepoll.so");
+	char out[4096], err[512], shim_path[PATH_MAX], preload[PATH_MAX + 16];
+	int rc;
+
+	(void)state;
+	if (access(shim, R_OK) != 0)
+		fail_msg("the test shim %s is not built (make build/noepoll.so)", shim);
+	assert_non_null(realpath(shim, shim_path) ? shim_path : NULL);
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", shim_path);
+	/* Only the child gets the shim; ASan must accept a library loaded before its runtime. */
+	rc = run_prog(out, sizeof(out), err, sizeof(err), "env", preload, "ASAN_OPTIONS=verify_asan_link_order=0",
+		      tool_path("MUXSERVER", "build/muxserver"), "--list-backends", NULL);
+	if (rc != 1)
+		fail_msg("exit %d with epoll unavailable; stdout:\n%s", rc, out);
+	assert_non_null(strstr(out, "epoll     FAILED "));
+	assert_non_null(strstr(out, "epoll-et  FAILED "));
+	assert_non_null(strstr(out, "select    OK "));
+	assert_non_null(strstr(out, "poll      OK "));
 }
 
 #define PER_BACKEND(X) \
@@ -248,14 +281,15 @@ static void list_backends_all_ok(void **state)
 static const struct backend_test per_backend[] = { PER_BACKEND(ENTRY) };
 
 static const struct CMUnitTest once[] = {
-	cmocka_unit_test_teardown(bad_flags_exit_2, children_reap),
-	cmocka_unit_test_teardown(port_in_use_exit_1, children_reap),
-	cmocka_unit_test_teardown(list_backends_all_ok, children_reap),
+	cmocka_unit_test_teardown(bad_flags_exit_2, test_teardown),
+	cmocka_unit_test_teardown(port_in_use_exit_1, test_teardown),
+	cmocka_unit_test_teardown(list_backends_all_ok, test_teardown),
+	cmocka_unit_test_teardown(list_backends_failure_exits_1, test_teardown),
 };
 
 int main(void)
 {
 	return run_backend_matrix("muxserver end to end", per_backend,
-				  sizeof(per_backend) / sizeof(per_backend[0]), NULL, children_reap,
+				  sizeof(per_backend) / sizeof(per_backend[0]), NULL, test_teardown,
 				  once, sizeof(once) / sizeof(once[0]));
 }

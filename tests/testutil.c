@@ -174,40 +174,125 @@ static int collect_args(char **args, int max, va_list ap)
 	return n;
 }
 
-static pid_t live_children[64];
+/*
+ * Every child a test started: its stderr file and how it ended. The file is
+ * kept until the teardown, so that a test which fails (and so leaves its
+ * server running, or saw it exit non-zero) shows the server's last words.
+ */
+static struct tracked {
+	pid_t pid;                 /* 0: free slot */
+	int out_fd;                /* our end of its stdout pipe; -1 once closed */
+	bool running;
+	int status;                /* exit status once !running */
+	char err_path[64];
+} tracked[64];
 
-static void child_track(pid_t pid, bool alive)
+static struct tracked *track(pid_t pid, const char *err_path)
 {
-	for (size_t i = 0; i < sizeof(live_children) / sizeof(live_children[0]); i++)
-		if (live_children[i] == (alive ? 0 : pid)) {
-			live_children[i] = alive ? pid : 0;
-			return;
+	for (size_t i = 0; i < sizeof(tracked) / sizeof(tracked[0]); i++)
+		if (!tracked[i].pid) {
+			tracked[i] = (struct tracked){ .pid = pid, .out_fd = -1, .running = true };
+			snprintf(tracked[i].err_path, sizeof(tracked[i].err_path), "%s", err_path);
+			return &tracked[i];
 		}
+	fail_msg("more than %zu children in one test", sizeof(tracked) / sizeof(tracked[0]));
+	return NULL;
+}
+
+static struct tracked *tracked_of(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(tracked) / sizeof(tracked[0]); i++)
+		if (tracked[i].pid == pid)
+			return &tracked[i];
+	return NULL;
+}
+
+/* The last lines of a child's stderr, indented, on stdout beside cmocka's messages. */
+static void print_stderr_tail(const struct tracked *t, const char *why)
+{
+	enum { TAIL = 2048 };
+	char buf[TAIL + 1];
+	int fd = open(t->err_path, O_RDONLY);
+	off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : 0;
+	ssize_t n = size > 0 ? pread(fd, buf, TAIL, size > TAIL ? size - TAIL : 0) : 0;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	print_message("  child %ld %s; the last of its stderr:\n", (long)t->pid, why);
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+		print_message("  | %s\n", line);
+}
+
+static void *scratch[16];
+
+void *test_alloc(size_t n)
+{
+	for (size_t i = 0; i < sizeof(scratch) / sizeof(scratch[0]); i++)
+		if (!scratch[i]) {
+			scratch[i] = calloc(1, n);
+			assert_non_null(scratch[i]);
+			return scratch[i];
+		}
+	fail_msg("more than %zu test_alloc blocks in one test", sizeof(scratch) / sizeof(scratch[0]));
+	return NULL;
+}
+
+/* Kill what is still running; in a teardown, say what was left or went wrong. */
+static void reap_all(bool report)
+{
+	for (size_t i = 0; i < sizeof(tracked) / sizeof(tracked[0]); i++) {
+		struct tracked *t = &tracked[i];
+
+		if (!t->pid)
+			continue;
+		if (t->running) {
+			kill(t->pid, SIGKILL);
+			waitpid(t->pid, NULL, 0);
+		}
+		if (report && (t->running || t->status != 0))
+			print_stderr_tail(t, t->running ? "was still running at the end of the test"
+							: "had exited with a non-zero status");
+		if (t->out_fd >= 0)
+			close(t->out_fd);
+		unlink(t->err_path);
+		t->pid = 0;
+	}
 }
 
 int children_reap(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(live_children) / sizeof(live_children[0]); i++)
-		if (live_children[i]) {
-			kill(live_children[i], SIGKILL);
-			waitpid(live_children[i], NULL, 0);
-			live_children[i] = 0;
-		}
+	reap_all(false);
+	return 0;
+}
+
+int test_teardown(void **state)
+{
+	(void)state;
+	reap_all(true);
+	for (size_t i = 0; i < sizeof(scratch) / sizeof(scratch[0]); i++) {
+		free(scratch[i]);
+		scratch[i] = NULL;
+	}
 	return 0;
 }
 
 /* Start argv, read its "port=N" first line. */
 static void child_spawn(struct child *c, char **argv)
 {
+	static unsigned serial;
 	int pipefd[2], err_fd;
 
 	memset(c, 0, sizeof(*c));
-	snprintf(c->err_path, sizeof(c->err_path), "/tmp/muxlab-test-%ld.err", (long)getpid());
-	err_fd = open(c->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(pipe(pipefd) == 0);
+	snprintf(c->err_path, sizeof(c->err_path), "/tmp/muxlab-test-%ld-%u.err", (long)getpid(), serial++);
+	/* CLOEXEC: no later child inherits another's pipe (dup2 clears it on fd 1 and 2). */
+	err_fd = open(c->err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(pipe2(pipefd, O_CLOEXEC) == 0);
 	c->pid = spawn(argv, pipefd[1], err_fd);
-	child_track(c->pid, true);
+	track(c->pid, c->err_path)->out_fd = pipefd[0];
 	close(pipefd[1]);
 	close(err_fd);
 	c->out_fd = pipefd[0];
@@ -257,6 +342,9 @@ static void slurp(int fd, const char *path, char *buf, size_t len)
 	unlink(path);
 }
 
+/* A hang guard for programs run to completion; generous for valgrind-wrapped runs. */
+#define RUN_GUARD_S 300
+
 static int run_argv(char **argv, char *out, size_t outlen, char *err, size_t errlen)
 {
 	char out_path[64], err_path[64];
@@ -265,11 +353,18 @@ static int run_argv(char **argv, char *out, size_t outlen, char *err, size_t err
 
 	snprintf(out_path, sizeof(out_path), "/tmp/muxlab-run-%ld.out", (long)getpid());
 	snprintf(err_path, sizeof(err_path), "/tmp/muxlab-run-%ld.err", (long)getpid());
-	out_fd = open(out_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	err_fd = open(err_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	out_fd = open(out_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	err_fd = open(err_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(out_fd >= 0 && err_fd >= 0);
 	pid = spawn(argv, out_fd, err_fd);
-	assert_true(waitpid(pid, &status, 0) == pid);
+	for (double end = mono_s() + RUN_GUARD_S; waitpid(pid, &status, WNOHANG) != pid; sleep_s(0.005))
+		if (mono_s() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			slurp(out_fd, out_path, NULL, 0);
+			slurp(err_fd, err_path, NULL, 0);
+			fail_msg("%s did not finish within %d s", argv[0], RUN_GUARD_S);
+		}
 	slurp(out_fd, out_path, out, outlen);
 	slurp(err_fd, err_path, err, errlen);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -287,13 +382,13 @@ static int run_va(const char *prog, bool wrap, char *out, size_t outlen, char *e
 	return rc;
 }
 
-int run_muxserver(char *err, size_t errlen, ...)
+int run_muxserver(char *out, size_t outlen, char *err, size_t errlen, ...)
 {
 	va_list ap;
 	int rc;
 
 	va_start(ap, errlen);
-	rc = run_va(server_path(), true, NULL, 0, err, errlen, ap);
+	rc = run_va(server_path(), true, out, outlen, err, errlen, ap);
 	va_end(ap);
 	return rc;
 }
@@ -332,6 +427,7 @@ uint64_t child_stat(const struct child *c, const char *key)
 
 int child_stop(struct child *c, double guard_s)
 {
+	struct tracked *t = tracked_of(c->pid);
 	double end = mono_s() + guard_s;
 	int status;
 
@@ -339,23 +435,24 @@ int child_stop(struct child *c, double guard_s)
 	for (;;) {
 		pid_t r = waitpid(c->pid, &status, WNOHANG);
 
-		if (r == c->pid) {
-			child_track(c->pid, false);
+		if (r == c->pid)
 			break;
-		}
-		if (mono_s() > end) {
-			children_reap(NULL);
+		if (mono_s() > end)	/* the teardown kills it and shows its stderr */
 			fail_msg("muxserver (pid %ld) did not exit within %.0f s of SIGTERM",
 				 (long)c->pid, guard_s);
-		}
 		sleep_s(0.01);
+	}
+	status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (t) {
+		t->running = false;
+		t->status = status;
+		t->out_fd = -1;	/* closed below */
 	}
 	/* Keep the last line of stdout (the summary) for the caller. */
 	while (read_line(c->out_fd, c->line, sizeof(c->line), 1) && strncmp(c->line, "summary ", 8))
 		;
 	close(c->out_fd);
-	unlink(c->err_path);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return status;
 }
 
 long rss_kib(pid_t pid)
@@ -392,6 +489,13 @@ int tcp_connect(const char *host, int port)
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
+}
+
+bool fd_ready(int fd, short events, double guard_s)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	return poll(&p, 1, (int)(guard_s * 1000)) == 1;
 }
 
 /* Wait until fd is ready for `events` or the deadline passes. */
@@ -546,19 +650,21 @@ const char *pump_echo(const int *fds, int n, const unsigned char *data, size_t l
 	return err;
 }
 
+/* Cells in one suite at most; cmocka passes over the zeroed ones left unused. */
+#define MATRIX_MAX 512
+
 int run_backend_matrix(const char *group, const struct backend_test *tests, size_t ntests,
 		       int (*setup)(void **), int (*teardown)(void **),
-		       const void *once, size_t nonce)
+		       const struct CMUnitTest *once, size_t nonce)
 {
+	static struct CMUnitTest cells[MATRIX_MAX];
+	static char names[MATRIX_MAX][64];
 	const struct mux_ops *backends[16];
 	size_t nb = test_backends(backends, 16), n = 0;
-	struct CMUnitTest *cells = calloc(nb * ntests + nonce, sizeof(*cells));
-	char (*names)[64] = calloc(nb * ntests + 1, sizeof(*names));
-	int failed;
 
-	if (!cells || !names || nb == 0) {
-		fprintf(stderr, "%s: no backends to test (MUX_BACKENDS=%s)\n", group,
-			getenv("MUX_BACKENDS") ? getenv("MUX_BACKENDS") : "");
+	if (nb == 0 || nb * ntests + nonce > MATRIX_MAX) {
+		fprintf(stderr, "%s: %zu backends x %zu tests (MUX_BACKENDS=%s): none, or over %d cells\n",
+			group, nb, ntests, getenv("MUX_BACKENDS") ? getenv("MUX_BACKENDS") : "", MATRIX_MAX);
 		return 1;
 	}
 	for (size_t b = 0; b < nb; b++)
@@ -571,11 +677,8 @@ int run_backend_matrix(const char *group, const struct backend_test *tests, size
 			};
 		}
 	for (size_t i = 0; i < nonce; i++)
-		cells[n++] = ((const struct CMUnitTest *)once)[i];
-	failed = _cmocka_run_group_tests(group, cells, n, NULL, NULL);
-	free(cells);
-	free(names);
-	return failed ? 1 : 0;
+		cells[n++] = once[i];
+	return cmocka_run_group_tests_name(group, cells, NULL, NULL) ? 1 : 0;
 }
 
 const char *backend_of(void **state)
@@ -603,7 +706,7 @@ void expect_clean_stop(struct child *c)
 {
 	int rc = child_stop(c, 30);
 
-	if (rc != 0)
+	if (rc != 0)	/* the teardown shows its stderr */
 		fail_msg("muxserver exited with status %d", rc);
 	assert_non_null(strstr(c->line, "summary "));
 }

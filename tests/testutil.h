@@ -29,14 +29,29 @@ bool raise_nofile(long need);
  * extra NULL-terminated args, and read its port line. Fails the test on error.
  */
 void child_start(struct child *c, const char *backend, ...);
-/*
- * Kill every child started by child_start that is still running. A failed
- * assertion longjmps out of a test, past its child_stop: use this as the
- * teardown so a failing test never leaves a server behind.
- */
+/* Kill every child started by child_start or child_start_prog that is still running. */
 int children_reap(void **state);
-/* Run muxserver with NULL-terminated args to completion; exit status, stderr in err. */
-int run_muxserver(char *err, size_t errlen, ...);
+/*
+ * The teardown of every test that starts children or calls test_alloc. A
+ * failed assertion longjmps out of a test, past its child_stop and free: this
+ * kills what is left, prints the last lines of stderr of every child that was
+ * still running or had exited non-zero, and frees the test_alloc blocks.
+ */
+int test_teardown(void **state);
+/* Zeroed memory that test_teardown frees, so that a failing test leaks nothing. */
+void *test_alloc(size_t n);
+/*
+ * Skip the running test, saying why on the line before cmocka's SKIPPED
+ * (tests/suite.sh collects these): a skip without a reason hides a gap.
+ * The reason is a printf format literal.
+ */
+#define skip_because(...) do { \
+	print_message("  skipped: " __VA_ARGS__); \
+	print_message("\n"); \
+	skip(); \
+} while (0)
+/* Run muxserver with NULL-terminated args to completion; exit status, stdout and stderr (either may be NULL). */
+int run_muxserver(char *out, size_t outlen, char *err, size_t errlen, ...);
 /* Start another of our programs that prints "port=N" first (a test server). */
 void child_start_prog(struct child *c, const char *prog, ...);
 /* Run prog with NULL-terminated args; its stdout and stderr into out and err (either may be NULL). */
@@ -46,7 +61,7 @@ const char *tool_path(const char *env, const char *fallback);
 /* SIGUSR1 and read the "stats ..." line; then child_stat() reads fields from it. */
 void child_stats(struct child *c);
 uint64_t child_stat(const struct child *c, const char *key);
-/* SIGTERM, wait up to guard_s, return the exit status (fails the test on a hang). */
+/* SIGTERM, wait up to guard_s, return the exit status (fails the test on a hang); c->line is the summary. */
 int child_stop(struct child *c, double guard_s);
 /* Resident set size of a process in KiB. */
 long rss_kib(pid_t pid);
@@ -60,6 +75,8 @@ bool read_exact(int fd, void *buf, size_t n, double guard_s);
 bool echo_once(int fd, double guard_s);
 /* Read into buf until the peer closes; bytes read, or -1 when it did not close within guard_s. */
 ssize_t read_to_close(int fd, char *buf, size_t len, double guard_s);
+/* True when fd is ready for poll(2) `events` within guard_s. */
+bool fd_ready(int fd, short events, double guard_s);
 /* Wait for EOF or reset on fd: true when the peer closed within guard_s. */
 bool sees_close(int fd, double guard_s);
 
@@ -80,9 +97,10 @@ struct backend_test {
  * Run every (backend, test) cell, named "backend/test", with optional
  * per-test setup/teardown, then the `once` tests. Returns main's exit status.
  */
+struct CMUnitTest;
 int run_backend_matrix(const char *group, const struct backend_test *tests, size_t ntests,
 		       int (*setup)(void **), int (*teardown)(void **),
-		       const void *once, size_t nonce);
+		       const struct CMUnitTest *once, size_t nonce);
 
 /* The backend a matrix cell runs (its state). */
 const char *backend_of(void **state);

@@ -29,7 +29,7 @@ EOT
 
 package() { p=${1%%@*}; echo "${p##*:}"; }
 
-missing= optional= skipped= items=
+missing= optional= skipped= skipped_pkgs= items=
 for arg in "$@"; do
 	[ "$arg" = --optional ] && { optional=1; continue; }
 	items="$items $arg"
@@ -37,14 +37,17 @@ for arg in "$@"; do
 	pkg=$(package "$arg")
 	case " $missing $skipped_pkgs " in *" $pkg "*) ;; *)
 		if [ -n "$optional" ]; then
-			skipped_pkgs="${skipped_pkgs:-} $pkg"
-			case "$arg" in *@*) skipped="$skipped${skipped:+; }${arg#*@}" ;; esac
+			skipped_pkgs="$skipped_pkgs $pkg"
+			case $arg in *@*)	# each skipped test named once
+				note=${arg#*@}
+				case ";$skipped;" in *";$note;"*) ;; *) skipped="$skipped${skipped:+;}$note" ;; esac ;;
+			esac
 		else
 			missing="$missing $pkg"
 		fi ;;
 	esac
 done
-all="$missing${skipped_pkgs:-}"
+all="$missing$skipped_pkgs"
 [ -z "$all" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -52,7 +55,7 @@ if [ "$(id -u)" -ne 0 ]; then
 		echo "muxlab needs:$all. Install with: sudo apt-get install -y$all" >&2
 		exit 1
 	fi
-	echo "muxlab: not root, so not installing:$all (sudo apt-get install -y$all); skipped until then: $skipped" >&2
+	echo "muxlab: not root, so not installing:$all (sudo apt-get install -y$all); skipped until then: $(echo "$skipped" | sed 's/;/, /g')" >&2
 	exit 0
 fi
 echo "muxlab: installing$all with apt-get" >&2

@@ -108,8 +108,8 @@ build/san/test_%:
 TEST_NEEDS := lib:cmocka.h:cmocka:libcmocka-dev cmd:gnuplot:gnuplot-nox cmd:taskset:util-linux \
 	--optional cmd:wrk:wrk@test_server/http_wrk_and_ab cmd:ab:apache2-utils@test_server/http_wrk_and_ab \
 	cmd:sockperf:sockperf@test_server/sockperf_ping_pong_and_under_load \
-	lib:event2/event.h:event:libevent-dev@test_dispatch's-libevent-rows \
-	lib:ev.h:ev:libev-dev@test_dispatch's-libev-rows \
+	lib:event2/event.h:event:libevent-dev@test_dispatch/libevent-rows \
+	lib:ev.h:ev:libev-dev@test_dispatch/libev-rows \
 	cmd:clang:clang@fuzz-smoke-and-clang-check
 test-deps:
 	$(Q)CC=$(CC) bench/need.sh $(TEST_NEEDS)

@@ -484,6 +484,98 @@ static pid_t start_fast_sender(int port)
 	return pid;
 }
 
+/* Connections that write 64 KiB whenever they can and drain their echoes, until stop. */
+struct busy {
+	const int *fds;
+	int n;
+	volatile int stop;
+	uint64_t *got;             /* echo bytes back, per connection */
+};
+
+static void *busy_pump(void *arg)
+{
+	struct busy *b = arg;
+	struct pollfd *p = calloc((size_t)b->n, sizeof(*p));
+	static char buf[65536];
+
+	while (p && !b->stop) {
+		for (int i = 0; i < b->n; i++)
+			p[i] = (struct pollfd){ b->fds[i], POLLIN | POLLOUT, 0 };
+		if (poll(p, (nfds_t)b->n, 100) <= 0)
+			continue;
+		for (int i = 0; i < b->n; i++) {
+			ssize_t r;
+
+			if (p[i].revents & POLLOUT)
+				send(b->fds[i], buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
+			if ((p[i].revents & POLLIN) && (r = recv(b->fds[i], buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+				__atomic_fetch_add(&b->got[i], (uint64_t)r, __ATOMIC_RELAXED);
+		}
+	}
+	free(p);
+	return NULL;
+}
+
+/* Busy connections whose echo count has not moved past before[]. */
+static int starved_since(const struct busy *b, const uint64_t *before)
+{
+	int starved = 0;
+
+	for (int i = 0; i < b->n; i++)
+		starved += __atomic_load_n(&b->got[i], __ATOMIC_RELAXED) == before[i];
+	return starved;
+}
+
+/*
+ * More connections stay readable than one wait returns (512): 600 clients
+ * stream flat out. A newcomer, on the server's highest fd, still gets its
+ * 100 bytes back, and every busy client keeps getting echoes. A backend
+ * that scans from the lowest fd each time serves the first 512 forever.
+ */
+static void busy_600_newcomer_served(void **state)
+{
+	enum { N = 600, LEN = 100 };
+	int *fds = calloc(N, sizeof(int)), fresh, starved = 0;
+	struct busy b = { .fds = fds, .n = N, .got = calloc(N, sizeof(uint64_t)) };
+	uint64_t *before = calloc(N, sizeof(uint64_t));
+	unsigned char out[LEN], in[LEN];
+	bool echoed;
+	pthread_t pump;
+	struct child c;
+
+	assert_true(fds && b.got && before);
+	if (!raise_nofile(2 * N + 64)) {
+		print_message("skipped: cannot raise RLIMIT_NOFILE to %d\n", 2 * N + 64);
+		skip();
+	}
+	fill_random(out, LEN, 37);
+	child_start(&c, backend_of(state), NULL);
+	connect_many(fds, N, c.port);
+	assert_int_equal(pthread_create(&pump, NULL, busy_pump, &b), 0);
+	sleep_s(1);	/* let every busy connection fill its buffers */
+	fresh = tcp_connect(HOST, c.port);
+	echoed = fresh >= 0 && write_all(fresh, out, LEN, 30) && read_exact(fresh, in, LEN, 30) &&
+		 memcmp(in, out, LEN) == 0;
+	for (int i = 0; i < N; i++)
+		before[i] = __atomic_load_n(&b.got[i], __ATOMIC_RELAXED);
+	for (double end = mono_s() + 30; echoed && (starved = starved_since(&b, before)) && mono_s() < end;)
+		sleep_s(0.1);
+	b.stop = 1;
+	pthread_join(pump, NULL);
+	if (!echoed)
+		fail_msg("%s: a newcomer beside %d busy connections got no echo within 30 s",
+			 backend_of(state), N);
+	if (starved)
+		fail_msg("%s: %d of %d busy connections got no more echo within 30 s",
+			 backend_of(state), starved, N);
+	close(fresh);
+	close_all(fds, N);
+	expect_clean_stop(&c);
+	free(fds);
+	free(b.got);
+	free(before);
+}
+
 /* One client streams flat out; 50 others still each finish 100 verified round trips. */
 static void one_fast_sender_does_not_starve(void **state)
 {
@@ -855,8 +947,9 @@ static void udp_drops_counted(void **state)
 #define HAZARDS(X) \
 	X(fd_limit_sheds_without_spinning) X(fd_above_setsize_preopened) X(idle_1500_others_served) \
 	X(dels_match_closes) X(write_interest_off_when_idle) X(slow_reader_is_capped) \
-	X(one_fast_sender_does_not_starve) X(idle_timeout_closes_silent) X(slowloris_header_deadline) \
-	X(max_conns_enforced) X(half_close_echoes_all) X(reset_mid_stream) X(sigpipe_never_fatal) \
+	X(one_fast_sender_does_not_starve) X(busy_600_newcomer_served) X(idle_timeout_closes_silent) \
+	X(slowloris_header_deadline) X(max_conns_enforced) X(half_close_echoes_all) X(reset_mid_stream) \
+	X(sigpipe_never_fatal) \
 	X(eintr_storm) X(partial_writes_resume_exactly) X(no_fd_leak_at_nofile_64) X(graceful_shutdown) \
 	X(garbage_never_crashes) X(udp_echo_and_truncation) X(udp_drops_counted)
 

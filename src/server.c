@@ -76,6 +76,7 @@ struct server {
 	long open_conns;
 	struct conn *ready_head;
 	bool stopping, stop_now, shedding;
+	int stops_taken;           /* stop_signals already acted on */
 	double accept_paused_until, deadline;
 	double now;                /* monotonic time, read once per loop turn */
 	double next_sweep;         /* loop time of the next timeout sweep; 0: no timeouts set */
@@ -85,6 +86,13 @@ struct server {
 };
 
 static volatile sig_atomic_t signal_pipe_fd = -1;
+/*
+ * What the signals asked for. The self-pipe only wakes the loop: a byte per
+ * signal is dropped when the pipe is full, and the bytes queued may all be
+ * SIGUSR1, so a SIGTERM must not depend on room in it.
+ */
+static volatile sig_atomic_t stop_signals;  /* SIGINT/SIGTERM seen, counted up to 2 */
+static volatile sig_atomic_t stats_wanted;  /* SIGUSR1 seen since the last stats line */
 
 static double now_s(void)
 {
@@ -99,7 +107,11 @@ static void on_signal(int signo)
 	int saved = errno;
 	unsigned char b = (unsigned char)signo;
 
-	/* A full pipe means a signal is already queued: dropping this one is fine. */
+	if (signo == SIGUSR1)
+		stats_wanted = 1;
+	else if (stop_signals < 2)	/* the second means: stop now */
+		stop_signals++;
+	/* A full pipe already wakes the loop: dropping this byte loses nothing. */
 	if (write(signal_pipe_fd, &b, 1) == -1) {
 	}
 	errno = saved;
@@ -601,18 +613,28 @@ static void begin_stop(struct server *s)
 		s->deadline = now_s() + s->cfg->grace_s;
 }
 
+/*
+ * The pipe was reported: act on the flags, not on its bytes, which only
+ * woke us. Done here, in event order, and not on every loop turn: a stats
+ * line then counts what was ready before the signal (a connection accepted
+ * just before SIGUSR1 is in it). Every flag set is followed by a byte or a
+ * pipe already full, so the pipe is always reported after one.
+ * A SIGUSR1 storm gives one stats line per loop turn.
+ */
 static void read_signals(struct server *s)
 {
-	unsigned char sigs[64];
-	ssize_t n;
+	unsigned char bytes[256];
 
-	while ((n = read(s->sig_pipe[0], sigs, sizeof(sigs))) > 0)
-		for (ssize_t i = 0; i < n; i++) {
-			if (sigs[i] == SIGUSR1)
-				print_stats(s, "stats");
-			else
-				begin_stop(s);
-		}
+	while (read(s->sig_pipe[0], bytes, sizeof(bytes)) > 0)
+		;
+	if (stats_wanted) {
+		stats_wanted = 0;	/* before printing: a later SIGUSR1 gets its own line */
+		print_stats(s, "stats");
+	}
+	while (s->stops_taken < stop_signals) {
+		s->stops_taken++;
+		begin_stop(s);
+	}
 }
 
 /* Give each connection with edge-triggered work left one more turn. */
@@ -806,7 +828,12 @@ static void install_signals(struct server *s)
 	struct sigaction sa = { .sa_handler = on_signal };
 
 	signal_pipe_fd = s->sig_pipe[1];
+	stop_signals = stats_wanted = 0;
+	/* One handler at a time: stop_signals++ must not be interrupted by another. */
 	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaddset(&sa.sa_mask, SIGTERM);
+	sigaddset(&sa.sa_mask, SIGUSR1);
 	/* No SA_RESTART: we want the wait to return so the loop sees the signal promptly. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

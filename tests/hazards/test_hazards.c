@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -672,6 +673,7 @@ static void sigpipe_never_fatal(void **state)
 struct drain {
 	int fd;
 	volatile int stop;
+	volatile int eof;          /* the child closed its stdout: it has exited */
 	long stats_lines;
 };
 
@@ -687,12 +689,31 @@ static void *drain_stdout(void *arg)
 		if (poll(&p, 1, 50) != 1)
 			continue;
 		n = read(d->fd, buf, sizeof(buf));
-		if (n <= 0)
+		if (n <= 0) {
+			d->eof = 1;
 			break;
+		}
 		for (ssize_t i = 0; i + 6 <= n; i++)
 			d->stats_lines += memcmp(buf + i, "stats ", 6) == 0;
 	}
 	return NULL;
+}
+
+/* A process that sends count SIGUSR1 to pid, gap_us apart, then exits. */
+static pid_t start_storm(pid_t pid, int count, unsigned gap_us)
+{
+	pid_t storm = fork();
+
+	assert_true(storm != -1);
+	if (storm == 0) {
+		for (int i = 0; i < count; i++) {
+			kill(pid, SIGUSR1);
+			if (gap_us)
+				usleep(gap_us);
+		}
+		_exit(0);
+	}
+	return storm;
 }
 
 /* 1000 SIGUSR1 while 20 clients echo: every wait and write is retried after EINTR. */
@@ -712,15 +733,7 @@ static void eintr_storm(void **state)
 	d.fd = c.out_fd;
 	assert_int_equal(pthread_create(&reader, NULL, drain_stdout, &d), 0);
 	connect_many(fds, N, c.port);
-	storm = fork();
-	assert_true(storm != -1);
-	if (storm == 0) {
-		for (int i = 0; i < SIGNALS; i++) {
-			kill(c.pid, SIGUSR1);
-			usleep(200);
-		}
-		_exit(0);
-	}
+	storm = start_storm(c.pid, SIGNALS, 200);
 	do {
 		const char *err = pump_echo(fds, N, data, LEN, 60);
 
@@ -734,6 +747,124 @@ static void eintr_storm(void **state)
 	close_all(fds, N);
 	expect_clean_stop(&c);
 	free(data);
+}
+
+/* Wait up to guard_s for pid to be stopped (state T in /proc/PID/stat). */
+static bool wait_stopped(pid_t pid, double guard_s)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	for (double end = mono_s() + guard_s; mono_s() < end; sleep_s(0.01)) {
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[n] = 0;
+		if ((p = strrchr(buf, ')')) && p[1] == ' ' && (p[2] == 'T' || p[2] == 't'))
+			return true;
+	}
+	return false;
+}
+
+/* True when pid's fd is a pipe it opened itself: O_CLOEXEC set, so not inherited. */
+static bool own_pipe(pid_t pid, long fd)
+{
+	char path[64], link[64], info[256];
+	unsigned long flags = 0;
+	ssize_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd/%ld", (long)pid, fd);
+	len = readlink(path, link, sizeof(link) - 1);
+	if (len < 5 || strncmp(link, "pipe:", 5) != 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/fdinfo/%ld", (long)pid, fd);
+	f = fopen(path, "r");
+	while (f && fgets(info, sizeof(info), f) && sscanf(info, "flags: %lo", &flags) != 1)
+		;
+	if (f)
+		fclose(f);
+	return flags & O_CLOEXEC;
+}
+
+/*
+ * Fill the lowest pipe pid opened itself (muxserver's signal self-pipe)
+ * with SIGUSR1 bytes until it takes no more. Returns the bytes written, or
+ * -1 when there is no such pipe. Never fails the test: it runs beside a
+ * reader thread.
+ */
+static long fill_signal_pipe(pid_t pid)
+{
+	char dir[64], path[320];
+	unsigned char ones[4096];
+	long fd_no = -1, written = 0;
+	struct dirent *e;
+	DIR *d;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "/proc/%ld/fd", (long)pid);
+	d = opendir(dir);
+	while (d && (e = readdir(d))) {
+		long n = strtol(e->d_name, NULL, 10);
+
+		if (e->d_name[0] != '.' && (fd_no < 0 || n < fd_no) && own_pipe(pid, n))
+			fd_no = n;
+	}
+	if (d)
+		closedir(d);
+	snprintf(path, sizeof(path), "%s/%ld", dir, fd_no);
+	if (fd_no < 0 || (fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return -1;
+	memset(ones, SIGUSR1, sizeof(ones));
+	/* Whole pages first, then single bytes into what is left of the last one. */
+	for (size_t chunk = sizeof(ones); chunk; chunk = chunk > 1 ? 1 : 0) {
+		ssize_t w;
+
+		while ((w = write(fd, ones, chunk)) > 0)
+			written += w;
+	}
+	close(fd);
+	return written;
+}
+
+/*
+ * A SIGTERM after a SIGUSR1 flood must stop the server. 2000 SIGUSR1, then
+ * the state a longer storm against a busy loop leaves: the server stopped
+ * while its self-pipe is filled to the brim with SIGUSR1 bytes, a SIGTERM
+ * sent, and continued. One byte per signal in the pipe drops that SIGTERM;
+ * a flag per signal cannot lose it. stdout is read throughout.
+ */
+static void sigterm_after_sigusr1_flood(void **state)
+{
+	struct drain d = { 0 };
+	pthread_t reader;
+	struct child c;
+	long stuffed;
+	bool stopped;
+	int status;
+
+	child_start(&c, backend_of(state), "--grace", "1", NULL);
+	d.fd = c.out_fd;
+	assert_int_equal(pthread_create(&reader, NULL, drain_stdout, &d), 0);
+	waitpid(start_storm(c.pid, 2000, 0), &status, 0);
+	kill(c.pid, SIGSTOP);
+	stopped = wait_stopped(c.pid, 10);
+	stuffed = stopped ? fill_signal_pipe(c.pid) : 0;
+	kill(c.pid, SIGTERM);
+	kill(c.pid, SIGCONT);
+	for (double end = mono_s() + 30; !d.eof && mono_s() < end;)
+		sleep_s(0.05);
+	d.stop = 1;
+	pthread_join(reader, NULL);
+	if (!stopped || stuffed <= 0)
+		fail_msg("%s: could not fill the server's signal pipe (stopped %d, %ld bytes)",
+			 backend_of(state), stopped, stuffed);
+	if (!d.eof)
+		fail_msg("%s: still running 30 s after a SIGTERM that found %ld signal bytes queued",
+			 backend_of(state), stuffed);
+	assert_int_equal(child_stop(&c, 5), 0);
 }
 
 /* --sndbuf 4096: 8 MiB in random 1 B..64 KiB chunks, read back slowly, byte-exact. */
@@ -949,8 +1080,8 @@ static void udp_drops_counted(void **state)
 	X(dels_match_closes) X(write_interest_off_when_idle) X(slow_reader_is_capped) \
 	X(one_fast_sender_does_not_starve) X(busy_600_newcomer_served) X(idle_timeout_closes_silent) \
 	X(slowloris_header_deadline) X(max_conns_enforced) X(half_close_echoes_all) X(reset_mid_stream) \
-	X(sigpipe_never_fatal) \
-	X(eintr_storm) X(partial_writes_resume_exactly) X(no_fd_leak_at_nofile_64) X(graceful_shutdown) \
+	X(sigpipe_never_fatal) X(eintr_storm) X(sigterm_after_sigusr1_flood) \
+	X(partial_writes_resume_exactly) X(no_fd_leak_at_nofile_64) X(graceful_shutdown) \
 	X(garbage_never_crashes) X(udp_echo_and_truncation) X(udp_drops_counted)
 
 #define ENTRY(name) { #name, name },

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -867,6 +868,61 @@ static void sigterm_after_sigusr1_flood(void **state)
 	assert_int_equal(child_stop(&c, 5), 0);
 }
 
+/*
+ * SIGUSR1 every 2 ms into a server whose stdout nobody reads, until the pipe
+ * is at least half full and has not grown over the last 10 signals: full.
+ * Returns the bytes queued in it.
+ */
+static int fill_stdout(struct child *c)
+{
+	int cap = fcntl(c->out_fd, F_GETPIPE_SZ), queued = 0, last = -1, still = 0;
+
+	for (int i = 0; i < 3000 && (still < 10 || queued < cap / 2); i++) {
+		kill(c->pid, SIGUSR1);
+		sleep_s(0.002);
+		assert_int_equal(ioctl(c->out_fd, FIONREAD, &queued), 0);
+		still = queued == last ? still + 1 : 0;
+		last = queued;
+	}
+	return queued;
+}
+
+/* Read and throw away whatever the child's stdout holds now. */
+static void drain_now(struct child *c)
+{
+	char buf[65536];
+	struct pollfd p = { c->out_fd, POLLIN, 0 };
+
+	while (poll(&p, 1, 0) == 1 && read(c->out_fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+/*
+ * Nobody reads the server's stdout after its port line (a supervisor, a
+ * harness): hundreds of SIGUSR1 fill the pipe. Stats lines that would block
+ * are dropped and counted (log_dropped), never waited for: a client still
+ * gets its echo, and a SIGTERM with the pipe full still stops the server.
+ */
+static void stdout_full_never_blocks(void **state)
+{
+	struct child c;
+	int fd;
+
+	child_start(&c, backend_of(state), NULL);
+	fd = tcp_connect(HOST, c.port);
+	assert_true(fd >= 0);
+	assert_true(echo_once(fd, 10));
+	assert_true(fill_stdout(&c) > 0);
+	if (!echo_once(fd, 10))
+		fail_msg("%s: no echo within 10 s while the stdout pipe is full", backend_of(state));
+	drain_now(&c);
+	child_stats(&c);
+	assert_true(child_stat(&c, "log_dropped") >= 1);
+	fill_stdout(&c);
+	close(fd);
+	assert_int_equal(child_stop(&c, 30), 0);
+}
+
 /* --sndbuf 4096: 8 MiB in random 1 B..64 KiB chunks, read back slowly, byte-exact. */
 static void partial_writes_resume_exactly(void **state)
 {
@@ -1080,7 +1136,7 @@ static void udp_drops_counted(void **state)
 	X(dels_match_closes) X(write_interest_off_when_idle) X(slow_reader_is_capped) \
 	X(one_fast_sender_does_not_starve) X(busy_600_newcomer_served) X(idle_timeout_closes_silent) \
 	X(slowloris_header_deadline) X(max_conns_enforced) X(half_close_echoes_all) X(reset_mid_stream) \
-	X(sigpipe_never_fatal) X(eintr_storm) X(sigterm_after_sigusr1_flood) \
+	X(sigpipe_never_fatal) X(eintr_storm) X(sigterm_after_sigusr1_flood) X(stdout_full_never_blocks) \
 	X(partial_writes_resume_exactly) X(no_fd_leak_at_nofile_64) X(graceful_shutdown) \
 	X(garbage_never_crashes) X(udp_echo_and_truncation) X(udp_drops_counted)
 

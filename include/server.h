@@ -39,6 +39,7 @@ struct server_stats {
 	uint64_t truncated;        /* udp: datagrams longer than --dgram-size, not echoed */
 	uint64_t send_drops;       /* udp: replies the socket refused (full send buffer) */
 	uint64_t rcv_drops;        /* udp: datagrams the kernel dropped, receive buffer full (SO_MEMINFO) */
+	uint64_t log_dropped;      /* stats and log lines dropped: their stdout/stderr was full */
 };
 
 /*

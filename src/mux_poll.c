@@ -18,6 +18,7 @@ struct mux_poll {
 	size_t count;
 	size_t *slot_of;           /* per fd: index into pfds + 1; 0 = not registered */
 	size_t slot_cap;
+	size_t next;               /* the slot the next scan of revents begins at */
 };
 
 static struct mux_poll *to_poll(struct mux *m)
@@ -131,6 +132,7 @@ static unsigned from_revents(short re)
 static int poll_wait(struct mux *m, struct mux_event *out, int max, int timeout_ms)
 {
 	struct mux_poll *p = to_poll(m);
+	size_t start = p->next < p->count ? p->next : 0;
 	int ready, n = 0;
 
 	m->stats.waits++;
@@ -138,13 +140,22 @@ static int poll_wait(struct mux *m, struct mux_event *out, int max, int timeout_
 	ready = poll(p->pfds, p->count, timeout_ms);
 	if (ready == -1)
 		return errno == EINTR ? 0 : -errno;
-	/* poll returns how many entries have revents set: stop once all are found. */
-	for (size_t i = 0; i < p->count && n < ready && n < max; i++) {
+	/*
+	 * Begin after the last slot a full batch reported, wrapping round: a
+	 * scan from slot 0 every time would hand back the same first max ready
+	 * fds forever while more than max stay busy, and starve the rest. (del
+	 * moving the last slot into a hole can delay that fd by one round.)
+	 * poll returns how many entries have revents set: stop once all are found.
+	 */
+	for (size_t k = 0; k < p->count && n < ready && n < max; k++) {
+		size_t i = start + k < p->count ? start + k : start + k - p->count;
+
 		if (!p->pfds[i].revents)
 			continue;
 		out[n].fd = p->pfds[i].fd;
 		out[n].events = from_revents(p->pfds[i].revents);
-		n++;
+		if (++n == max)
+			p->next = i + 1;
 	}
 	m->stats.events += (uint64_t)n;
 	return n;

@@ -29,6 +29,7 @@ struct mux_select {
 	size_t words;
 	int max_fd;                /* highest registered fd, -1 if none */
 	int count;                 /* registered fds */
+	int next_fd;               /* where the next scan of the ready sets begins */
 };
 
 static struct mux_select *to_select(struct mux *m)
@@ -153,10 +154,32 @@ static int select_del(struct mux *m, int fd)
 	return 0;
 }
 
+/* Ready fds in [from, to) appended to out[n..max); returns the new n. */
+static int collect(struct mux_select *s, int from, int to, struct mux_event *out, int n, int max)
+{
+	for (size_t w = (size_t)from / WORD_BITS; w * WORD_BITS < (size_t)to && n < max; w++) {
+		unsigned long bits = s->got_in[w] | s->got_out[w];
+
+		if (w == (size_t)from / WORD_BITS)
+			bits &= ~0UL << (from % WORD_BITS);
+		for (; bits && n < max; bits &= bits - 1) {
+			int fd = (int)(w * WORD_BITS) + __builtin_ctzl(bits);
+
+			if (fd >= to)
+				return n;
+			out[n].fd = fd;
+			out[n].events = (bit_get(s->got_in, fd) ? MUX_IN : 0) |
+					(bit_get(s->got_out, fd) ? MUX_OUT : 0);
+			n++;
+		}
+	}
+	return n;
+}
+
 static int select_wait(struct mux *m, struct mux_event *out, int max, int timeout_ms)
 {
 	struct mux_select *s = to_select(m);
-	int nfds = s->max_fd + 1, n = 0, ready;
+	int nfds = s->max_fd + 1, start = s->next_fd < nfds ? s->next_fd : 0, n, ready;
 	size_t nwords = ((size_t)nfds + WORD_BITS - 1) / WORD_BITS;
 	struct timeval tv, *tvp = NULL;
 
@@ -173,19 +196,17 @@ static int select_wait(struct mux *m, struct mux_event *out, int max, int timeou
 	ready = select(nfds, (fd_set *)s->got_in, (fd_set *)s->got_out, NULL, tvp);
 	if (ready == -1)
 		return errno == EINTR ? 0 : -errno;
-	for (size_t w = 0; w < nwords && ready > 0 && n < max; w++) {
-		unsigned long bits = s->got_in[w] | s->got_out[w];
-
-		while (bits && n < max) {
-			int fd = (int)(w * WORD_BITS) + __builtin_ctzl(bits);
-
-			bits &= bits - 1;
-			out[n].fd = fd;
-			out[n].events = (bit_get(s->got_in, fd) ? MUX_IN : 0) |
-					(bit_get(s->got_out, fd) ? MUX_OUT : 0);
-			n++;
-		}
-	}
+	if (ready == 0)
+		return 0;
+	/*
+	 * Resume after the last fd a full batch reported, wrapping round: a
+	 * scan from fd 0 every time would hand back the same first max ready
+	 * fds forever while more than max stay busy, and starve the rest.
+	 */
+	n = collect(s, start, nfds, out, 0, max);
+	n = collect(s, 0, start, out, n, max);
+	if (n > 0 && n == max)
+		s->next_fd = out[n - 1].fd + 1;
 	m->stats.events += (uint64_t)n;
 	return n;
 }

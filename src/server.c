@@ -10,10 +10,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +79,7 @@ struct server {
 	long open_conns;
 	struct conn *ready_head;
 	bool stopping, stop_now, shedding;
+	int stops_taken;           /* stop_signals already acted on */
 	double accept_paused_until, deadline;
 	double now;                /* monotonic time, read once per loop turn */
 	double next_sweep;         /* loop time of the next timeout sweep; 0: no timeouts set */
@@ -85,6 +89,13 @@ struct server {
 };
 
 static volatile sig_atomic_t signal_pipe_fd = -1;
+/*
+ * What the signals asked for. The self-pipe only wakes the loop: a byte per
+ * signal is dropped when the pipe is full, and the bytes queued may all be
+ * SIGUSR1, so a SIGTERM must not depend on room in it.
+ */
+static volatile sig_atomic_t stop_signals;  /* SIGINT/SIGTERM seen, counted up to 2 */
+static volatile sig_atomic_t stats_wanted;  /* SIGUSR1 seen since the last stats line */
 
 static double now_s(void)
 {
@@ -99,7 +110,11 @@ static void on_signal(int signo)
 	int saved = errno;
 	unsigned char b = (unsigned char)signo;
 
-	/* A full pipe means a signal is already queued: dropping this one is fine. */
+	if (signo == SIGUSR1)
+		stats_wanted = 1;
+	else if (stop_signals < 2)	/* the second means: stop now */
+		stop_signals++;
+	/* A full pipe already wakes the loop: dropping this byte loses nothing. */
 	if (write(signal_pipe_fd, &b, 1) == -1) {
 	}
 	errno = saved;
@@ -430,10 +445,43 @@ static void conn_open(struct server *s, int fd)
 	s->st.accepted++;
 }
 
-static void log_line(const struct server *s, const char *msg)
+/*
+ * One line of output that never blocks the loop: a reader that stops
+ * reading (a supervisor that only wanted the port line) must not freeze
+ * every client and SIGTERM with it. A line that would block is dropped and
+ * counted. For a pipe, POLLOUT means a free page, so a line of at most
+ * PIPE_BUF bytes then goes in whole. fd's flags stay as they are: making it
+ * O_NONBLOCK would change them for every process sharing it.
+ */
+static void __attribute__((format(printf, 3, 4)))
+emit(struct server *s, int fd, const char *fmt, ...)
+{
+	char line[PIPE_BUF];
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	ssize_t w = -1;
+	va_list ap;
+	int len, r;
+
+	va_start(ap, fmt);
+	len = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		return;
+	if ((size_t)len >= sizeof(line))
+		len = sizeof(line) - 1;
+	while ((r = poll(&p, 1, 0)) == -1 && errno == EINTR)
+		;
+	if (r == 1 && (p.revents & POLLOUT))
+		while ((w = write(fd, line, (size_t)len)) == -1 && errno == EINTR)
+			;
+	if (w != len)
+		s->st.log_dropped++;
+}
+
+static void log_line(struct server *s, const char *msg)
 {
 	if (!s->cfg->quiet)
-		fprintf(stderr, "muxserver: %s\n", msg);
+		emit(s, STDERR_FILENO, "muxserver: %s\n", msg);
 }
 
 /*
@@ -561,29 +609,28 @@ static void print_stats(struct server *s, const char *tag)
 
 	refresh_rcv_drops(s);
 	getrusage(RUSAGE_SELF, &ru);
-	printf("%s backend=%s open=%ld accepted=%llu closed=%llu refused=%llu shed=%llu "
-	       "bytes_in=%llu bytes_out=%llu requests=%llu reads=%llu writes=%llu "
-	       "resets=%llu paused=%llu pending_max=%llu dels=%llu idle_closed=%llu header_timeouts=%llu "
-	       "out_events=%llu truncated=%llu send_drops=%llu rcv_drops=%llu "
-	       "waits=%llu events=%llu events_per_wait=%.2f scanned=%llu ctl=%llu "
-	       "cpu_user_s=%.3f cpu_sys_s=%.3f\n",
-	       tag, s->mux->ops->name, s->open_conns,
-	       (unsigned long long)s->st.accepted, (unsigned long long)s->st.closed,
-	       (unsigned long long)s->st.refused, (unsigned long long)s->st.shed,
-	       (unsigned long long)s->st.bytes_in, (unsigned long long)s->st.bytes_out,
-	       (unsigned long long)s->st.requests, (unsigned long long)s->st.reads,
-	       (unsigned long long)s->st.writes, (unsigned long long)s->st.resets,
-	       (unsigned long long)s->st.paused, (unsigned long long)s->st.pending_max,
-	       (unsigned long long)s->st.dels, (unsigned long long)s->st.idle_closed,
-	       (unsigned long long)s->st.header_timeouts, (unsigned long long)s->st.out_events,
-	       (unsigned long long)s->st.truncated, (unsigned long long)s->st.send_drops,
-	       (unsigned long long)s->st.rcv_drops,
-	       (unsigned long long)m->waits, (unsigned long long)m->events,
-	       m->waits ? (double)m->events / (double)m->waits : 0.0,
-	       (unsigned long long)m->scanned, (unsigned long long)m->ctl_calls,
-	       (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
-	fflush(stdout);
+	emit(s, STDOUT_FILENO, "%s backend=%s open=%ld accepted=%llu closed=%llu refused=%llu shed=%llu "
+	     "bytes_in=%llu bytes_out=%llu requests=%llu reads=%llu writes=%llu "
+	     "resets=%llu paused=%llu pending_max=%llu dels=%llu idle_closed=%llu header_timeouts=%llu "
+	     "out_events=%llu truncated=%llu send_drops=%llu rcv_drops=%llu log_dropped=%llu "
+	     "waits=%llu events=%llu events_per_wait=%.2f scanned=%llu ctl=%llu "
+	     "cpu_user_s=%.3f cpu_sys_s=%.3f\n",
+	     tag, s->mux->ops->name, s->open_conns,
+	     (unsigned long long)s->st.accepted, (unsigned long long)s->st.closed,
+	     (unsigned long long)s->st.refused, (unsigned long long)s->st.shed,
+	     (unsigned long long)s->st.bytes_in, (unsigned long long)s->st.bytes_out,
+	     (unsigned long long)s->st.requests, (unsigned long long)s->st.reads,
+	     (unsigned long long)s->st.writes, (unsigned long long)s->st.resets,
+	     (unsigned long long)s->st.paused, (unsigned long long)s->st.pending_max,
+	     (unsigned long long)s->st.dels, (unsigned long long)s->st.idle_closed,
+	     (unsigned long long)s->st.header_timeouts, (unsigned long long)s->st.out_events,
+	     (unsigned long long)s->st.truncated, (unsigned long long)s->st.send_drops,
+	     (unsigned long long)s->st.rcv_drops, (unsigned long long)s->st.log_dropped,
+	     (unsigned long long)m->waits, (unsigned long long)m->events,
+	     m->waits ? (double)m->events / (double)m->waits : 0.0,
+	     (unsigned long long)m->scanned, (unsigned long long)m->ctl_calls,
+	     (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+	     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
 }
 
 static void begin_stop(struct server *s)
@@ -601,18 +648,28 @@ static void begin_stop(struct server *s)
 		s->deadline = now_s() + s->cfg->grace_s;
 }
 
+/*
+ * The pipe was reported: act on the flags, not on its bytes, which only
+ * woke us. Done here, in event order, and not on every loop turn: a stats
+ * line then counts what was ready before the signal (a connection accepted
+ * just before SIGUSR1 is in it). Every flag set is followed by a byte or a
+ * pipe already full, so the pipe is always reported after one.
+ * A SIGUSR1 storm gives one stats line per loop turn.
+ */
 static void read_signals(struct server *s)
 {
-	unsigned char sigs[64];
-	ssize_t n;
+	unsigned char bytes[256];
 
-	while ((n = read(s->sig_pipe[0], sigs, sizeof(sigs))) > 0)
-		for (ssize_t i = 0; i < n; i++) {
-			if (sigs[i] == SIGUSR1)
-				print_stats(s, "stats");
-			else
-				begin_stop(s);
-		}
+	while (read(s->sig_pipe[0], bytes, sizeof(bytes)) > 0)
+		;
+	if (stats_wanted) {
+		stats_wanted = 0;	/* before printing: a later SIGUSR1 gets its own line */
+		print_stats(s, "stats");
+	}
+	while (s->stops_taken < stop_signals) {
+		s->stops_taken++;
+		begin_stop(s);
+	}
 }
 
 /* Give each connection with edge-triggered work left one more turn. */
@@ -806,7 +863,12 @@ static void install_signals(struct server *s)
 	struct sigaction sa = { .sa_handler = on_signal };
 
 	signal_pipe_fd = s->sig_pipe[1];
+	stop_signals = stats_wanted = 0;
+	/* One handler at a time: stop_signals++ must not be interrupted by another. */
 	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaddset(&sa.sa_mask, SIGTERM);
+	sigaddset(&sa.sa_mask, SIGUSR1);
 	/* No SA_RESTART: we want the wait to return so the loop sees the signal promptly. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -884,7 +946,7 @@ int server_run(const struct server_config *cfg)
 			s->deadline = started + cfg->duration_s;
 		rc = run_loop(s);
 		if (!cfg->quiet) {
-			printf("muxserver: stopped after %.2f s\n", now_s() - started);
+			emit(s, STDOUT_FILENO, "muxserver: stopped after %.2f s\n", now_s() - started);
 			print_stats(s, "summary");
 		}
 	}

@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -504,6 +506,92 @@ static pid_t start_fast_sender(int port)
 	return pid;
 }
 
+/* Connections that write 64 KiB whenever they can and drain their echoes, until stop. */
+struct busy {
+	const int *fds;
+	int n;
+	volatile int stop;
+	uint64_t *got;             /* echo bytes back, per connection */
+};
+
+static void *busy_pump(void *arg)
+{
+	struct busy *b = arg;
+	struct pollfd *p = calloc((size_t)b->n, sizeof(*p));
+	static char buf[65536];
+
+	while (p && !b->stop) {
+		for (int i = 0; i < b->n; i++)
+			p[i] = (struct pollfd){ b->fds[i], POLLIN | POLLOUT, 0 };
+		if (poll(p, (nfds_t)b->n, 100) <= 0)
+			continue;
+		for (int i = 0; i < b->n; i++) {
+			ssize_t r;
+
+			if (p[i].revents & POLLOUT)
+				send(b->fds[i], buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
+			if ((p[i].revents & POLLIN) && (r = recv(b->fds[i], buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+				__atomic_fetch_add(&b->got[i], (uint64_t)r, __ATOMIC_RELAXED);
+		}
+	}
+	free(p);
+	return NULL;
+}
+
+/* Busy connections whose echo count has not moved past before[]. */
+static int starved_since(const struct busy *b, const uint64_t *before)
+{
+	int starved = 0;
+
+	for (int i = 0; i < b->n; i++)
+		starved += __atomic_load_n(&b->got[i], __ATOMIC_RELAXED) == before[i];
+	return starved;
+}
+
+/*
+ * More connections stay readable than one wait returns (512): 600 clients
+ * stream flat out. A newcomer, on the server's highest fd, still gets its
+ * 100 bytes back, and every busy client keeps getting echoes. A backend
+ * that scans from the lowest fd each time serves the first 512 forever.
+ */
+static void busy_600_newcomer_served(void **state)
+{
+	enum { N = 600, LEN = 100 };
+	int *fds = test_alloc(N * sizeof(int)), fresh, starved = 0;
+	struct busy b = { .fds = fds, .n = N, .got = test_alloc(N * sizeof(uint64_t)) };
+	uint64_t *before = test_alloc(N * sizeof(uint64_t));
+	unsigned char out[LEN], in[LEN];
+	bool echoed;
+	pthread_t pump;
+	struct child c;
+
+	if (!raise_nofile(2 * N + 64))
+		skip_because("the fd limit cannot be raised to %d (hard limit too low, not root)", 2 * N + 64);
+	fill_random(out, LEN, 37);
+	child_start(&c, backend_of(state), NULL);
+	connect_many(fds, N, c.port);
+	assert_int_equal(pthread_create(&pump, NULL, busy_pump, &b), 0);
+	sleep_s(1);	/* let every busy connection fill its buffers */
+	fresh = tcp_connect(HOST, c.port);
+	echoed = fresh >= 0 && write_all(fresh, out, LEN, 30) && read_exact(fresh, in, LEN, 30) &&
+		 memcmp(in, out, LEN) == 0;
+	for (int i = 0; i < N; i++)
+		before[i] = __atomic_load_n(&b.got[i], __ATOMIC_RELAXED);
+	for (double end = mono_s() + 30; echoed && (starved = starved_since(&b, before)) && mono_s() < end;)
+		sleep_s(0.1);
+	b.stop = 1;
+	pthread_join(pump, NULL);
+	if (!echoed)
+		fail_msg("%s: a newcomer beside %d busy connections got no echo within 30 s",
+			 backend_of(state), N);
+	if (starved)
+		fail_msg("%s: %d of %d busy connections got no more echo within 30 s",
+			 backend_of(state), starved, N);
+	close(fresh);
+	close_all(fds, N);
+	expect_clean_stop(&c);
+}
+
 /* One client streams flat out; 50 others still each finish 100 verified round trips. */
 static void one_fast_sender_does_not_starve(void **state)
 {
@@ -609,6 +697,7 @@ static void sigpipe_never_fatal(void **state)
 struct drain {
 	int fd;
 	volatile int stop;
+	volatile int eof;          /* the child closed its stdout: it has exited */
 	long stats_lines;
 };
 
@@ -624,12 +713,31 @@ static void *drain_stdout(void *arg)
 		if (poll(&p, 1, 50) != 1)
 			continue;
 		n = read(d->fd, buf, sizeof(buf));
-		if (n <= 0)
+		if (n <= 0) {
+			d->eof = 1;
 			break;
+		}
 		for (ssize_t i = 0; i + 6 <= n; i++)
 			d->stats_lines += memcmp(buf + i, "stats ", 6) == 0;
 	}
 	return NULL;
+}
+
+/* A process that sends count SIGUSR1 to pid, gap_us apart, then exits. */
+static pid_t start_storm(pid_t pid, int count, unsigned gap_us)
+{
+	pid_t storm = fork();
+
+	assert_true(storm != -1);
+	if (storm == 0) {
+		for (int i = 0; i < count; i++) {
+			kill(pid, SIGUSR1);
+			if (gap_us)
+				usleep(gap_us);
+		}
+		_exit(0);
+	}
+	return storm;
 }
 
 /* 1000 SIGUSR1 while 20 clients echo: every wait and write is retried after EINTR. */
@@ -648,15 +756,7 @@ static void eintr_storm(void **state)
 	d.fd = c.out_fd;
 	assert_int_equal(pthread_create(&reader, NULL, drain_stdout, &d), 0);
 	connect_many(fds, N, c.port);
-	storm = fork();
-	assert_true(storm != -1);
-	if (storm == 0) {
-		for (int i = 0; i < SIGNALS; i++) {
-			kill(c.pid, SIGUSR1);
-			usleep(200);
-		}
-		_exit(0);
-	}
+	storm = start_storm(c.pid, SIGNALS, 200);
 	const char *err;
 
 	do	/* on failure, stop the storm and the reader before failing: nothing outlives the test */
@@ -674,6 +774,179 @@ static void eintr_storm(void **state)
 	assert_null(pump_echo(fds, N, data, LEN, 60));
 	close_all(fds, N);
 	expect_clean_stop(&c);
+}
+
+/* Wait up to guard_s for pid to be stopped (state T in /proc/PID/stat). */
+static bool wait_stopped(pid_t pid, double guard_s)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	for (double end = mono_s() + guard_s; mono_s() < end; sleep_s(0.01)) {
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[n] = 0;
+		if ((p = strrchr(buf, ')')) && p[1] == ' ' && (p[2] == 'T' || p[2] == 't'))
+			return true;
+	}
+	return false;
+}
+
+/* True when pid's fd is a pipe it opened itself: O_CLOEXEC set, so not inherited. */
+static bool own_pipe(pid_t pid, long fd)
+{
+	char path[64], link[64], info[256];
+	unsigned long flags = 0;
+	ssize_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd/%ld", (long)pid, fd);
+	len = readlink(path, link, sizeof(link) - 1);
+	if (len < 5 || strncmp(link, "pipe:", 5) != 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/fdinfo/%ld", (long)pid, fd);
+	f = fopen(path, "r");
+	while (f && fgets(info, sizeof(info), f) && sscanf(info, "flags: %lo", &flags) != 1)
+		;
+	if (f)
+		fclose(f);
+	return flags & O_CLOEXEC;
+}
+
+/*
+ * Fill the lowest pipe pid opened itself (muxserver's signal self-pipe)
+ * with SIGUSR1 bytes until it takes no more. Returns the bytes written, or
+ * -1 when there is no such pipe. Never fails the test: it runs beside a
+ * reader thread.
+ */
+static long fill_signal_pipe(pid_t pid)
+{
+	char dir[64], path[320];
+	unsigned char ones[4096];
+	long fd_no = -1, written = 0;
+	struct dirent *e;
+	DIR *d;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "/proc/%ld/fd", (long)pid);
+	d = opendir(dir);
+	while (d && (e = readdir(d))) {
+		long n = strtol(e->d_name, NULL, 10);
+
+		if (e->d_name[0] != '.' && (fd_no < 0 || n < fd_no) && own_pipe(pid, n))
+			fd_no = n;
+	}
+	if (d)
+		closedir(d);
+	snprintf(path, sizeof(path), "%s/%ld", dir, fd_no);
+	if (fd_no < 0 || (fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return -1;
+	memset(ones, SIGUSR1, sizeof(ones));
+	/* Whole pages first, then single bytes into what is left of the last one. */
+	for (size_t chunk = sizeof(ones); chunk; chunk = chunk > 1 ? 1 : 0) {
+		ssize_t w;
+
+		while ((w = write(fd, ones, chunk)) > 0)
+			written += w;
+	}
+	close(fd);
+	return written;
+}
+
+/*
+ * A SIGTERM after a SIGUSR1 flood must stop the server. 2000 SIGUSR1, then
+ * the state a longer storm against a busy loop leaves: the server stopped
+ * while its self-pipe is filled to the brim with SIGUSR1 bytes, a SIGTERM
+ * sent, and continued. One byte per signal in the pipe drops that SIGTERM;
+ * a flag per signal cannot lose it. stdout is read throughout.
+ */
+static void sigterm_after_sigusr1_flood(void **state)
+{
+	struct drain d = { 0 };
+	pthread_t reader;
+	struct child c;
+	long stuffed;
+	bool stopped;
+	int status;
+
+	child_start(&c, backend_of(state), "--grace", "1", NULL);
+	d.fd = c.out_fd;
+	assert_int_equal(pthread_create(&reader, NULL, drain_stdout, &d), 0);
+	waitpid(start_storm(c.pid, 2000, 0), &status, 0);
+	kill(c.pid, SIGSTOP);
+	stopped = wait_stopped(c.pid, 10);
+	stuffed = stopped ? fill_signal_pipe(c.pid) : 0;
+	kill(c.pid, SIGTERM);
+	kill(c.pid, SIGCONT);
+	for (double end = mono_s() + 30; !d.eof && mono_s() < end;)
+		sleep_s(0.05);
+	d.stop = 1;
+	pthread_join(reader, NULL);
+	if (!stopped || stuffed <= 0)
+		fail_msg("%s: could not fill the server's signal pipe (stopped %d, %ld bytes)",
+			 backend_of(state), stopped, stuffed);
+	if (!d.eof)
+		fail_msg("%s: still running 30 s after a SIGTERM that found %ld signal bytes queued",
+			 backend_of(state), stuffed);
+	assert_int_equal(child_stop(&c, 5), 0);
+}
+
+/*
+ * SIGUSR1 every 2 ms into a server whose stdout nobody reads, until the pipe
+ * is at least half full and has not grown over the last 10 signals: full.
+ * Returns the bytes queued in it.
+ */
+static int fill_stdout(struct child *c)
+{
+	int cap = fcntl(c->out_fd, F_GETPIPE_SZ), queued = 0, last = -1, still = 0;
+
+	for (int i = 0; i < 3000 && (still < 10 || queued < cap / 2); i++) {
+		kill(c->pid, SIGUSR1);
+		sleep_s(0.002);
+		assert_int_equal(ioctl(c->out_fd, FIONREAD, &queued), 0);
+		still = queued == last ? still + 1 : 0;
+		last = queued;
+	}
+	return queued;
+}
+
+/* Read and throw away whatever the child's stdout holds now. */
+static void drain_now(struct child *c)
+{
+	char buf[65536];
+	struct pollfd p = { c->out_fd, POLLIN, 0 };
+
+	while (poll(&p, 1, 0) == 1 && read(c->out_fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+/*
+ * Nobody reads the server's stdout after its port line (a supervisor, a
+ * harness): hundreds of SIGUSR1 fill the pipe. Stats lines that would block
+ * are dropped and counted (log_dropped), never waited for: a client still
+ * gets its echo, and a SIGTERM with the pipe full still stops the server.
+ */
+static void stdout_full_never_blocks(void **state)
+{
+	struct child c;
+	int fd;
+
+	child_start(&c, backend_of(state), NULL);
+	fd = tcp_connect(HOST, c.port);
+	assert_true(fd >= 0);
+	assert_true(echo_once(fd, 10));
+	assert_true(fill_stdout(&c) > 0);
+	if (!echo_once(fd, 10))
+		fail_msg("%s: no echo within 10 s while the stdout pipe is full", backend_of(state));
+	drain_now(&c);
+	child_stats(&c);
+	assert_true(child_stat(&c, "log_dropped") >= 1);
+	fill_stdout(&c);
+	close(fd);
+	assert_int_equal(child_stop(&c, 30), 0);
 }
 
 /* --sndbuf 4096: 8 MiB in random 1 B..64 KiB chunks, read back slowly, byte-exact. */
@@ -871,9 +1144,10 @@ static void udp_drops_counted(void **state)
 #define HAZARDS(X) \
 	X(fd_limit_sheds_without_spinning) X(fd_above_setsize_preopened) X(idle_1500_others_served) \
 	X(dels_match_closes) X(write_interest_off_when_idle) X(slow_reader_is_capped) \
-	X(one_fast_sender_does_not_starve) X(idle_timeout_closes_silent) X(slowloris_header_deadline) \
-	X(max_conns_enforced) X(half_close_echoes_all) X(reset_mid_stream) X(sigpipe_never_fatal) \
-	X(eintr_storm) X(partial_writes_resume_exactly) X(no_fd_leak_at_nofile_64) X(graceful_shutdown) \
+	X(one_fast_sender_does_not_starve) X(busy_600_newcomer_served) X(idle_timeout_closes_silent) \
+	X(slowloris_header_deadline) X(max_conns_enforced) X(half_close_echoes_all) X(reset_mid_stream) \
+	X(sigpipe_never_fatal) X(eintr_storm) X(sigterm_after_sigusr1_flood) X(stdout_full_never_blocks) \
+	X(partial_writes_resume_exactly) X(no_fd_leak_at_nofile_64) X(graceful_shutdown) \
 	X(garbage_never_crashes) X(udp_echo_and_truncation) X(udp_drops_counted)
 
 #define ENTRY(name) { #name, name },

@@ -3,6 +3,7 @@
  * the callback every driver calls, the timed dispatch run, and the
  * Kerrisk-style monitoring run.
  */
+#include "clock.h"
 #include "dispatch.h"
 #include "dispatch_run.h"
 
@@ -11,19 +12,10 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 /* A loop that makes no progress for this long has lost an event. */
 #define STALL_NS 2000000000LL
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* One token: a byte on a socketpair, a count of 1 on an eventfd. */
 static const uint64_t token = 1;
@@ -147,8 +139,8 @@ static bool run_until_drained(const struct dispatch_driver *d, void *ctx, struct
 			continue;
 		if (w->count != last_count || !last_progress) {
 			last_count = w->count;
-			last_progress = now_ns();
-		} else if (now_ns() - last_progress > STALL_NS) {
+			last_progress = mono_ns();
+		} else if (mono_ns() - last_progress > STALL_NS) {
 			*why = "stalled: an event was never dispatched";
 			return false;
 		}
@@ -183,9 +175,9 @@ enum dispatch_outcome dispatch_measure(const struct dispatch_driver *d, struct d
 	for (int i = 0; i < active; i++)
 		put_token(w, i * space);
 	d->counters(ctx, &c0);
-	t0 = now_ns();
+	t0 = mono_ns();
 	ok = run_until_drained(d, ctx, w, why);
-	t1 = now_ns();
+	t1 = mono_ns();
 	d->counters(ctx, &c1);
 	d->teardown(ctx);
 	if (!ok || !exactly_once(w, why))
@@ -218,12 +210,12 @@ enum dispatch_outcome dispatch_kerrisk(const struct dispatch_driver *d, struct d
 		return DISPATCH_NA;
 	world_reset(w, 0);
 	d->round(ctx);
-	t0 = now_ns();
+	t0 = mono_ns();
 	for (long op = 0; ok && op < ops; op++) {
 		put_token(w, (int)(next_random(&rng) % (uint64_t)w->pairs));
 		ok = run_until_drained(d, ctx, w, why);
 	}
-	*seconds = (double)(now_ns() - t0) / 1e9;
+	*seconds = (double)(mono_ns() - t0) / 1e9;
 	d->teardown(ctx);
 	return ok && exactly_once(w, why) ? DISPATCH_OK : DISPATCH_BROKEN;
 }

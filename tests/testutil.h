@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "clock.h"
 #include "mux.h"
 
 /* A muxserver child. out is its stdout; its stderr is kept in err_path. */
@@ -114,7 +115,6 @@ void expect_clean_stop(struct child *c);
 long open_fds(pid_t pid);
 
 void fill_random(unsigned char *buf, size_t n, uint32_t seed);
-double mono_s(void);
 void sleep_s(double s);
 
 #endif

@@ -15,6 +15,7 @@
 #include "load.h"
 #include "cli.h"
 #include "clock.h"
+#include "fdlimit.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -593,19 +593,19 @@ static int probe(const struct load_config *cfg, const struct shared *sh)
 /* Raise the soft fd limit to what the run needs; one line naming the fix when we cannot. */
 static int ensure_fds(const struct load_config *cfg)
 {
-	rlim_t need = (rlim_t)(cfg->connections + cfg->idle + 2 * cfg->threads + 32);
-	struct rlimit rl;
+	rlim_t need = (rlim_t)(cfg->connections + cfg->idle + 2 * cfg->threads + 32), hard = 0;
+	/* The soft limit only: a hard limit someone set (ulimit -Hn, prlimit) is theirs to raise. */
+	int rc = fdlimit_raise(need, false, &hard);
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= need)
+	if (rc == 0)
 		return 0;
-	rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
-	setrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur >= need)
-		return 0;
-	fprintf(stderr, "muxload: too many open files: this run needs %llu file descriptors but the "
-		"hard limit is %llu; raise it (as root: ulimit -Hn %llu; ulimit -n %llu) or use fewer "
-		"--connections/--idle\n", (unsigned long long)need, (unsigned long long)rl.rlim_max,
-		(unsigned long long)need, (unsigned long long)need);
+	if (rc != -EMFILE)
+		fprintf(stderr, "muxload: cannot raise the fd limit: %s\n", strerror(-rc));
+	else
+		fprintf(stderr, "muxload: too many open files: this run needs %llu file descriptors but the "
+			"hard limit is %llu; raise it (as root: ulimit -Hn %llu; ulimit -n %llu) or use fewer "
+			"--connections/--idle\n", (unsigned long long)need, (unsigned long long)hard,
+			(unsigned long long)need, (unsigned long long)need);
 	return -1;
 }
 

@@ -7,6 +7,7 @@
  */
 #include "cli.h"
 #include "dispatch_run.h"
+#include "fdlimit.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -14,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -203,37 +203,26 @@ static int parse(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/*
- * Room for the largest cell: two fds a pair plus slack. The soft limit is
- * raised, and the hard one too when we may (root); false when still short.
- */
 static const char *source_name(const struct options *o)
 {
 	return o->source == SOURCE_EVENTFD ? "eventfd" : "socketpair";
 }
 
+/*
+ * Room for a cell of `pairs` sources: their fds plus slack. The soft limit is
+ * raised, and the hard one too when we may (root); false with *why when still short.
+ */
 static bool fds_fit(const struct options *o, long pairs, char *why, size_t len)
 {
-	rlim_t need = (rlim_t)((o->source == SOURCE_EVENTFD ? 1 : 2) * pairs + 64);
-	struct rlimit rl;
+	rlim_t need = (rlim_t)((o->source == SOURCE_EVENTFD ? 1 : 2) * pairs + 64), hard = 0;
+	int rc = fdlimit_raise(need, true, &hard);
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return false;
-	if (rl.rlim_cur >= need)
-		return true;
-	if (rl.rlim_max < need) {
-		struct rlimit raised = { need, need };
-
-		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
-			return true;
-	}
-	rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
-	setrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur >= need)
-		return true;
-	snprintf(why, len, "needs %llu fds, hard limit %llu (raise it: ulimit -Hn %llu; or --source eventfd)",
-		 (unsigned long long)need, (unsigned long long)rl.rlim_max, (unsigned long long)need);
-	return false;
+	if (rc == -EMFILE)
+		snprintf(why, len, "needs %llu fds, hard limit %llu (raise it: ulimit -Hn %llu; or --source eventfd)",
+			 (unsigned long long)need, (unsigned long long)hard, (unsigned long long)need);
+	else if (rc < 0)
+		snprintf(why, len, "cannot raise the fd limit: %s", strerror(-rc));
+	return rc == 0;
 }
 
 /* In the child: one cell, all repetitions. */

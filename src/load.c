@@ -480,20 +480,34 @@ static int dial(struct lthread *t)
 	return fd;
 }
 
+/*
+ * Watch a dialled fd: fd, or -1 after noting why and closing it. An fd left
+ * unwatched (ENOMEM, ENOSPC: fs.epoll.max_user_watches) would wait out
+ * every --timeout or miss an idle close: an error, never a quiet number.
+ */
+static int watch(struct lthread *t, int fd, struct epoll_event ev)
+{
+	if (epoll_ctl(t->ep, EPOLL_CTL_ADD, fd, &ev) == 0)
+		return fd;
+	note_error(t, LERR_CONNECT, "epoll_ctl ADD: %s", strerror(errno));
+	close(fd);
+	return -1;
+}
+
 static void open_idle(struct lthread *t)
 {
 	for (long i = 0; i < t->nidle; i++) {
 		int fd = dial(t);
-		struct epoll_event ev = { .events = EPOLLIN };
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = IDLE_TAG | (uint64_t)fd };
 
+		if (fd != -1)
+			fd = watch(t, fd, ev);
 		if (fd == -1) {
 			t->r.failed++;
 			if (t->r.errors[LERR_PORTS] || t->r.errors[LERR_REFUSED])
 				break;	/* the next ones would fail the same way */
 			continue;
 		}
-		ev.data.u64 = IDLE_TAG | (uint64_t)fd;
-		epoll_ctl(t->ep, EPOLL_CTL_ADD, fd, &ev);
 		t->r.established++;
 	}
 }
@@ -506,12 +520,13 @@ static void open_active(struct lthread *t)
 
 		c->id = t->first_id + (uint32_t)i;
 		c->fd = dial(t);
+		if (c->fd != -1)
+			c->fd = watch(t, c->fd, ev);
 		if (c->fd == -1) {
 			c->dead = true;
 			t->r.failed++;
 			continue;
 		}
-		epoll_ctl(t->ep, EPOLL_CTL_ADD, c->fd, &ev);
 		t->r.established++;
 	}
 }
@@ -744,12 +759,16 @@ int load_run(const struct load_config *cfg, struct load_result *res)
 		}
 		first += nc;
 	}
-	for (long i = 0; i < n; i++)
-		if (pthread_create(&ts[i].tid, NULL, thread_main, &ts[i])) {
+	for (long i = 0; i < n; i++) {
+		/* pthread_create returns its error; it does not set errno. */
+		int err = pthread_create(&ts[i].tid, NULL, thread_main, &ts[i]);
+
+		if (err) {
 			/* Threads already started sit at a barrier we cannot release: just go. */
-			fprintf(stderr, "muxload: cannot start thread %ld: %s\n", i, strerror(errno));
+			fprintf(stderr, "muxload: cannot start thread %ld: %s\n", i, strerror(err));
 			exit(1);
 		}
+	}
 	pthread_barrier_wait(&sh.connected);
 	sh.start_ns = mono_ns();
 	sh.warm_ns = sh.start_ns + (int64_t)(cfg->warmup_s * 1e9);

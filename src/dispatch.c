@@ -8,6 +8,7 @@
 #include "dispatch_run.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -16,6 +17,28 @@
 
 /* A loop that makes no progress for this long has lost an event. */
 #define STALL_NS 2000000000LL
+
+bool dispatch_list_add(struct dispatch_list *l, const struct dispatch_library *lib, const char *name,
+		       const char *mechanism, const void *choice)
+{
+	struct dispatch_driver *d;
+	int len;
+
+	if (l->n == DISPATCH_MAX_DRIVERS)
+		return false;
+	d = &l->d[l->n];
+	if (name)
+		len = snprintf(d->name, sizeof(d->name), "%s", name);
+	else
+		len = snprintf(d->name, sizeof(d->name), "%s-%s", lib->name, mechanism);
+	if (len < 0 || (size_t)len >= sizeof(d->name))
+		return false;
+	d->mechanism = mechanism;
+	d->lib = lib;
+	d->choice = choice;
+	l->n++;
+	return true;
+}
 
 /* One token: a byte on a socketpair, a count of 1 on an eventfd. */
 static const uint64_t token = 1;
@@ -131,7 +154,7 @@ static bool run_until_drained(const struct dispatch_driver *d, void *ctx, struct
 	int64_t last_progress = 0;
 
 	for (unsigned long rounds = 0; w->count != w->fired; rounds++) {
-		if (!d->round(ctx)) {
+		if (!d->lib->round(ctx)) {
 			*why = "the event loop failed";
 			return false;
 		}
@@ -163,7 +186,7 @@ enum dispatch_outcome dispatch_measure(const struct dispatch_driver *d, struct d
 				       long writes, struct dispatch_sample *out, const char **why)
 {
 	struct dispatch_counters c0, c1;
-	void *ctx = d->setup(w, why);
+	void *ctx = d->lib->setup(d, w, why);
 	int space = w->pairs / active;
 	int64_t t0, t1;
 	bool ok;
@@ -171,15 +194,15 @@ enum dispatch_outcome dispatch_measure(const struct dispatch_driver *d, struct d
 	if (!ctx)
 		return DISPATCH_NA;
 	world_reset(w, writes);
-	d->round(ctx);	/* let a library apply its registrations before the clock starts */
+	d->lib->round(ctx);	/* let a library apply its registrations before the clock starts */
 	for (int i = 0; i < active; i++)
 		put_token(w, i * space);
-	d->counters(ctx, &c0);
+	d->lib->counters(ctx, &c0);
 	t0 = mono_ns();
 	ok = run_until_drained(d, ctx, w, why);
 	t1 = mono_ns();
-	d->counters(ctx, &c1);
-	d->teardown(ctx);
+	d->lib->counters(ctx, &c1);
+	d->lib->teardown(ctx);
 	if (!ok || !exactly_once(w, why))
 		return DISPATCH_BROKEN;
 	out->seconds = (double)(t1 - t0) / 1e9;
@@ -201,7 +224,7 @@ static uint64_t next_random(uint64_t *s)
 enum dispatch_outcome dispatch_kerrisk(const struct dispatch_driver *d, struct dispatch_world *w, long ops,
 				       double *seconds, const char **why)
 {
-	void *ctx = d->setup(w, why);
+	void *ctx = d->lib->setup(d, w, why);
 	uint64_t rng = 0x9e3779b97f4a7c15ULL;
 	int64_t t0;
 	bool ok = true;
@@ -209,13 +232,13 @@ enum dispatch_outcome dispatch_kerrisk(const struct dispatch_driver *d, struct d
 	if (!ctx)
 		return DISPATCH_NA;
 	world_reset(w, 0);
-	d->round(ctx);
+	d->lib->round(ctx);
 	t0 = mono_ns();
 	for (long op = 0; ok && op < ops; op++) {
 		put_token(w, (int)(next_random(&rng) % (uint64_t)w->pairs));
 		ok = run_until_drained(d, ctx, w, why);
 	}
 	*seconds = (double)(mono_ns() - t0) / 1e9;
-	d->teardown(ctx);
+	d->lib->teardown(ctx);
 	return ok && exactly_once(w, why) ? DISPATCH_OK : DISPATCH_BROKEN;
 }

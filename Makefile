@@ -19,9 +19,9 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all test test-deps bench-deps check check-san clang-check test-extras fuzz fuzz-smoke valgrind bench bench-smoke profile clean
 
-CORE    := src/mux.c src/mux_select.c src/mux_poll.c src/mux_epoll.c src/cli.c
+CORE    := src/mux.c src/mux_select.c src/mux_poll.c src/mux_epoll.c src/cli.c src/fdlimit.c
 SERVER  := $(CORE) src/proto_echo.c src/http.c src/sockperf.c src/server.c src/muxserver.c
-LOAD    := src/cli.c src/hist.c src/load.c src/load_echo.c src/load_http.c src/load_sockperf.c src/load_udp.c src/muxload.c
+LOAD    := src/cli.c src/fdlimit.c src/hist.c src/load.c src/load_echo.c src/load_http.c src/load_sockperf.c src/load_udp.c src/muxload.c
 TESTS   := test_mux test_server test_hazards test_hist test_load test_http test_dispatch
 
 # muxdispatch compiles its peers in when their libraries are found (libev ships no .pc file).

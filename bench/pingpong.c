@@ -14,21 +14,14 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 struct peer {
 	int fd;
 	size_t got;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int dial(int port)
 {
@@ -70,9 +63,9 @@ int main(int argc, char **argv)
 		if (write(peers[i].fd, msg, size) != (ssize_t)size)
 			errors++;
 	}
-	start = now_s();
+	start = mono_s();
 	end = start + secs;
-	while (now_s() < end) {
+	while (mono_s() < end) {
 		int n = epoll_wait(ep, ev, 256, 100);
 
 		for (int i = 0; i < n; i++) {
@@ -94,6 +87,6 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("requests=%llu seconds=%.3f rps=%.0f errors=%llu\n",
-	       requests, now_s() - start, (double)requests / (now_s() - start), errors);
+	       requests, mono_s() - start, (double)requests / (mono_s() - start), errors);
 	return errors ? 1 : 0;
 }

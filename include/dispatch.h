@@ -9,7 +9,9 @@
  * A driver is one event mechanism behind one library (ours, libevent,
  * libev). The bench only asks it to register every read end, to run one
  * non-blocking round of its loop (calling dispatch_readable for each ready
- * pair), and to let go again.
+ * pair), and to let go again. Drivers are listed at run time by their
+ * libraries: ours from the backend registry (mux_backends), so a backend
+ * added there is measured with no edit here.
  */
 #ifndef DISPATCH_H
 #define DISPATCH_H
@@ -42,27 +44,46 @@ struct dispatch_counters {
 	uint64_t waits, scanned;
 };
 
-struct dispatch_driver {
-	const char *name;       /* --backend value */
-	const char *mechanism;  /* select, poll or epoll: what it is compared against */
-	const char *library;    /* muxlab, libevent, libev */
+struct dispatch_driver;
+struct dispatch_list;
+
+/* One event library as muxdispatch drives it, the same shape for ours and the peers. */
+struct dispatch_library {
+	const char *name;       /* muxlab, libevent, libev */
+	/* Append a driver per mechanism it offers; false when the list is full. */
+	bool (*list)(struct dispatch_list *l);
 	/* Register every read end. NULL after setting *why (one phrase) when it cannot. */
-	void *(*setup)(struct dispatch_world *w, const char **why);
+	void *(*setup)(const struct dispatch_driver *d, struct dispatch_world *w, const char **why);
 	/* One non-blocking round of the loop; false on a failure of the mechanism. */
 	bool (*round)(void *ctx);
 	void (*counters)(void *ctx, struct dispatch_counters *out);
 	void (*teardown)(void *ctx);
 };
 
+/* One mechanism behind one library: a --backend value, a row of the tables. */
+struct dispatch_driver {
+	char name[32];
+	const char *mechanism;  /* select, poll or epoll: what it is compared against */
+	const struct dispatch_library *lib;
+	/* The library's handle on the mechanism: a struct mux_ops *, libevent's method, libev's flag. */
+	const void *choice;
+};
+
+#define DISPATCH_MAX_DRIVERS 32
+
+struct dispatch_list {
+	int n;
+	struct dispatch_driver d[DISPATCH_MAX_DRIVERS];
+};
+
+/* Append lib's driver named name, or "<library>-<mechanism>" when NULL; false when full or too long. */
+bool dispatch_list_add(struct dispatch_list *l, const struct dispatch_library *lib, const char *name,
+		       const char *mechanism, const void *choice);
+
 /* A pair is readable: read a byte (all of them, edge-triggered), pass one on per byte while writes last. */
 void dispatch_readable(struct dispatch_world *w, int idx, bool drain);
 
-/* NULL-terminated; the peers are present when the build found their libraries. */
-extern const struct dispatch_driver *const dispatch_drivers[];
-extern const struct dispatch_driver dispatch_ours_select, dispatch_ours_poll,
-	dispatch_ours_epoll, dispatch_ours_epoll_et;
-extern const struct dispatch_driver dispatch_libevent_select, dispatch_libevent_poll,
-	dispatch_libevent_epoll;
-extern const struct dispatch_driver dispatch_libev_select, dispatch_libev_poll, dispatch_libev_epoll;
+/* The peers are linked in when the build found their libraries (HAVE_LIBEVENT, HAVE_LIBEV). */
+extern const struct dispatch_library dispatch_muxlab, dispatch_libevent, dispatch_libev;
 
 #endif

@@ -71,6 +71,8 @@ struct mux {
 struct mux_ops {
 	const char *name;        /* the --backend value */
 	const char *summary;     /* one line for --list-backends */
+	/* The kernel interface it drives, when that is not its name (epoll-et's is epoll); NULL otherwise. */
+	const char *mechanism;
 	bool edge_triggered;
 	/* NULL with errno set on failure. capacity_hint: expected number of fds. */
 	struct mux *(*create)(int capacity_hint);
@@ -98,6 +100,9 @@ const struct mux_ops *mux_find(const char *name);
 
 /* "select, poll, epoll, epoll-et": for error messages. Static storage. */
 const char *mux_names(void);
+
+/* The kernel interface ops drives: ops->mechanism, or its name. */
+const char *mux_mechanism(const struct mux_ops *ops);
 
 /*
  * Grow a zeroed array so that index `need` fits. *arr holds *cap elements of

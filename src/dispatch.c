@@ -3,26 +3,41 @@
  * the callback every driver calls, the timed dispatch run, and the
  * Kerrisk-style monitoring run.
  */
+#include "clock.h"
 #include "dispatch.h"
 #include "dispatch_run.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 /* A loop that makes no progress for this long has lost an event. */
 #define STALL_NS 2000000000LL
 
-static int64_t now_ns(void)
+bool dispatch_list_add(struct dispatch_list *l, const struct dispatch_library *lib, const char *name,
+		       const char *mechanism, const void *choice)
 {
-	struct timespec ts;
+	struct dispatch_driver *d;
+	int len;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	if (l->n == DISPATCH_MAX_DRIVERS)
+		return false;
+	d = &l->d[l->n];
+	if (name)
+		len = snprintf(d->name, sizeof(d->name), "%s", name);
+	else
+		len = snprintf(d->name, sizeof(d->name), "%s-%s", lib->name, mechanism);
+	if (len < 0 || (size_t)len >= sizeof(d->name))
+		return false;
+	d->mechanism = mechanism;
+	d->lib = lib;
+	d->choice = choice;
+	l->n++;
+	return true;
 }
 
 /* One token: a byte on a socketpair, a count of 1 on an eventfd. */
@@ -139,7 +154,7 @@ static bool run_until_drained(const struct dispatch_driver *d, void *ctx, struct
 	int64_t last_progress = 0;
 
 	for (unsigned long rounds = 0; w->count != w->fired; rounds++) {
-		if (!d->round(ctx)) {
+		if (!d->lib->round(ctx)) {
 			*why = "the event loop failed";
 			return false;
 		}
@@ -147,8 +162,8 @@ static bool run_until_drained(const struct dispatch_driver *d, void *ctx, struct
 			continue;
 		if (w->count != last_count || !last_progress) {
 			last_count = w->count;
-			last_progress = now_ns();
-		} else if (now_ns() - last_progress > STALL_NS) {
+			last_progress = mono_ns();
+		} else if (mono_ns() - last_progress > STALL_NS) {
 			*why = "stalled: an event was never dispatched";
 			return false;
 		}
@@ -171,7 +186,7 @@ enum dispatch_outcome dispatch_measure(const struct dispatch_driver *d, struct d
 				       long writes, struct dispatch_sample *out, const char **why)
 {
 	struct dispatch_counters c0, c1;
-	void *ctx = d->setup(w, why);
+	void *ctx = d->lib->setup(d, w, why);
 	int space = w->pairs / active;
 	int64_t t0, t1;
 	bool ok;
@@ -179,15 +194,15 @@ enum dispatch_outcome dispatch_measure(const struct dispatch_driver *d, struct d
 	if (!ctx)
 		return DISPATCH_NA;
 	world_reset(w, writes);
-	d->round(ctx);	/* let a library apply its registrations before the clock starts */
+	d->lib->round(ctx);	/* let a library apply its registrations before the clock starts */
 	for (int i = 0; i < active; i++)
 		put_token(w, i * space);
-	d->counters(ctx, &c0);
-	t0 = now_ns();
+	d->lib->counters(ctx, &c0);
+	t0 = mono_ns();
 	ok = run_until_drained(d, ctx, w, why);
-	t1 = now_ns();
-	d->counters(ctx, &c1);
-	d->teardown(ctx);
+	t1 = mono_ns();
+	d->lib->counters(ctx, &c1);
+	d->lib->teardown(ctx);
 	if (!ok || !exactly_once(w, why))
 		return DISPATCH_BROKEN;
 	out->seconds = (double)(t1 - t0) / 1e9;
@@ -209,7 +224,7 @@ static uint64_t next_random(uint64_t *s)
 enum dispatch_outcome dispatch_kerrisk(const struct dispatch_driver *d, struct dispatch_world *w, long ops,
 				       double *seconds, const char **why)
 {
-	void *ctx = d->setup(w, why);
+	void *ctx = d->lib->setup(d, w, why);
 	uint64_t rng = 0x9e3779b97f4a7c15ULL;
 	int64_t t0;
 	bool ok = true;
@@ -217,13 +232,13 @@ enum dispatch_outcome dispatch_kerrisk(const struct dispatch_driver *d, struct d
 	if (!ctx)
 		return DISPATCH_NA;
 	world_reset(w, 0);
-	d->round(ctx);
-	t0 = now_ns();
+	d->lib->round(ctx);
+	t0 = mono_ns();
 	for (long op = 0; ok && op < ops; op++) {
 		put_token(w, (int)(next_random(&rng) % (uint64_t)w->pairs));
 		ok = run_until_drained(d, ctx, w, why);
 	}
-	*seconds = (double)(now_ns() - t0) / 1e9;
-	d->teardown(ctx);
+	*seconds = (double)(mono_ns() - t0) / 1e9;
+	d->lib->teardown(ctx);
 	return ok && exactly_once(w, why) ? DISPATCH_OK : DISPATCH_BROKEN;
 }

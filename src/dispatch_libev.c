@@ -41,8 +41,17 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 	dispatch_readable(wt->w, wt->idx, false);
 }
 
-static void *lev_setup(unsigned backend, struct dispatch_world *w, const char **why)
+/* libev's flag for each mechanism it is measured on. */
+static const struct lev_backend {
+	const char *mechanism;
+	unsigned flag;
+} backends[] = {
+	{ "select", EVBACKEND_SELECT }, { "poll", EVBACKEND_POLL }, { "epoll", EVBACKEND_EPOLL },
+};
+
+static void *lev_setup(const struct dispatch_driver *d, struct dispatch_world *w, const char **why)
 {
+	unsigned backend = ((const struct lev_backend *)d->choice)->flag;
 	struct lev *l = calloc(1, sizeof(*l));
 
 	if (!l || !(l->ws = calloc((size_t)w->pairs, sizeof(*l->ws)))) {
@@ -83,17 +92,19 @@ static void lev_counters(void *ctx, struct dispatch_counters *out)
 	out->scanned = 0;
 }
 
-#define LIBEV(var, flag, method) \
-	static void *var##_setup(struct dispatch_world *w, const char **why) \
-	{ \
-		return lev_setup(flag, w, why); \
-	} \
-	const struct dispatch_driver var = { \
-		.name = "libev-" method, .mechanism = method, .library = "libev", \
-		.setup = var##_setup, .round = lev_round, .counters = lev_counters, \
-		.teardown = lev_teardown, \
-	}
+static bool lev_list(struct dispatch_list *l)
+{
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (!dispatch_list_add(l, &dispatch_libev, NULL, backends[i].mechanism, &backends[i]))
+			return false;
+	return true;
+}
 
-LIBEV(dispatch_libev_select, EVBACKEND_SELECT, "select");
-LIBEV(dispatch_libev_poll, EVBACKEND_POLL, "poll");
-LIBEV(dispatch_libev_epoll, EVBACKEND_EPOLL, "epoll");
+const struct dispatch_library dispatch_libev = {
+	.name = "libev",
+	.list = lev_list,
+	.setup = lev_setup,
+	.round = lev_round,
+	.counters = lev_counters,
+	.teardown = lev_teardown,
+};

@@ -68,8 +68,9 @@ static struct event_base *base_with(const char *method)
 	return base;
 }
 
-static void *levent_setup(const char *method, struct dispatch_world *w, const char **why)
+static void *levent_setup(const struct dispatch_driver *d, struct dispatch_world *w, const char **why)
 {
+	const char *method = d->choice;
 	struct levent *l = calloc(1, sizeof(*l));
 
 	if (!l || !(l->slots = calloc((size_t)w->pairs, sizeof(*l->slots)))) {
@@ -114,17 +115,21 @@ static void levent_counters(void *ctx, struct dispatch_counters *out)
 	out->waits = out->scanned = 0;	/* libevent does not count them */
 }
 
-#define LIBEVENT(var, method) \
-	static void *var##_setup(struct dispatch_world *w, const char **why) \
-	{ \
-		return levent_setup(method, w, why); \
-	} \
-	const struct dispatch_driver var = { \
-		.name = "libevent-" method, .mechanism = method, .library = "libevent", \
-		.setup = var##_setup, .round = levent_round, .counters = levent_counters, \
-		.teardown = levent_teardown, \
-	}
+static bool levent_list(struct dispatch_list *l)
+{
+	static const char *const methods[] = { "select", "poll", "epoll" };
 
-LIBEVENT(dispatch_libevent_select, "select");
-LIBEVENT(dispatch_libevent_poll, "poll");
-LIBEVENT(dispatch_libevent_epoll, "epoll");
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (!dispatch_list_add(l, &dispatch_libevent, NULL, methods[i], methods[i]))
+			return false;
+	return true;
+}
+
+const struct dispatch_library dispatch_libevent = {
+	.name = "libevent",
+	.list = levent_list,
+	.setup = levent_setup,
+	.round = levent_round,
+	.counters = levent_counters,
+	.teardown = levent_teardown,
+};

@@ -14,6 +14,8 @@
  */
 #include "load.h"
 #include "cli.h"
+#include "clock.h"
+#include "fdlimit.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,22 +97,6 @@ struct lthread {
 	uint8_t rx[65536];
 };
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int64_t thread_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static bool stopping(const struct shared *sh)
 {
 	return __atomic_load_n(&sh->stop, __ATOMIC_RELAXED);
@@ -170,7 +155,7 @@ static void write_pending(struct lthread *t, struct lconn *c)
 
 			c->tx_len = cfg->proto->request(c->tx, (size_t)cfg->size, c->id, seq);
 			c->tx_off = 0;
-			c->t_sent[seq & t->mask] = now_ns();
+			c->t_sent[seq & t->mask] = mono_ns();
 		}
 		w = send(c->fd, c->tx + c->tx_off, c->tx_len - c->tx_off, MSG_NOSIGNAL);
 		if (w == -1) {
@@ -198,7 +183,7 @@ static void assign(struct lthread *t, struct lconn *c, int64_t intended)
 /* Closed loop: keep --pipeline requests outstanding. */
 static void refill(struct lthread *t, struct lconn *c)
 {
-	int64_t now = now_ns();
+	int64_t now = mono_ns();
 
 	while (!stopping(t->sh) && c->assigned - c->answered < (uint64_t)t->sh->cfg->pipeline)
 		assign(t, c, now);
@@ -236,7 +221,7 @@ static void reply_complete(struct lthread *t, struct lconn *c, int64_t now)
 static void take_reply_bytes(struct lthread *t, struct lconn *c, const uint8_t *p, size_t n)
 {
 	const struct load_config *cfg = t->sh->cfg;
-	int64_t now = now_ns();
+	int64_t now = mono_ns();
 
 	while (n && !c->dead) {
 		bool done = false;
@@ -327,7 +312,7 @@ static void on_datagram(struct lthread *t, struct lconn *c)
 	/* Loopback does not reorder; whatever a later reply overtook counts lost until it turns up. */
 	while (c->answered < (uint64_t)seq)
 		skip_lost(t, c);
-	reply_complete(t, c, now_ns());
+	reply_complete(t, c, mono_ns());
 	c->t_sent[(uint64_t)seq & t->mask] = SLOT_ANSWERED;
 	if (cfg->rate == 0)
 		refill(t, c);
@@ -398,7 +383,7 @@ static void check_timeouts(struct lthread *t, int64_t now)
 /* Sleep in epoll until the next thing to do, with sub-millisecond resolution. */
 static int wait_events(struct lthread *t, struct epoll_event *ev, int max, int64_t until)
 {
-	int64_t left = until - now_ns();
+	int64_t left = until - mono_ns();
 	struct timespec ts;
 	int n;
 
@@ -423,14 +408,14 @@ static void run_loop(struct lthread *t)
 			if (!t->conns[i].dead)
 				refill(t, &t->conns[i]);
 	while (!stopping(sh)) {
-		int64_t now = now_ns(), until = next_check;
+		int64_t now = mono_ns(), until = next_check;
 		int n;
 
 		if (now >= sh->end_ns)
 			break;
 		if (!t->wall0_ns && now >= sh->warm_ns) {
 			t->wall0_ns = now;
-			t->cpu0_ns = thread_cpu_ns();
+			t->cpu0_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 		}
 		if (sh->cfg->rate > 0) {
 			schedule_due(t, now);
@@ -458,9 +443,9 @@ static void run_loop(struct lthread *t)
 			else
 				on_readable(t, c);
 		}
-		if (now_ns() >= next_check) {
-			check_timeouts(t, now_ns());
-			next_check = now_ns() + TIMEOUT_CHECK_NS;
+		if (mono_ns() >= next_check) {
+			check_timeouts(t, mono_ns());
+			next_check = mono_ns() + TIMEOUT_CHECK_NS;
 		}
 	}
 }
@@ -495,20 +480,34 @@ static int dial(struct lthread *t)
 	return fd;
 }
 
+/*
+ * Watch a dialled fd: fd, or -1 after noting why and closing it. An fd left
+ * unwatched (ENOMEM, ENOSPC: fs.epoll.max_user_watches) would wait out
+ * every --timeout or miss an idle close: an error, never a quiet number.
+ */
+static int watch(struct lthread *t, int fd, struct epoll_event ev)
+{
+	if (epoll_ctl(t->ep, EPOLL_CTL_ADD, fd, &ev) == 0)
+		return fd;
+	note_error(t, LERR_CONNECT, "epoll_ctl ADD: %s", strerror(errno));
+	close(fd);
+	return -1;
+}
+
 static void open_idle(struct lthread *t)
 {
 	for (long i = 0; i < t->nidle; i++) {
 		int fd = dial(t);
-		struct epoll_event ev = { .events = EPOLLIN };
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = IDLE_TAG | (uint64_t)fd };
 
+		if (fd != -1)
+			fd = watch(t, fd, ev);
 		if (fd == -1) {
 			t->r.failed++;
 			if (t->r.errors[LERR_PORTS] || t->r.errors[LERR_REFUSED])
 				break;	/* the next ones would fail the same way */
 			continue;
 		}
-		ev.data.u64 = IDLE_TAG | (uint64_t)fd;
-		epoll_ctl(t->ep, EPOLL_CTL_ADD, fd, &ev);
 		t->r.established++;
 	}
 }
@@ -521,12 +520,13 @@ static void open_active(struct lthread *t)
 
 		c->id = t->first_id + (uint32_t)i;
 		c->fd = dial(t);
+		if (c->fd != -1)
+			c->fd = watch(t, c->fd, ev);
 		if (c->fd == -1) {
 			c->dead = true;
 			t->r.failed++;
 			continue;
 		}
-		epoll_ctl(t->ep, EPOLL_CTL_ADD, c->fd, &ev);
 		t->r.established++;
 	}
 }
@@ -534,17 +534,17 @@ static void open_active(struct lthread *t)
 static void *thread_main(void *arg)
 {
 	struct lthread *t = arg;
-	int64_t wall1;
+	int64_t wall1, cpu1;
 
 	open_idle(t);
 	open_active(t);
 	pthread_barrier_wait(&t->sh->connected);
 	pthread_barrier_wait(&t->sh->go);
 	run_loop(t);
-	wall1 = now_ns();
+	wall1 = mono_ns();
+	cpu1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	if (t->wall0_ns && wall1 > t->wall0_ns)
-		t->r.busiest_thread_pct = 100.0 * (double)(thread_cpu_ns() - t->cpu0_ns) /
-					  (double)(wall1 - t->wall0_ns);
+		t->r.busiest_thread_pct = 100.0 * (double)(cpu1 - t->cpu0_ns) / (double)(wall1 - t->wall0_ns);
 	return NULL;
 }
 
@@ -608,19 +608,19 @@ static int probe(const struct load_config *cfg, const struct shared *sh)
 /* Raise the soft fd limit to what the run needs; one line naming the fix when we cannot. */
 static int ensure_fds(const struct load_config *cfg)
 {
-	rlim_t need = (rlim_t)(cfg->connections + cfg->idle + 2 * cfg->threads + 32);
-	struct rlimit rl;
+	rlim_t need = (rlim_t)(cfg->connections + cfg->idle + 2 * cfg->threads + 32), hard = 0;
+	/* The soft limit only: a hard limit someone set (ulimit -Hn, prlimit) is theirs to raise. */
+	int rc = fdlimit_raise(need, false, &hard);
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= need)
+	if (rc == 0)
 		return 0;
-	rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
-	setrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur >= need)
-		return 0;
-	fprintf(stderr, "muxload: too many open files: this run needs %llu file descriptors but the "
-		"hard limit is %llu; raise it (as root: ulimit -Hn %llu; ulimit -n %llu) or use fewer "
-		"--connections/--idle\n", (unsigned long long)need, (unsigned long long)rl.rlim_max,
-		(unsigned long long)need, (unsigned long long)need);
+	if (rc != -EMFILE)
+		fprintf(stderr, "muxload: cannot raise the fd limit: %s\n", strerror(-rc));
+	else
+		fprintf(stderr, "muxload: too many open files: this run needs %llu file descriptors but the "
+			"hard limit is %llu; raise it (as root: ulimit -Hn %llu; ulimit -n %llu) or use fewer "
+			"--connections/--idle\n", (unsigned long long)need, (unsigned long long)hard,
+			(unsigned long long)need, (unsigned long long)need);
 	return -1;
 }
 
@@ -673,7 +673,7 @@ static void thread_free(struct lthread *t)
 static void progress_line(struct lthread *ts, long n, int64_t start, int64_t *last_ns, uint64_t *last)
 {
 	uint64_t total = 0, errors = 0;
-	int64_t now = now_ns();
+	int64_t now = mono_ns();
 
 	for (long i = 0; i < n; i++) {
 		total += __atomic_load_n(&ts[i].completed_all, __ATOMIC_RELAXED);
@@ -692,11 +692,11 @@ static void supervise(struct shared *sh, struct lthread *ts, long n)
 	int64_t next_progress = sh->start_ns + 1000000000LL, last_ns = sh->start_ns;
 	uint64_t last = 0;
 
-	while (!stopping(sh) && now_ns() < sh->end_ns) {
+	while (!stopping(sh) && mono_ns() < sh->end_ns) {
 		struct timespec nap = { 0, 20000000 };
 
 		nanosleep(&nap, NULL);
-		if (sh->cfg->progress && now_ns() >= next_progress) {
+		if (sh->cfg->progress && mono_ns() >= next_progress) {
 			progress_line(ts, n, sh->start_ns, &last_ns, &last);
 			next_progress += 1000000000LL;
 		}
@@ -759,14 +759,18 @@ int load_run(const struct load_config *cfg, struct load_result *res)
 		}
 		first += nc;
 	}
-	for (long i = 0; i < n; i++)
-		if (pthread_create(&ts[i].tid, NULL, thread_main, &ts[i])) {
+	for (long i = 0; i < n; i++) {
+		/* pthread_create returns its error; it does not set errno. */
+		int err = pthread_create(&ts[i].tid, NULL, thread_main, &ts[i]);
+
+		if (err) {
 			/* Threads already started sit at a barrier we cannot release: just go. */
-			fprintf(stderr, "muxload: cannot start thread %ld: %s\n", i, strerror(errno));
+			fprintf(stderr, "muxload: cannot start thread %ld: %s\n", i, strerror(err));
 			exit(1);
 		}
+	}
 	pthread_barrier_wait(&sh.connected);
-	sh.start_ns = now_ns();
+	sh.start_ns = mono_ns();
 	sh.warm_ns = sh.start_ns + (int64_t)(cfg->warmup_s * 1e9);
 	sh.end_ns = cfg->duration_s > 0 ? sh.warm_ns + (int64_t)(cfg->duration_s * 1e9) : INT64_MAX;
 	pthread_barrier_wait(&sh.go);
@@ -775,7 +779,7 @@ int load_run(const struct load_config *cfg, struct load_result *res)
 		pthread_join(ts[i].tid, NULL);
 	merge(res, ts, n);
 	{
-		int64_t end = sh.reached_ns ? sh.reached_ns : (cfg->duration_s > 0 ? sh.end_ns : now_ns());
+		int64_t end = sh.reached_ns ? sh.reached_ns : (cfg->duration_s > 0 ? sh.end_ns : mono_ns());
 
 		res->measured_s = end > sh.warm_ns ? (double)(end - sh.warm_ns) / 1e9 : 0;
 	}

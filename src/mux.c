@@ -26,6 +26,11 @@ const char *mux_names(void)
 	return cli_names((const void *const *)mux_backends, names, sizeof(names));
 }
 
+const char *mux_mechanism(const struct mux_ops *ops)
+{
+	return ops->mechanism ? ops->mechanism : ops->name;
+}
+
 int mux_grow(void **arr, size_t *cap, size_t need, size_t elem_size)
 {
 	size_t new_cap = *cap ? *cap : 64;

@@ -209,6 +209,7 @@ const struct mux_ops mux_epoll_ops = {
 const struct mux_ops mux_epoll_et_ops = {
 	.name = "epoll-et",
 	.summary = "epoll(7), edge-triggered; registered IN|OUT once, caller drains to EAGAIN",
+	.mechanism = "epoll",
 	.edge_triggered = true,
 	.create = epoll_et_create,
 	.add = epoll_add,

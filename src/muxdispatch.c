@@ -7,6 +7,8 @@
  */
 #include "cli.h"
 #include "dispatch_run.h"
+#include "fdlimit.h"
+#include "mux.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -14,33 +16,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define PROG "muxdispatch"
 #define MAX_FDS_LIST 16
 #define MAX_REPEAT 100
-#define MAX_DRIVERS 16
 
-const struct dispatch_driver *const dispatch_drivers[] = {
-	&dispatch_ours_select, &dispatch_ours_poll, &dispatch_ours_epoll, &dispatch_ours_epoll_et,
+/* Ours first, then the peers this build found. */
+static const struct dispatch_library *const libraries[] = {
+	&dispatch_muxlab,
 #ifdef HAVE_LIBEVENT
-	&dispatch_libevent_select, &dispatch_libevent_poll, &dispatch_libevent_epoll,
+	&dispatch_libevent,
 #endif
 #ifdef HAVE_LIBEV
-	&dispatch_libev_select, &dispatch_libev_poll, &dispatch_libev_epoll,
+	&dispatch_libev,
 #endif
-	NULL
 };
 
-/* Kerrisk, LCA 2006 (and TLPI table 63-9): seconds for 100 000 operations. */
-static const struct { int fds; double poll, select, epoll; } kerrisk_2006[] = {
-	{ 10, 1.12, 1.28, 0.65 }, { 100, 6.8, 7.1, 0.68 }, { 1000, 157, 151, 0.89 }, { 10000, 1750, 1087, 0.97 },
+/* Every driver of this build, in --list order; filled by list_drivers() before anything else. */
+static struct dispatch_list drivers;
+
+/* Kerrisk, LCA 2006 (and TLPI table 63-9): seconds for 100 000 operations, in his column order. */
+/* His ratios are each mechanism's time over the reference's, epoll, which comes last. */
+enum { HIS_MECHS = 3, HIS_REF = HIS_MECHS - 1, RATIOS = HIS_MECHS - 1 };
+static const char *const his_mechanisms[HIS_MECHS] = { "poll", "select", "epoll" };
+static const struct { int fds; double s[HIS_MECHS]; } kerrisk_2006[] = {
+	{ 10, { 1.12, 1.28, 0.65 } }, { 100, { 6.8, 7.1, 0.68 } }, { 1000, { 157, 151, 0.89 } },
+	{ 10000, { 1750, 1087, 0.97 } },
 };
 
 struct options {
-	const struct dispatch_driver *drivers[MAX_DRIVERS];
+	const struct dispatch_driver *drivers[DISPATCH_MAX_DRIVERS];
 	int ndrivers;
 	long fds[MAX_FDS_LIST];
 	int nfds;
@@ -78,24 +85,24 @@ static void usage(FILE *out)
 "                         too low for two fds per source)\n"
 "      --kerrisk          Kerrisk's table instead: OPS monitoring operations with one\n"
 "                         random fd ready each, at 10,100,1000,10000 fds (or --fds),\n"
-"                         for our select, poll, epoll, epoll-et; --csv gets\n"
+"                         for our %s; --csv gets\n"
 "                         backend,fds,ops,seconds (his figures as kerrisk2006-*)\n"
 "      --ops N            monitoring operations for --kerrisk (default 100000)\n"
 "      --list             the backends this build has\n"
 "  -h, --help             this text\n"
 "\n"
-"Backends:");
-	for (int i = 0; dispatch_drivers[i]; i++)
-		fprintf(out, " %s", dispatch_drivers[i]->name);
+"Backends:", mux_names());
+	for (int i = 0; i < drivers.n; i++)
+		fprintf(out, " %s", drivers.d[i].name);
 	fprintf(out, "\n");
 }
 
 static bool add_driver(struct options *o, const char *name)
 {
-	for (int i = 0; dispatch_drivers[i]; i++)
-		if (strcmp(name, "all") == 0 || strcmp(name, dispatch_drivers[i]->name) == 0) {
-			if (o->ndrivers < MAX_DRIVERS)
-				o->drivers[o->ndrivers++] = dispatch_drivers[i];
+	for (int i = 0; i < drivers.n; i++)
+		if (strcmp(name, "all") == 0 || strcmp(name, drivers.d[i].name) == 0) {
+			if (o->ndrivers < DISPATCH_MAX_DRIVERS)
+				o->drivers[o->ndrivers++] = &drivers.d[i];
 			if (strcmp(name, "all") != 0)
 				return true;
 		}
@@ -170,9 +177,9 @@ static int parse(int argc, char **argv, struct options *o)
 		if (c == 'h' || c == 'l') {
 			if (c == 'h')
 				usage(stdout);
-			for (int i = 0; c == 'l' && dispatch_drivers[i]; i++)
-				printf("%-16s %-8s %s\n", dispatch_drivers[i]->name, dispatch_drivers[i]->library,
-				       dispatch_drivers[i]->mechanism);
+			for (int i = 0; c == 'l' && i < drivers.n; i++)
+				printf("%-16s %-8s %s\n", drivers.d[i].name, drivers.d[i].lib->name,
+				       drivers.d[i].mechanism);
 			return -1;
 		}
 		if (c == ':' || c == '?') {
@@ -188,9 +195,9 @@ static int parse(int argc, char **argv, struct options *o)
 		return 2;
 	}
 	if (o->kerrisk && o->ndrivers == 0)	/* ours: the table is about the mechanisms */
-		for (int i = 0; dispatch_drivers[i]; i++)
-			if (strcmp(dispatch_drivers[i]->library, "muxlab") == 0)
-				o->drivers[o->ndrivers++] = dispatch_drivers[i];
+		for (int i = 0; i < drivers.n; i++)
+			if (drivers.d[i].lib == &dispatch_muxlab)
+				o->drivers[o->ndrivers++] = &drivers.d[i];
 	if (o->ndrivers == 0)
 		add_driver(o, "all");
 	if (o->nfds == 0) {
@@ -203,37 +210,26 @@ static int parse(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/*
- * Room for the largest cell: two fds a pair plus slack. The soft limit is
- * raised, and the hard one too when we may (root); false when still short.
- */
 static const char *source_name(const struct options *o)
 {
 	return o->source == SOURCE_EVENTFD ? "eventfd" : "socketpair";
 }
 
+/*
+ * Room for a cell of `pairs` sources: their fds plus slack. The soft limit is
+ * raised, and the hard one too when we may (root); false with *why when still short.
+ */
 static bool fds_fit(const struct options *o, long pairs, char *why, size_t len)
 {
-	rlim_t need = (rlim_t)((o->source == SOURCE_EVENTFD ? 1 : 2) * pairs + 64);
-	struct rlimit rl;
+	rlim_t need = (rlim_t)((o->source == SOURCE_EVENTFD ? 1 : 2) * pairs + 64), hard = 0;
+	int rc = fdlimit_raise(need, true, &hard);
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return false;
-	if (rl.rlim_cur >= need)
-		return true;
-	if (rl.rlim_max < need) {
-		struct rlimit raised = { need, need };
-
-		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
-			return true;
-	}
-	rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
-	setrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur >= need)
-		return true;
-	snprintf(why, len, "needs %llu fds, hard limit %llu (raise it: ulimit -Hn %llu; or --source eventfd)",
-		 (unsigned long long)need, (unsigned long long)rl.rlim_max, (unsigned long long)need);
-	return false;
+	if (rc == -EMFILE)
+		snprintf(why, len, "needs %llu fds, hard limit %llu (raise it: ulimit -Hn %llu; or --source eventfd)",
+			 (unsigned long long)need, (unsigned long long)hard, (unsigned long long)need);
+	else if (rc < 0)
+		snprintf(why, len, "cannot raise the fd limit: %s", strerror(-rc));
+	return rc == 0;
 }
 
 /* In the child: one cell, all repetitions. */
@@ -366,7 +362,7 @@ static bool peer_median(const struct options *o, struct cell *row, int self, con
 	double m[3];
 
 	for (int i = 0; i < o->ndrivers; i++)
-		if (strcmp(o->drivers[i]->library, library) == 0 &&
+		if (strcmp(o->drivers[i]->lib->name, library) == 0 &&
 		    strcmp(o->drivers[i]->mechanism, o->drivers[self]->mechanism) == 0 &&
 		    row[i].outcome == DISPATCH_OK) {
 			spread(o, &row[i], m);
@@ -383,14 +379,14 @@ static void per_run_rows(FILE *f, const struct options *o, const struct dispatch
 
 	if (c->outcome != DISPATCH_OK) {
 		fprintf(f, "%s,%ld,%ld,%ld,0,n/a,%s,%s,0,0,n/a,%s,%s\n", d->name, fds, active, o->writes,
-			d->library, d->mechanism, source_name(o), outcome_text(c));
+			d->lib->name, d->mechanism, source_name(o), outcome_text(c));
 		return;
 	}
 	for (int r = 0; r < c->reps; r++) {
 		const struct dispatch_sample *s = &c->s[r];
 
 		fprintf(f, "%s,%ld,%ld,%ld,%d,%.4f,%s,%s,%llu,%llu,", d->name, fds, active, o->writes, r + 1,
-			us_per_event(s), d->library, d->mechanism, (unsigned long long)s->events,
+			us_per_event(s), d->lib->name, d->mechanism, (unsigned long long)s->events,
 			(unsigned long long)s->waits);
 		if (s->waits && s->scanned)
 			fprintf(f, "%.1f,", (double)s->scanned / (double)s->waits);
@@ -419,12 +415,12 @@ static void report_row(const struct options *o, long fds, struct cell *row, FILE
 			printf("  %-16s %s\n", d->name, outcome_text(&row[i]));
 			if (medians)
 				fprintf(medians, "%s,%s,%s,%ld,%ld,%ld,0,n/a,n/a,n/a,n/a,n/a,n/a,%s,%s\n", d->name,
-					d->library, d->mechanism, fds, active, o->writes, source_name(o),
+					d->lib->name, d->mechanism, fds, active, o->writes, source_name(o),
 					outcome_text(&row[i]));
 			continue;
 		}
 		spread(o, &row[i], m);
-		if (strcmp(d->library, "muxlab") == 0) {
+		if (d->lib == &dispatch_muxlab) {
 			if (peer_median(o, row, i, "libevent", &peer))
 				r_event = m[0] / peer;
 			if (peer_median(o, row, i, "libev", &peer))
@@ -436,7 +432,7 @@ static void report_row(const struct options *o, long fds, struct cell *row, FILE
 		       fig(b[0], 24, scanned, 1), fig(b[1], 24, r_event, 2), fig(b[2], 24, r_ev, 2));
 		if (medians)
 			fprintf(medians, "%s,%s,%s,%ld,%ld,%ld,%d,%.4f,%.4f,%.4f,%s,%s,%s,%s,ok\n", d->name,
-				d->library, d->mechanism, fds, active, o->writes, row[i].reps, m[0], m[1], m[2],
+				d->lib->name, d->mechanism, fds, active, o->writes, row[i].reps, m[0], m[1], m[2],
 				fig(b[0], 24, scanned, 1), fig(b[1], 24, r_event, 3), fig(b[2], 24, r_ev, 3),
 				source_name(o));
 	}
@@ -488,7 +484,7 @@ static int run_sweep(const struct options *o)
 				per_run_rows(csv, o, o->drivers[i], o->fds[f], &row[i]);
 			/* Ours must always work; a peer may be n/a, but never wrong. */
 			if (row[i].outcome == DISPATCH_BROKEN ||
-			    (row[i].outcome != DISPATCH_OK && strcmp(o->drivers[i]->library, "muxlab") == 0))
+			    (row[i].outcome != DISPATCH_OK && o->drivers[i]->lib == &dispatch_muxlab))
 				rc = 1;
 		}
 		report_row(o, o->fds[f], row, medians);
@@ -502,96 +498,195 @@ static int run_sweep(const struct options *o)
 	return rc;
 }
 
-static double his_figure(long fds, const char *mechanism)
+/* His figure for (fds, his column k), NAN where he has none. */
+static double his_figure(long fds, int k)
 {
 	for (size_t i = 0; i < sizeof(kerrisk_2006) / sizeof(kerrisk_2006[0]); i++)
 		if (kerrisk_2006[i].fds == fds)
-			return strcmp(mechanism, "poll") == 0 ? kerrisk_2006[i].poll :
-			       strcmp(mechanism, "select") == 0 ? kerrisk_2006[i].select : kerrisk_2006[i].epoll;
+			return kerrisk_2006[i].s[k];
 	return NAN;
 }
 
-/* Our median for (driver named name, fds), NAN when not measured. */
-static double our_seconds(const struct options *o, const struct cell *row, const char *name)
+/* His column for a mechanism; HIS_MECHS when he did not measure it. */
+static int his_column(const char *mechanism)
+{
+	int k = 0;
+
+	while (k < HIS_MECHS && strcmp(his_mechanisms[k], mechanism) != 0)
+		k++;
+	return k;
+}
+
+/* Our side of the table: a column per backend of ours, derived from the driver list. */
+struct our_columns {
+	int n;
+	const struct dispatch_driver *d[DISPATCH_MAX_DRIVERS];
+	int width[DISPATCH_MAX_DRIVERS];
+	const struct dispatch_driver *first[HIS_MECHS];	/* ours first on each of his mechanisms: the ratios */
+};
+
+/*
+ * Ours under his columns: by his column order (poll, select, epoll), then
+ * registry order; mechanisms he did not measure last. A column is 8 wide or
+ * its name's length, the reference one 7: the layout the table has always had.
+ */
+static void our_columns(struct our_columns *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (int k = 0; k <= HIS_MECHS; k++)
+		for (int i = 0; i < drivers.n; i++) {
+			const struct dispatch_driver *d = &drivers.d[i];
+			int len = (int)strlen(d->name);
+
+			if (d->lib != &dispatch_muxlab || his_column(d->mechanism) != k)
+				continue;
+			if (k < HIS_MECHS && !c->first[k])
+				c->first[k] = d;
+			c->width[c->n] = len > 8 ? len : d == c->first[HIS_REF] ? 7 : 8;
+			c->d[c->n++] = d;
+		}
+}
+
+/* Our median for driver d, NAN when it was not measured. */
+static double our_seconds(const struct options *o, const struct cell *row, const struct dispatch_driver *d)
 {
 	double m[3];
 
-	for (int i = 0; i < o->ndrivers; i++)
-		if (strcmp(o->drivers[i]->name, name) == 0 && row[i].outcome == DISPATCH_OK) {
+	for (int i = 0; d && i < o->ndrivers; i++)
+		if (o->drivers[i] == d && row[i].outcome == DISPATCH_OK) {
 			spread(o, &row[i], m);
 			return m[0];
 		}
 	return NAN;
 }
 
-static void kerrisk_line(const struct options *o, long fds, const struct cell *row)
-{
-	static const char *const mech[] = { "poll", "select", "epoll" };
-	double his[3], ours[4];
-	char b[11][24];
+/* One line of the table as text, so that the column heads and the figures share one layout. */
+#define CELL sizeof(drivers.d[0].name)
 
-	for (int k = 0; k < 3; k++)
-		his[k] = his_figure(fds, mech[k]);
-	ours[0] = our_seconds(o, row, "poll");
-	ours[1] = our_seconds(o, row, "select");
-	ours[2] = our_seconds(o, row, "epoll");
-	ours[3] = our_seconds(o, row, "epoll-et");
-	printf("  %6ld | %8s %8s %6s | %6s %6s | %8s %8s %7s %8s | %7s %7s\n", fds,
-	       fig(b[0], 24, his[0], 2), fig(b[1], 24, his[1], 2), fig(b[2], 24, his[2], 2),
-	       fig(b[3], 24, his[0] / his[2], 1), fig(b[4], 24, his[1] / his[2], 1),
-	       fig(b[5], 24, ours[0], 3), fig(b[6], 24, ours[1], 3), fig(b[7], 24, ours[2], 3),
-	       fig(b[8], 24, ours[3], 3), fig(b[9], 24, ours[0] / ours[2], 1), fig(b[10], 24, ours[1] / ours[2], 1));
+struct kerrisk_line {
+	char fds[CELL], his[HIS_MECHS][CELL], his_ratio[RATIOS][CELL];
+	char ours[DISPATCH_MAX_DRIVERS][CELL], our_ratio[RATIOS][CELL];
+};
+
+static void kerrisk_print(const struct our_columns *c, const struct kerrisk_line *l)
+{
+	static const int his_width[HIS_MECHS] = { 8, 8, 6 };
+
+	printf("  %6s |", l->fds);
+	for (int k = 0; k < HIS_MECHS; k++)
+		printf(" %*s", his_width[k], l->his[k]);
+	printf(" | %6s %6s |", l->his_ratio[0], l->his_ratio[1]);
+	for (int j = 0; j < c->n; j++)
+		printf(" %*s", c->width[j], l->ours[j]);
+	printf(" | %7s %7s\n", l->our_ratio[0], l->our_ratio[1]);
+}
+
+static void kerrisk_heads(const struct options *o, const struct our_columns *c)
+{
+	static const char *const ratio[RATIOS] = { "poll/e", "sel/e" };
+	struct kerrisk_line l = { .fds = "fds" };
+	int ours = 0;
+
+	for (int k = 0; k < HIS_MECHS; k++)
+		snprintf(l.his[k], CELL, "%s", his_mechanisms[k]);
+	for (int k = 0; k < RATIOS; k++) {
+		snprintf(l.his_ratio[k], CELL, "%s", ratio[k]);
+		snprintf(l.our_ratio[k], CELL, "%s", ratio[k]);
+	}
+	for (int j = 0; j < c->n; j++) {
+		snprintf(l.ours[j], CELL, "%s", c->d[j]->name);
+		ours += c->width[j] + 1;
+	}
+	printf("Kerrisk's measurement (LCA 2006; TLPI table 63-9): %ld monitoring operations, one randomly\n"
+	       "chosen fd ready each time; seconds (ours: median of %ld runs, each op = write + wait + read,\n"
+	       "sources: %s)\n\n  %6s | %-24s | %-13s | %-*s | %-15s\n", o->ops, o->repeat, source_name(o), "",
+	       "Kerrisk 2006", "his ratios", ours, "muxlab, this machine", "our ratios");
+	kerrisk_print(c, &l);
+}
+
+static void kerrisk_figures(const struct options *o, const struct our_columns *c, long fds, const struct cell *row)
+{
+	struct kerrisk_line l;
+	double ref = our_seconds(o, row, c->first[HIS_REF]);
+
+	snprintf(l.fds, CELL, "%ld", fds);
+	for (int k = 0; k < HIS_MECHS; k++)
+		fig(l.his[k], CELL, his_figure(fds, k), 2);
+	for (int k = 0; k < RATIOS; k++) {
+		fig(l.his_ratio[k], CELL, his_figure(fds, k) / his_figure(fds, HIS_REF), 1);
+		fig(l.our_ratio[k], CELL, our_seconds(o, row, c->first[k]) / ref, 1);
+	}
+	for (int j = 0; j < c->n; j++)
+		fig(l.ours[j], CELL, our_seconds(o, row, c->d[j]), 3);
+	kerrisk_print(c, &l);
+}
+
+/* Every driver at one size: the CSV rows, and false when one failed (said on stderr). */
+static bool kerrisk_cells(const struct options *o, long fds, struct cell *row, FILE *csv)
+{
+	bool ok = true;
+
+	for (int i = 0; i < o->ndrivers; i++) {
+		double m[3];
+
+		run_cell(o, o->drivers[i], fds, &row[i]);
+		if (row[i].outcome != DISPATCH_OK) {
+			fprintf(stderr, PROG ": %s at %ld fds: %s\n", o->drivers[i]->name, fds, outcome_text(&row[i]));
+			ok = false;
+			continue;
+		}
+		spread(o, &row[i], m);
+		if (csv)
+			fprintf(csv, "%s,%ld,%ld,%.6f\n", o->drivers[i]->name, fds, o->ops, m[0]);
+	}
+	return ok;
 }
 
 static int run_kerrisk(const struct options *o)
 {
 	FILE *csv = open_out(o->csv);
 	struct cell *row = calloc((size_t)o->ndrivers, sizeof(*row));
+	struct our_columns c;
 	int rc = 0;
 
 	if ((o->csv && !csv) || !row)
 		return 1;
+	our_columns(&c);
 	if (csv)
 		fprintf(csv, "backend,fds,ops,seconds\n");
-	printf("Kerrisk's measurement (LCA 2006; TLPI table 63-9): %ld monitoring operations, one randomly\n"
-	       "chosen fd ready each time; seconds (ours: median of %ld runs, each op = write + wait + read,\n"
-	       "sources: %s)\n\n"
-	       "  %6s | %-24s | %-13s | %-35s | %-15s\n  %6s | %8s %8s %6s | %6s %6s | %8s %8s %7s %8s | %7s %7s\n",
-	       o->ops, o->repeat, source_name(o), "", "Kerrisk 2006", "his ratios", "muxlab, this machine", "our ratios",
-	       "fds", "poll", "select", "epoll", "poll/e", "sel/e", "poll", "select", "epoll", "epoll-et",
-	       "poll/e", "sel/e");
+	kerrisk_heads(o, &c);
 	for (int f = 0; f < o->nfds; f++) {
-		for (int i = 0; i < o->ndrivers; i++) {
-			double m[3];
-
-			run_cell(o, o->drivers[i], o->fds[f], &row[i]);
-			if (row[i].outcome != DISPATCH_OK) {
-				fprintf(stderr, PROG ": %s at %ld fds: %s\n", o->drivers[i]->name, o->fds[f],
-					outcome_text(&row[i]));
-				rc = 1;
-				continue;
-			}
-			spread(o, &row[i], m);
-			if (csv)
-				fprintf(csv, "%s,%ld,%ld,%.6f\n", o->drivers[i]->name, o->fds[f], o->ops, m[0]);
-		}
-		kerrisk_line(o, o->fds[f], row);
+		if (!kerrisk_cells(o, o->fds[f], row, csv))
+			rc = 1;
+		kerrisk_figures(o, &c, o->fds[f], row);
 		fflush(NULL);
 	}
 	for (size_t i = 0; csv && i < sizeof(kerrisk_2006) / sizeof(kerrisk_2006[0]); i++)
-		fprintf(csv, "kerrisk2006-poll,%d,100000,%g\nkerrisk2006-select,%d,100000,%g\n"
-			"kerrisk2006-epoll,%d,100000,%g\n", kerrisk_2006[i].fds, kerrisk_2006[i].poll,
-			kerrisk_2006[i].fds, kerrisk_2006[i].select, kerrisk_2006[i].fds, kerrisk_2006[i].epoll);
+		for (int k = 0; k < HIS_MECHS; k++)
+			fprintf(csv, "kerrisk2006-%s,%d,100000,%g\n", his_mechanisms[k], kerrisk_2006[i].fds,
+				kerrisk_2006[i].s[k]);
 	if (csv && csv != stdout)
 		fclose(csv);
 	free(row);
 	return rc;
 }
 
+/* Every library's drivers, ours first; a build with more than the list holds says so. */
+static bool list_drivers(void)
+{
+	for (size_t i = 0; i < sizeof(libraries) / sizeof(libraries[0]); i++)
+		if (!libraries[i]->list(&drivers)) {
+			fprintf(stderr, PROG ": more than %d backends, or a name over %zu characters: "
+				"raise DISPATCH_MAX_DRIVERS\n", DISPATCH_MAX_DRIVERS, sizeof(drivers.d[0].name) - 1);
+			return false;
+		}
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { .active = 100, .writes = 100000, .repeat = 3, .ops = 100000 };
-	int rc = parse(argc, argv, &o);
+	int rc = list_drivers() ? parse(argc, argv, &o) : 2;
 
 	if (rc)
 		return rc < 0 ? 0 : rc;

@@ -109,7 +109,7 @@ static void idle_2000(void **state)
 	struct run *r = test_alloc(sizeof(*r));
 	struct child c;
 
-	if (!raise_nofile(4200))
+	if (fdlimit_raise(4200, true, NULL) < 0)
 		skip_because("cannot raise the fd limit to 4200 (not root?)");
 	child_start(&c, backend_of(state), NULL);
 	LOAD(r, &c, "--connections", "10", "--idle", "2000", "--duration", "1", "--warmup", "0.2");

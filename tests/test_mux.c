@@ -315,7 +315,7 @@ static void fd_above_1024(void **state)
 	struct fixture *f = *state;
 	int r, w, high = 1500, low_r, low_w, n;
 
-	if (!raise_nofile(high + 64))
+	if (fdlimit_raise(high + 64, true, NULL) < 0)
 		skip_because("the fd limit cannot be raised to %ld (hard limit too low, not root)",
 			      (long)(high + 64));
 	make_pipe(f, &r, &w);
@@ -344,7 +344,7 @@ static void five_thousand_fds(void **state)
 	struct mux_event *ev;
 	char *seen;
 
-	if (!raise_nofile(2 * N + 64))
+	if (fdlimit_raise(2 * N + 64, true, NULL) < 0)
 		skip_because("the fd limit cannot be raised to %ld (hard limit too low, not root)",
 			      (long)(2 * N + 64));
 	p = calloc(N, sizeof(*p));

@@ -18,19 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void sleep_s(double s)
 {
@@ -70,25 +61,6 @@ size_t test_backends(const struct mux_ops **out, size_t max)
 		out[n++] = mux_backends[i];
 	}
 	return n;
-}
-
-bool raise_nofile(long need)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return false;
-	if (rl.rlim_cur >= (rlim_t)need)
-		return true;
-	if (rl.rlim_max < (rlim_t)need)
-		rl.rlim_max = (rlim_t)need;	/* works as root; harmless to try otherwise */
-	rl.rlim_cur = (rlim_t)need;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-		return true;
-	getrlimit(RLIMIT_NOFILE, &rl);
-	rl.rlim_cur = rl.rlim_max;
-	setrlimit(RLIMIT_NOFILE, &rl);
-	return rl.rlim_cur >= (rlim_t)need;
 }
 
 const char *tool_path(const char *env, const char *fallback)

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "clock.h"
+#include "fdlimit.h"
 #include "mux.h"
 
 /* A muxserver child. out is its stdout; its stderr is kept in err_path. */
@@ -20,9 +22,6 @@ struct child {
 
 /* Backends to test: all, or those named in $MUX_BACKENDS (comma separated). */
 size_t test_backends(const struct mux_ops **out, size_t max);
-
-/* Raise the soft fd limit so at least `need` fds fit; false if the hard limit forbids it. */
-bool raise_nofile(long need);
 
 /*
  * Start $MUXSERVER (default build/muxserver) with --port 0 --backend NAME and
@@ -114,7 +113,6 @@ void expect_clean_stop(struct child *c);
 long open_fds(pid_t pid);
 
 void fill_random(unsigned char *buf, size_t n, uint32_t seed);
-double mono_s(void);
 void sleep_s(double s);
 
 #endif

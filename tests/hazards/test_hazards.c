@@ -194,7 +194,7 @@ static void idle_1500_others_served(void **state)
 	unsigned char data[LEN];
 	struct child c;
 
-	if (!raise_nofile(2 * (IDLE + ACTIVE) + 64))
+	if (fdlimit_raise(2 * (IDLE + ACTIVE) + 64, true, NULL) < 0)
 		skip_because("the fd limit cannot be raised to %ld (hard limit too low, not root)",
 			      (long)(2 * (IDLE + ACTIVE) + 64));
 	fill_random(data, LEN, 5);
@@ -419,7 +419,7 @@ static void fd_above_setsize_preopened(void **state)
 	int pre[PRE], fd;
 	struct child c;
 
-	if (!raise_nofile(PRE + 256))
+	if (fdlimit_raise(PRE + 256, true, NULL) < 0)
 		skip_because("the fd limit cannot be raised to %ld (hard limit too low, not root)",
 			      (long)(PRE + 256));
 	for (int i = 0; i < PRE; i++) {

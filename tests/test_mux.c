@@ -390,7 +390,7 @@ static void ready_beyond_batch_all_reported(void **state)
 	int (*p)[2], missed = 0, window = 0;
 	char *seen;
 
-	if (!raise_nofile(2 * N + 64))
+	if (fdlimit_raise(2 * N + 64, true, NULL) < 0)
 		skip_because("the fd limit cannot be raised to %d (hard limit too low, not root)", 2 * N + 64);
 	p = calloc(N, sizeof(*p));
 	seen = calloc(65536, 1);

@@ -565,7 +565,7 @@ static void busy_600_newcomer_served(void **state)
 	pthread_t pump;
 	struct child c;
 
-	if (!raise_nofile(2 * N + 64))
+	if (fdlimit_raise(2 * N + 64, true, NULL) < 0)
 		skip_because("the fd limit cannot be raised to %d (hard limit too low, not root)", 2 * N + 64);
 	fill_random(out, LEN, 37);
 	child_start(&c, backend_of(state), NULL);

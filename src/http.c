@@ -222,7 +222,7 @@ static long http_input(void *state, char *in, size_t n, struct proto_out *out,
 
 	if (!r)
 		return -1;
-	for (;;) {
+	while (proto_room(out)) {
 		struct http_request req;
 		int rc = http_parse(st, in + used, n - used, &req);
 
@@ -242,6 +242,7 @@ static long http_input(void *state, char *in, size_t n, struct proto_out *out,
 		else
 			proto_emit(out, r->keep, r->keep_len);
 	}
+	return (long)used;	/* at --max-pending: the rest waits until the peer reads */
 }
 
 const struct proto_ops proto_http_ops = {

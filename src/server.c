@@ -47,11 +47,12 @@ struct conn {
 	bool peer_eof;
 	bool peer_done_sending;    /* MUX_RDHUP seen: read on until EOF */
 	bool closing;              /* the protocol asked to close once output is sent */
+	bool held;                 /* `in` may hold requests not parsed for want of output room */
 	bool in_ready_list;
 	double last_active;        /* loop time of its last event, for --idle-timeout */
 	double partial_since;      /* loop time the incomplete request in `in` began; 0: none */
 	struct buf out;            /* replies the socket would not take yet */
-	struct buf in;             /* a partial request, waiting for more bytes */
+	struct buf in;             /* a partial request, or requests held while output is at the cap */
 	struct conn *prev, *next;  /* ready list (edge-triggered work left over) */
 	unsigned char proto_state[]; /* the protocol's per-connection state */
 };
@@ -61,6 +62,7 @@ struct proto_out {
 	struct buf *stage;
 	const char *first;
 	size_t first_len;
+	size_t limit;              /* bytes it may emit before the connection is at --max-pending */
 	bool staged, failed;
 	uint64_t replies;
 };
@@ -211,6 +213,13 @@ void proto_emit(struct proto_out *o, const char *data, size_t n)
 		o->failed = true;
 }
 
+size_t proto_room(const struct proto_out *o)
+{
+	size_t queued = o->staged ? o->stage->len : o->first_len;
+
+	return queued < o->limit ? o->limit - queued : 0;
+}
+
 /* send() that counts; returns bytes sent, 0 on EAGAIN, -1 on a dead peer. */
 static ssize_t send_some(struct server *s, int fd, const char *data, size_t n)
 {
@@ -270,16 +279,18 @@ static bool send_reply(struct server *s, struct conn *c, const char *data, size_
 }
 
 /*
- * Hand n bytes just read to the protocol, together with any partial request
- * kept from earlier reads, and send what it emits. false: close now.
+ * Hand n bytes just read (none: only what is kept) to the protocol, together
+ * with any partial or held requests kept from earlier reads, and send what
+ * it emits. false: close now.
  */
 static bool deliver(struct server *s, struct conn *c, char *data, size_t n)
 {
-	struct proto_out o = { .stage = &s->stage };
+	size_t queued = pending(c), cap = s->cfg->max_pending;
+	struct proto_out o = { .stage = &s->stage, .limit = queued < cap ? cap - queued : 0 };
 	long used;
 
 	if (c->in.len) {
-		if (!buf_append(&c->in, data, n))
+		if (n && !buf_append(&c->in, data, n))
 			return false;
 		data = c->in.data;
 		n = c->in.len;
@@ -288,8 +299,11 @@ static bool deliver(struct server *s, struct conn *c, char *data, size_t n)
 	s->st.requests += o.replies;
 	if (o.failed)
 		return false;
+	c->held = used >= 0 && (size_t)used < n && proto_room(&o) == 0;
 	if (!send_reply(s, c, o.staged ? s->stage.data : o.first, o.staged ? s->stage.len : o.first_len))
 		return false;
+	if (o.staged)
+		buf_reset(&s->stage);	/* one burst must not pin a big staging buffer for good */
 	if (used < 0) {
 		c->closing = true;	/* close once the replies are out; ignore anything after */
 		buf_reset(&c->in);
@@ -311,9 +325,23 @@ static bool deliver(struct server *s, struct conn *c, char *data, size_t n)
 	return true;
 }
 
+/* Held requests come before new bytes: reading more would only grow `in`. */
 static bool reading_allowed(const struct server *s, const struct conn *c)
 {
-	return !c->peer_eof && !c->closing && pending(c) < s->cfg->max_pending;
+	return !c->peer_eof && !c->closing && !c->held && pending(c) < s->cfg->max_pending;
+}
+
+/*
+ * Answer requests held in `in` for as long as the output has room: each
+ * pass consumes at least one request or finds none complete, and `in` is
+ * bounded, so this ends. false: close now.
+ */
+static bool serve_held(struct server *s, struct conn *c)
+{
+	while (c->held && !c->closing && pending(c) < s->cfg->max_pending)
+		if (!deliver(s, c, NULL, 0) || (pending(c) && !flush(s, c)))
+			return false;
+	return true;
 }
 
 /*
@@ -394,6 +422,8 @@ static void serve_conn(struct server *s, struct conn *c, unsigned events)
 	if ((events & MUX_IN) && !serve_input(s, c))
 		goto fail;
 	if (pending(c) && !flush(s, c))
+		goto fail;
+	if (!serve_held(s, c))
 		goto fail;
 	settle(s, c);
 	return;
@@ -504,7 +534,7 @@ static void serve_datagrams(struct server *s)
 	for (int n = 0; s->mux->ops->edge_triggered || n < 256; n++) {
 		struct sockaddr_storage from;
 		socklen_t len = sizeof(from);
-		struct proto_out o = { .stage = &s->stage };
+		struct proto_out o = { .stage = &s->stage, .limit = SIZE_MAX };
 		ssize_t r = recvfrom(s->listen_fd, s->scratch, cap, MSG_TRUNC, (struct sockaddr *)&from, &len);
 
 		s->st.reads++;
@@ -653,6 +683,7 @@ static void request_timed_out(struct server *s, struct conn *c)
 
 	s->st.header_timeouts++;
 	c->closing = true;
+	c->held = false;
 	c->partial_since = 0;
 	buf_reset(&c->in);
 	if (reply && !send_reply(s, c, reply, strlen(reply)))

@@ -24,6 +24,7 @@ struct proto_out {
 	char data[1 << 16];
 	size_t len;
 	int replies;
+	size_t limit;	/* room as the server would give it; 0: all of data */
 };
 
 void proto_emit(struct proto_out *o, const char *data, size_t n)
@@ -32,6 +33,13 @@ void proto_emit(struct proto_out *o, const char *data, size_t n)
 	memcpy(o->data + o->len, data, n);
 	o->len += n;
 	o->replies++;
+}
+
+size_t proto_room(const struct proto_out *o)
+{
+	size_t limit = o->limit ? o->limit : sizeof(o->data);
+
+	return o->len < limit ? limit - o->len : 0;
 }
 
 static char *guarded;
@@ -221,6 +229,31 @@ static void close_after_reply(void **state)
 	free(out);
 }
 
+/*
+ * Output at the cap (proto_room 0 after a reply): the responder stops after
+ * one request and reports only it consumed; the rest is answered when
+ * offered again with room, each request once.
+ */
+static void stops_at_output_room(void **state)
+{
+	static const char input[] = "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n";
+	struct proto_out *out = calloc(1, sizeof(*out));
+	unsigned char st[64] = { 0 };
+	size_t len = sizeof(input) - 1;
+	long used;
+
+	(void)state;
+	out->limit = 1;
+	used = proto_http_ops.input(st, fence(input, len), len, out, &cfg);
+	assert_int_equal(used, 19);
+	assert_int_equal(out->replies, 1);
+	out->limit = 0;
+	used = proto_http_ops.input(st, fence(input + 19, len - 19), len - 19, out, &cfg);
+	assert_int_equal(used, len - 19);
+	assert_int_equal(out->replies, 3);
+	free(out);
+}
+
 /* sockperf framing: header u64 seq, u16 flags, u32 total length, big-endian. */
 static size_t sockperf_msg(unsigned char *p, uint64_t seq, unsigned flags, uint32_t len)
 {
@@ -286,6 +319,7 @@ int main(void)
 		cmocka_unit_test(oversized_headers),
 		cmocka_unit_test(pipelined_split_everywhere),
 		cmocka_unit_test(close_after_reply),
+		cmocka_unit_test(stops_at_output_room),
 	};
 	int rc = cmocka_run_group_tests_name("http parser", tests, NULL, NULL);
 

@@ -551,6 +551,103 @@ static void slowloris_header_deadline(void **state)
 	expect_clean_stop(&c);
 }
 
+/*
+ * Send req and read one whole response (headers, then Content-Length bytes
+ * of body unless head_only) into buf; its length. Fails the test on a
+ * close or after a 10 s guard.
+ */
+static size_t http_exchange(int fd, const char *req, bool head_only, char *buf, size_t cap)
+{
+	size_t got = 0;
+	char *end = NULL, *cl;
+
+	assert_true(write_all(fd, req, strlen(req), 10));
+	while (!end) {	/* a byte at a time: nothing past this response is consumed */
+		assert_true(got + 1 < cap);
+		assert_true(read_exact(fd, buf + got, 1, 10));
+		buf[++got] = 0;
+		end = strstr(buf, "\r\n\r\n");
+	}
+	cl = strstr(buf, "Content-Length: ");
+	assert_non_null(cl);
+	if (!head_only) {
+		size_t body = strtoul(cl + 16, NULL, 10);
+
+		assert_true(got + body <= cap);
+		assert_true(read_exact(fd, buf + got, body, 10));
+		got += body;
+	}
+	return got;
+}
+
+/* Read n copies of want (len bytes each) from fd, byte-exact; 60 s hang guard. */
+static void expect_repeated(void **state, int fd, const char *want, size_t len, size_t n)
+{
+	enum { CHUNK = 256 << 10 };
+	char *buf = malloc(CHUNK);
+	size_t done = 0, total = len * n;
+
+	assert_non_null(buf);
+	while (done < total) {
+		size_t take = total - done < CHUNK ? total - done : CHUNK;
+
+		if (!read_exact(fd, buf, take, 60))
+			fail_msg("%s: %zu of %zu reply bytes, then nothing", backend_of(state), done, total);
+		for (size_t i = 0; i < take; i++)
+			if (buf[i] != want[(done + i) % len])
+				fail_msg("%s: reply byte %zu differs", backend_of(state), done + i);
+		done += take;
+	}
+	free(buf);
+}
+
+/*
+ * http at --body-size 64K: a 16 KiB burst of pipelined 14-byte requests
+ * asks for 77 MiB of replies, and the client does not read. The server
+ * must stop parsing at --max-pending 1M (buffered output at most the cap
+ * plus one reply), keep serving others, and answer every held request,
+ * byte-exact, once the client reads.
+ */
+static void reply_burst_within_max_pending(void **state)
+{
+	enum { CAP = 1 << 20, BURST = 16 << 10 };
+	static const char req[] = "A / HTTP/1.1\n\n";
+	size_t n = BURST / (sizeof(req) - 1), len;
+	char *reqs = malloc(n * (sizeof(req) - 1)), *one = malloc(CAP), *again = malloc(CAP);
+	struct child c;
+	int probe, fd;
+	long rss0;
+
+	assert_true(reqs && one && again);
+	for (size_t i = 0; i < n; i++)
+		memcpy(reqs + i * (sizeof(req) - 1), req, sizeof(req) - 1);
+	child_start(&c, backend_of(state), "--proto", "http", "--body-size", "64K", "--max-pending", "1M", NULL);
+	probe = tcp_connect(HOST, c.port);
+	fd = tcp_connect(HOST, c.port);
+	assert_true(probe >= 0 && fd >= 0);
+	len = http_exchange(probe, req, false, one, CAP);
+	rss0 = rss_kib(c.pid);
+	assert_true(write_all(fd, reqs, n * (sizeof(req) - 1), 30));
+	await_stat(&c, "paused", 1, 30);
+	sleep_s(0.3);	/* let a server that does not stop run on */
+	assert_int_equal(http_exchange(probe, req, false, again, CAP), len);	/* others are served */
+	child_stats(&c);
+	if (child_stat(&c, "pending_max") > CAP + len)
+		fail_msg("%s: %llu bytes buffered for one connection at --max-pending 1M", backend_of(state),
+			 (unsigned long long)child_stat(&c, "pending_max"));
+	if (rss_kib(c.pid) - rss0 > 32 * 1024)
+		fail_msg("%s: server RSS grew by %ld KiB for one client", backend_of(state), rss_kib(c.pid) - rss0);
+	expect_repeated(state, fd, one, len, n);
+	child_stats(&c);
+	assert_int_equal(child_stat(&c, "requests"), n + 2);
+	close(fd);
+	close(probe);
+	expect_clean_stop(&c);
+	free(reqs);
+	free(one);
+	free(again);
+}
+
 /* 200 clients send 1 MiB and close without reading: SIGPIPE is never fatal. */
 static void sigpipe_never_fatal(void **state)
 {
@@ -858,7 +955,8 @@ static void udp_drops_counted(void **state)
 	X(one_fast_sender_does_not_starve) X(idle_timeout_closes_silent) X(slowloris_header_deadline) \
 	X(max_conns_enforced) X(half_close_echoes_all) X(reset_mid_stream) X(sigpipe_never_fatal) \
 	X(eintr_storm) X(partial_writes_resume_exactly) X(no_fd_leak_at_nofile_64) X(graceful_shutdown) \
-	X(garbage_never_crashes) X(udp_echo_and_truncation) X(udp_drops_counted)
+	X(garbage_never_crashes) X(udp_echo_and_truncation) X(udp_drops_counted) \
+	X(reply_burst_within_max_pending)
 
 #define ENTRY(name) { #name, name },
 static const struct backend_test hazards[] = { HAZARDS(ENTRY) };

@@ -51,6 +51,7 @@ struct conn {
 	bool in_ready_list;
 	double last_active;        /* loop time of its last event, for --idle-timeout */
 	double partial_since;      /* loop time the incomplete request in `in` began; 0: none */
+	double paused_since;       /* loop time we stopped reading it for its output; 0: reading */
 	struct buf out;            /* replies the socket would not take yet */
 	struct buf in;             /* a partial request, or requests held while output is at the cap */
 	struct conn *prev, *next;  /* ready list (edge-triggered work left over) */
@@ -391,10 +392,36 @@ static bool serve_input(struct server *s, struct conn *c)
 	return true;
 }
 
+/* Not reading because of its own output: at the cap, or requests held for room. */
+static bool paused_for_output(const struct server *s, const struct conn *c)
+{
+	return !c->peer_eof && !c->closing && (c->held || pending(c) >= s->cfg->max_pending);
+}
+
+/*
+ * --header-timeout measures the peer, so time the server spent not reading
+ * from it does not count: the clock stops at a pause and runs on from
+ * where it was when reading resumes.
+ */
+static void track_pause(struct server *s, struct conn *c)
+{
+	if (paused_for_output(s, c)) {
+		if (!c->paused_since)
+			c->paused_since = s->now;
+		return;
+	}
+	/* A request that began during the pause starts its clock now. */
+	if (c->paused_since && c->partial_since)
+		c->partial_since += s->now - (c->partial_since > c->paused_since ? c->partial_since : c->paused_since);
+	c->paused_since = 0;
+}
+
 /* Ask for exactly what the connection needs now; close it when it needs nothing. */
 static void settle(struct server *s, struct conn *c)
 {
 	unsigned want = (reading_allowed(s, c) ? MUX_IN : 0u) | (pending(c) ? MUX_OUT : 0u);
+
+	track_pause(s, c);
 
 	if (!want) {
 		conn_close(s, c);	/* peer finished and everything was echoed */
@@ -711,7 +738,7 @@ static void sweep_timeouts(struct server *s)
 		if (cfg->idle_timeout_s > 0 && s->now - c->last_active >= cfg->idle_timeout_s) {
 			conn_close(s, c);
 			s->st.idle_closed++;
-		} else if (cfg->header_timeout_s > 0 && c->partial_since &&
+		} else if (cfg->header_timeout_s > 0 && c->partial_since && !c->paused_since &&
 			   s->now - c->partial_since >= cfg->header_timeout_s) {
 			request_timed_out(s, c);
 		}

@@ -693,6 +693,94 @@ static void header_deadline_paused_with_output(void **state)
 	free(reqs);
 }
 
+/* Send from buf on every fd (non-blocking) until none has taken a byte for 0.5 s. */
+static void send_until_stuck(const int *fds, int n, const unsigned char *buf, size_t len)
+{
+	for (double idle_since = mono_s(); mono_s() - idle_since < 0.5; sleep_s(0.01))
+		for (int i = 0; i < n; i++)
+			if (send(fds[i], buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+				idle_since = mono_s();
+}
+
+/*
+ * --max-memory 8M: 48 echo clients that never read would each pin the
+ * 1 MiB --max-pending. The server keeps its buffers near the budget by
+ * closing the connections that hold the most, counts them, and a new
+ * client is still served; once everyone leaves nothing is held.
+ */
+static void memory_budget_closes_largest(void **state)
+{
+	enum { N = 48, BUDGET = 8 << 20, CAP = 1 << 20, LEN = 256 << 10 };
+	unsigned char *buf = calloc(1, LEN);
+	int fds[N], fresh;
+	struct child c;
+
+	assert_non_null(buf);
+	child_start(&c, backend_of(state), "--max-memory", "8M", "--max-pending", "1M", NULL);
+	connect_many(fds, N, c.port);
+	send_until_stuck(fds, N, buf, LEN);
+	child_stats(&c);
+	assert_true(child_stat(&c, "mem_closed") >= 1);
+	assert_int_equal(child_stat(&c, "open") + child_stat(&c, "mem_closed"), N);
+	/* Reads stop at the budget: at most one connection's read past it, and its buffer doubling. */
+	if (child_stat(&c, "mem_max") > BUDGET + 2 * CAP)
+		fail_msg("%s: %llu bytes of buffers against --max-memory 8M", backend_of(state),
+			 (unsigned long long)child_stat(&c, "mem_max"));
+	fresh = tcp_connect(HOST, c.port);
+	assert_true(fresh >= 0);
+	assert_true(echo_once(fresh, 10));
+	close(fresh);
+	close_all(fds, N);
+	assert_int_equal(await_stat(&c, "open", 0, 10), 0);
+	assert_int_equal(child_stat(&c, "mem"), 0);
+	expect_clean_stop(&c);
+	free(buf);
+}
+
+/*
+ * --send-timeout 1: a client that sends 1 MiB and never reads is closed
+ * and counted; one that reads 4 KiB every 0.2 s keeps its output moving
+ * and is served to the last byte.
+ */
+static void send_timeout_closes_stalled_reader(void **state)
+{
+	enum { LEN = 256 << 10, SMALL = 4096 };
+	unsigned char *data = malloc(LEN), *back = malloc(LEN);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fds[2], small = SMALL;
+	size_t sent = 0, got = 0;
+	struct child c;
+
+	assert_true(data && back);
+	fill_random(data, LEN, 37);
+	child_start(&c, backend_of(state), "--send-timeout", "1", "--max-pending", "64K", "--sndbuf", "4K", NULL);
+	to.sin_port = htons((uint16_t)c.port);
+	for (int i = 0; i < 2; i++) {	/* small windows, so the echo backs up into the server */
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		assert_int_equal(connect(fds[i], (struct sockaddr *)&to, sizeof(to)), 0);
+	}
+	send_until_stuck(fds, 1, data, LEN);	/* the stalled one */
+	/* 3 s of the steady one: 4 KiB read every 0.2 s, more sent as it goes. */
+	for (int round = 0; round < 15; round++, sleep_s(0.2)) {
+		ssize_t w = send(fds[1], data + sent, LEN - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t r = recv(fds[1], back + got, SMALL < LEN - got ? SMALL : LEN - got, MSG_DONTWAIT);
+
+		sent += w > 0 ? (size_t)w : 0;
+		got += r > 0 ? (size_t)r : 0;
+	}
+	assert_true(sees_close(fds[0], 10));
+	assert_true(got < sent);	/* its output really was pending all along */
+	assert_memory_equal(back, data, got);
+	stream_and_verify(state, fds[1], data + got, LEN - got, sent - got, false, LEN);	/* the rest, exactly */
+	child_stats(&c);
+	assert_int_equal(child_stat(&c, "send_timeouts"), 1);
+	close_all(fds, 2);
+	expect_clean_stop(&c);
+	free(data);
+	free(back);
+}
+
 /* 200 clients send 1 MiB and close without reading: SIGPIPE is never fatal. */
 static void sigpipe_never_fatal(void **state)
 {
@@ -1001,7 +1089,8 @@ static void udp_drops_counted(void **state)
 	X(max_conns_enforced) X(half_close_echoes_all) X(reset_mid_stream) X(sigpipe_never_fatal) \
 	X(eintr_storm) X(partial_writes_resume_exactly) X(no_fd_leak_at_nofile_64) X(graceful_shutdown) \
 	X(garbage_never_crashes) X(udp_echo_and_truncation) X(udp_drops_counted) \
-	X(reply_burst_within_max_pending) X(header_deadline_paused_with_output)
+	X(reply_burst_within_max_pending) X(header_deadline_paused_with_output) \
+	X(memory_budget_closes_largest) X(send_timeout_closes_stalled_reader)
 
 #define ENTRY(name) { #name, name },
 static const struct backend_test hazards[] = { HAZARDS(ENTRY) };

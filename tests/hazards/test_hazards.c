@@ -781,6 +781,61 @@ static void send_timeout_closes_stalled_reader(void **state)
 	free(back);
 }
 
+/* Send raw bytes on a new connection; true when the reply is a 400 followed by a close. */
+static bool answered_400(int port, const char *raw, size_t n)
+{
+	char buf[1024];
+	int fd = tcp_connect(HOST, port);
+	ssize_t got;
+
+	assert_true(fd >= 0);
+	assert_true(write_all(fd, raw, n, 10));
+	got = read_to_close(fd, buf, sizeof(buf) - 1, 10);
+	close(fd);
+	buf[got > 0 ? got : 0] = 0;
+	return strncmp(buf, "HTTP/1.1 400 ", 13) == 0;
+}
+
+/*
+ * HTTP details: HEAD gets the headers a GET would (its Content-Length
+ * included) and no body, so a pipelined HEAD, GET, HEAD stays framed;
+ * control characters or NUL in a header value are answered 400; empty
+ * lines before a request line are ignored (RFC 9112 2.2).
+ */
+static void http_head_and_field_checks(void **state)
+{
+	static const char ctl[] = "GET / HTTP/1.1\r\nX-A: a\x01b\r\n\r\n", nul[] = "GET / HTTP/1.1\r\nX-A: a\0b\r\n\r\n";
+	static const char del[] = "GET / HTTP/1.1\r\nX-A: a\x7f\r\n\r\n";
+	static const char hgh[] = "HEAD / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\nHEAD / HTTP/1.1\r\n\r\n";
+	char get[512], head[512], piped[1536], lead[512];
+	size_t get_len, head_len;
+	struct child c;
+	int fd;
+
+	child_start(&c, backend_of(state), "--proto", "http", NULL);
+	fd = tcp_connect(HOST, c.port);
+	assert_true(fd >= 0);
+	get_len = http_exchange(fd, "GET / HTTP/1.1\r\n\r\n", false, get, sizeof(get));
+	head_len = strstr(get, "\r\n\r\n") + 4 - get;
+	memcpy(head, get, head_len);
+	memcpy(piped, head, head_len);
+	memcpy(piped + head_len, get, get_len);
+	memcpy(piped + head_len + get_len, head, head_len);
+	assert_true(write_all(fd, hgh, sizeof(hgh) - 1, 10));
+	assert_true(read_exact(fd, lead, 2 * head_len + get_len, 10));
+	assert_memory_equal(lead, piped, 2 * head_len + get_len);
+	/* Nothing extra came: the next GET's reply is the next thing on the wire. */
+	assert_int_equal(http_exchange(fd, "\r\n\r\nGET / HTTP/1.1\r\n\r\n", false, lead, sizeof(lead)), get_len);
+	assert_memory_equal(lead, get, get_len);
+	close(fd);
+	assert_true(answered_400(c.port, ctl, sizeof(ctl) - 1));
+	assert_true(answered_400(c.port, nul, sizeof(nul) - 1));
+	assert_true(answered_400(c.port, del, sizeof(del) - 1));
+	child_stats(&c);
+	assert_int_equal(child_stat(&c, "requests"), 8);	/* 5 answered 200, 3 answered 400 */
+	expect_clean_stop(&c);
+}
+
 /* 200 clients send 1 MiB and close without reading: SIGPIPE is never fatal. */
 static void sigpipe_never_fatal(void **state)
 {
@@ -1090,7 +1145,7 @@ static void udp_drops_counted(void **state)
 	X(eintr_storm) X(partial_writes_resume_exactly) X(no_fd_leak_at_nofile_64) X(graceful_shutdown) \
 	X(garbage_never_crashes) X(udp_echo_and_truncation) X(udp_drops_counted) \
 	X(reply_burst_within_max_pending) X(header_deadline_paused_with_output) \
-	X(memory_budget_closes_largest) X(send_timeout_closes_stalled_reader)
+	X(memory_budget_closes_largest) X(send_timeout_closes_stalled_reader) X(http_head_and_field_checks)
 
 #define ENTRY(name) { #name, name },
 static const struct backend_test hazards[] = { HAZARDS(ENTRY) };

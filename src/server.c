@@ -362,9 +362,14 @@ static bool reading_allowed(const struct server *s, const struct conn *c)
  */
 static bool serve_held(struct server *s, struct conn *c)
 {
+	bool was_held = c->held;
+
 	while (c->held && !c->closing && pending(c) < s->cfg->max_pending)
 		if (!deliver(s, c, NULL, 0) || (pending(c) && !flush(s, c)))
 			return false;
+	/* Edge-triggered: reading stopped short of EAGAIN, and no new edge may come. */
+	if (was_held && s->mux->ops->edge_triggered && reading_allowed(s, c))
+		ready_list_push(s, c);
 	return true;
 }
 
@@ -417,10 +422,10 @@ static bool serve_input(struct server *s, struct conn *c)
 	return true;
 }
 
-/* Not reading because of its own output: at the cap, or requests held for room. */
+/* Not reading or parsing because of its own output: at the cap, or requests held for room. */
 static bool paused_for_output(const struct server *s, const struct conn *c)
 {
-	return !c->peer_eof && !c->closing && (c->held || pending(c) >= s->cfg->max_pending);
+	return !c->closing && (c->held || (!c->peer_eof && pending(c) >= s->cfg->max_pending));
 }
 
 /*

@@ -781,6 +781,38 @@ static void send_timeout_closes_stalled_reader(void **state)
 	free(back);
 }
 
+/*
+ * --max-pending 4K and a client that reads as fast as it can: each read of
+ * 10 000 pipelined GETs fills the cap many times over, so requests are held
+ * and answered in the same turn, and reading must go on after them (an
+ * edge-triggered backend gets no new edge for bytes already there).
+ */
+static void held_requests_then_reading_resumes(void **state)
+{
+	enum { N = 10000 };
+	static const char req[] = "GET / HTTP/1.1\r\n\r\n";
+	char *reqs = malloc(N * (sizeof(req) - 1)), one[512];
+	struct child c;
+	size_t len;
+	int fd;
+
+	assert_non_null(reqs);
+	for (size_t i = 0; i < N; i++)
+		memcpy(reqs + i * (sizeof(req) - 1), req, sizeof(req) - 1);
+	child_start(&c, backend_of(state), "--proto", "http", "--max-pending", "4K", NULL);
+	fd = tcp_connect(HOST, c.port);
+	assert_true(fd >= 0);
+	len = http_exchange(fd, req, false, one, sizeof(one));
+	assert_true(write_all(fd, reqs, N * (sizeof(req) - 1), 30));
+	expect_repeated(state, fd, one, len, N);
+	child_stats(&c);
+	assert_int_equal(child_stat(&c, "requests"), N + 1);
+	assert_true(child_stat(&c, "pending_max") <= 4096 + len);
+	close(fd);
+	expect_clean_stop(&c);
+	free(reqs);
+}
+
 /* Send raw bytes on a new connection; true when the reply is a 400 followed by a close. */
 static bool answered_400(int port, const char *raw, size_t n)
 {
@@ -1145,7 +1177,8 @@ static void udp_drops_counted(void **state)
 	X(eintr_storm) X(partial_writes_resume_exactly) X(no_fd_leak_at_nofile_64) X(graceful_shutdown) \
 	X(garbage_never_crashes) X(udp_echo_and_truncation) X(udp_drops_counted) \
 	X(reply_burst_within_max_pending) X(header_deadline_paused_with_output) \
-	X(memory_budget_closes_largest) X(send_timeout_closes_stalled_reader) X(http_head_and_field_checks)
+	X(memory_budget_closes_largest) X(send_timeout_closes_stalled_reader) X(http_head_and_field_checks) \
+	X(held_requests_then_reading_resumes)
 
 #define ENTRY(name) { #name, name },
 static const struct backend_test hazards[] = { HAZARDS(ENTRY) };

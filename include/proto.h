@@ -18,6 +18,14 @@ struct proto_out;   /* the core's reply collector */
  * point into `in` or static storage, never into input()'s stack.
  */
 void proto_emit(struct proto_out *out, const char *data, size_t n);
+/*
+ * Bytes the connection may still queue before it reaches --max-pending
+ * (0: at the cap). A protocol checks it before each request and stops
+ * consuming when it is 0, so a reply larger than its request cannot make
+ * the server buffer without bound: what it did not consume is kept and
+ * offered again once the peer has read enough. One reply may overshoot.
+ */
+size_t proto_room(const struct proto_out *out);
 
 struct proto_config {
 	bool upper;          /* echo, udp: upper-case the reply */
@@ -33,9 +41,10 @@ struct proto_ops {
 	const char *timeout_reply;  /* sent before closing a request that timed out (NULL: none) */
 	/*
 	 * Consume complete requests at in[0..n) (which the protocol may modify
-	 * in place) and emit their replies. Returns the bytes consumed (the rest
-	 * is offered again with more data), or -1 to close the connection once
-	 * what was emitted has been sent.
+	 * in place) and emit their replies while proto_room() allows. Returns
+	 * the bytes consumed (the rest is offered again with more data or more
+	 * room), or -1 to close the connection once what was emitted has been
+	 * sent.
 	 */
 	long (*input)(void *state, char *in, size_t n, struct proto_out *out,
 		      const struct proto_config *cfg);

@@ -16,11 +16,13 @@ struct server_config {
 	const struct proto_ops *proto;
 	struct proto_config pcfg;  /* --upper, --body-size */
 	size_t max_pending;        /* per-connection unsent bytes before we stop reading */
+	size_t max_memory;         /* all connections' buffers: past it the largest are closed; 0: no limit */
 	long max_conns;            /* 0: no limit */
 	double duration_s;         /* 0: run until a signal */
 	double grace_s;            /* after SIGINT/SIGTERM: wait this long for clients */
 	double idle_timeout_s;     /* close connections silent this long; 0: never */
 	double header_timeout_s;   /* close a request still incomplete this long after its first byte; 0: never */
+	double send_timeout_s;     /* close a connection whose pending output has not moved this long; 0: never */
 	long nofile;               /* 0: raise soft RLIMIT_NOFILE to the hard limit */
 	int sndbuf;                /* 0: kernel default SO_SNDBUF */
 	int rcvbuf;                /* 0: kernel default SO_RCVBUF */
@@ -35,6 +37,9 @@ struct server_stats {
 	uint64_t pending_max;      /* most bytes ever buffered for one connection */
 	uint64_t idle_closed;      /* connections closed by --idle-timeout */
 	uint64_t header_timeouts;  /* connections closed by --header-timeout */
+	uint64_t send_timeouts;    /* connections closed by --send-timeout */
+	uint64_t mem, mem_max;     /* bytes of connection buffers now, and the most ever */
+	uint64_t mem_closed;       /* connections closed to get back under --max-memory */
 	uint64_t out_events;       /* connection events reporting MUX_OUT (write interest at work) */
 	uint64_t truncated;        /* udp: datagrams longer than --dgram-size, not echoed */
 	uint64_t send_drops;       /* udp: replies the socket refused (full send buffer) */

@@ -20,10 +20,27 @@ static bool is_tchar(unsigned char c)
 	       (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
+/* Bytes of empty lines (CRLF or LF) before the request line; resumes where it stopped. */
+static size_t leading_empty_lines(struct http_parse_state *st, const char *in, size_t n)
+{
+	size_t i = st->lead;
+
+	for (;;) {
+		if (i < n && in[i] == '\n')
+			i++;
+		else if (i + 1 < n && in[i] == '\r' && in[i + 1] == '\n')
+			i += 2;
+		else
+			return st->lead = i;
+	}
+}
+
 /* Offset just past the blank line ending the headers, or 0 when not there yet. */
 static size_t header_end(struct http_parse_state *st, const char *in, size_t n)
 {
-	for (size_t i = st->scanned; i < n; i++) {
+	size_t from = st->scanned > st->lead ? st->scanned : st->lead;
+
+	for (size_t i = from; i < n; i++) {
 		if (in[i] != '\n')
 			continue;
 		if (i + 1 < n && in[i + 1] == '\n')
@@ -45,7 +62,7 @@ static const char *next_line(const char *p, const char *limit, const char **line
 	return nl + 1;
 }
 
-static bool parse_request_line(const char *p, const char *end, int *minor)
+static bool parse_request_line(const char *p, const char *end, struct http_request *req)
 {
 	const char *sp1, *sp2;
 
@@ -60,7 +77,8 @@ static bool parse_request_line(const char *p, const char *end, int *minor)
 	if (end - (sp2 + 1) != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0 ||
 	    (sp2[8] != '0' && sp2[8] != '1'))
 		return false;
-	*minor = sp2[8] - '0';
+	req->minor = sp2[8] - '0';
+	req->head = sp1 - p == 4 && memcmp(p, "HEAD", 4) == 0;
 	return true;
 }
 
@@ -83,6 +101,18 @@ static bool has_token(const char *v, const char *end, const char *token)
 	return false;
 }
 
+/* A field value is visible ASCII, spaces, tabs and obs-text (RFC 9110 5.5): no CR, NUL or DEL. */
+static bool field_value_ok(const char *v, const char *end)
+{
+	for (; v < end; v++) {
+		unsigned char c = (unsigned char)*v;
+
+		if ((c < ' ' && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
 /* Headers we act on; 0 or an error status. */
 static int parse_header(const char *p, const char *end, struct http_request *req, long *length)
 {
@@ -94,6 +124,8 @@ static int parse_header(const char *p, const char *end, struct http_request *req
 		colon++;
 	if (colon == p || colon >= end || *colon != ':')
 		return 400;	/* no name, a space before the colon, or obsolete line folding */
+	if (!field_value_ok(colon + 1, end))
+		return 400;
 	for (v = colon + 1; v < end && (*v == ' ' || *v == '\t'); v++)
 		;
 	if (colon - p == 10 && strncasecmp(p, "connection", 10) == 0) {
@@ -120,8 +152,9 @@ static int parse_header(const char *p, const char *end, struct http_request *req
 
 int http_parse(struct http_parse_state *st, const char *in, size_t n, struct http_request *req)
 {
+	const char *p = in + leading_empty_lines(st, in, n), *line_end, *rl;
 	size_t end = header_end(st, in, n);
-	const char *p = in, *limit = in + end, *line_end, *rl;
+	const char *limit = in + end;
 	long body = -1;
 	int err;
 
@@ -129,13 +162,9 @@ int http_parse(struct http_parse_state *st, const char *in, size_t n, struct htt
 		return n > HTTP_MAX_HEADER ? 431 : 0;
 	if (end > HTTP_MAX_HEADER)
 		return 431;
-	while (p < limit && (*p == '\r' || *p == '\n'))
-		p++;	/* empty lines before a request line are ignored (RFC 9112 2.2) */
-	if (p == limit)
-		return 400;
 	rl = p;
 	p = next_line(p, limit, &line_end);
-	if (!parse_request_line(rl, line_end, &req->minor))
+	if (!parse_request_line(rl, line_end, req))
 		return 400;
 	req->keep_alive = req->minor == 1;
 	while (p < limit) {
@@ -144,8 +173,6 @@ int http_parse(struct http_parse_state *st, const char *in, size_t n, struct htt
 		p = next_line(p, limit, &line_end);
 		if (line_end == line)
 			break;	/* the blank line */
-		if (memchr(line, '\r', (size_t)(line_end - line)))
-			return 400;	/* a bare CR inside a line */
 		err = parse_header(line, line_end, req, &body);
 		if (err)
 			return err;
@@ -153,49 +180,57 @@ int http_parse(struct http_parse_state *st, const char *in, size_t n, struct htt
 	req->length = end + (size_t)(body > 0 ? body : 0);
 	if (n < req->length)
 		return 0;	/* the body is still coming */
-	st->scanned = 0;
+	st->scanned = st->lead = 0;
 	return 1;
 }
 
-/* The three 200 responses, built once for the configured body size. */
-struct responses {
-	size_t body_size;
-	char *keep, *close, *keep_10;   /* HTTP/1.1, "Connection: close", HTTP/1.0 keep-alive */
-	size_t keep_len, close_len, keep_10_len;
+/* One 200 response: head_len bytes of headers, then the body. */
+struct response {
+	char *data;
+	size_t len, head_len;
 };
 
-static char *build(size_t body_size, const char *connection, size_t *len)
+/* The three 200 responses, built once for the configured body size. */
+enum { KEEP, CLOSE, KEEP_10, RESPONSES };   /* HTTP/1.1, "Connection: close", HTTP/1.0 keep-alive */
+
+static bool build(struct response *r, size_t body_size, const char *connection)
 {
 	static const char pattern[] = "Hello, World!";
 	char head[256];
 	int h = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nServer: muxserver\r\n"
 			 "Content-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n",
 			 body_size, connection);
-	char *r = malloc((size_t)h + body_size);
 
-	if (!r)
-		return NULL;
-	memcpy(r, head, (size_t)h);
+	free(r->data);
+	r->data = malloc((size_t)h + body_size);
+	if (!r->data)
+		return false;
+	memcpy(r->data, head, (size_t)h);
 	for (size_t i = 0; i < body_size; i++)
-		r[h + i] = pattern[i % (sizeof(pattern) - 1)];
-	*len = (size_t)h + body_size;
-	return r;
+		r->data[h + i] = pattern[i % (sizeof(pattern) - 1)];
+	r->head_len = (size_t)h;
+	r->len = (size_t)h + body_size;
+	return true;
 }
 
-static const struct responses *responses_for(size_t body_size)
+static const struct response *responses_for(size_t body_size)
 {
-	static struct responses r = { .body_size = SIZE_MAX };
+	static struct response r[RESPONSES];
+	static size_t built_for = SIZE_MAX;
+	static bool ok;
 
-	if (r.body_size == body_size)
-		return &r;
-	free(r.keep);
-	free(r.close);
-	free(r.keep_10);
-	r.body_size = body_size;
-	r.keep = build(body_size, "", &r.keep_len);
-	r.close = build(body_size, "Connection: close\r\n", &r.close_len);
-	r.keep_10 = build(body_size, "Connection: keep-alive\r\n", &r.keep_10_len);
-	return r.keep && r.close && r.keep_10 ? &r : NULL;
+	if (built_for == body_size)
+		return ok ? r : NULL;
+	built_for = body_size;
+	ok = build(&r[KEEP], body_size, "") && build(&r[CLOSE], body_size, "Connection: close\r\n") &&
+	     build(&r[KEEP_10], body_size, "Connection: keep-alive\r\n");
+	return ok ? r : NULL;
+}
+
+/* HEAD gets what GET would, Content-Length included, but not the body (RFC 9110 9.3.2). */
+static void emit_response(struct proto_out *out, const struct response *r, bool head)
+{
+	proto_emit(out, r->data, head ? r->head_len : r->len);
 }
 
 /* Static storage on purpose: proto_emit keeps a reference until the core has sent it. */
@@ -217,12 +252,12 @@ static long http_input(void *state, char *in, size_t n, struct proto_out *out,
 		       const struct proto_config *cfg)
 {
 	struct http_parse_state *st = state;
-	const struct responses *r = responses_for(cfg->body_size);
+	const struct response *r = responses_for(cfg->body_size);
 	size_t used = 0;
 
 	if (!r)
 		return -1;
-	for (;;) {
+	while (proto_room(out)) {
 		struct http_request req;
 		int rc = http_parse(st, in + used, n - used, &req);
 
@@ -233,15 +268,11 @@ static long http_input(void *state, char *in, size_t n, struct proto_out *out,
 			return -1;
 		}
 		used += req.length;
-		if (!req.keep_alive) {
-			proto_emit(out, r->close, r->close_len);
+		emit_response(out, &r[!req.keep_alive ? CLOSE : req.minor == 0 ? KEEP_10 : KEEP], req.head);
+		if (!req.keep_alive)
 			return -1;
-		}
-		if (req.minor == 0)
-			proto_emit(out, r->keep_10, r->keep_10_len);
-		else
-			proto_emit(out, r->keep, r->keep_len);
 	}
+	return (long)used;	/* at --max-pending: the rest waits until the peer reads */
 }
 
 const struct proto_ops proto_http_ops = {

@@ -25,12 +25,18 @@ static void usage(FILE *out)
 "  -p, --port N           TCP port; 0 picks a free one (default 7000)\n"
 "                         the first line of stdout is always 'port=N host=... backend=... pid=...'\n"
 "      --max-pending SIZE unsent bytes per connection before the server stops reading\n"
-"                         from it until it drains (default 1M; K/M/G suffixes)\n"
+"                         and parsing its requests until it drains (default 1M; K/M/G\n"
+"                         suffixes); one reply may go past it\n"
+"      --max-memory SIZE  bytes of all connections' buffers; past it reads stop and the connections\n"
+"                         holding the most are closed, counted as mem_closed (default 256M, 0: no limit)\n"
 "      --max-conns N      connections beyond N are accepted and closed at once (default 0: no limit)\n"
 "  -d, --duration S       stop by itself after S seconds (for perf/strace sessions)\n"
 "      --idle-timeout S   close connections silent for S seconds (default 0: never)\n"
 "      --header-timeout S close a connection whose request is still incomplete S seconds\n"
-"                         after its first byte (http: 408 first); slowloris (default 60, 0: never)\n"
+"                         after its first byte (http: 408 first); slowloris (default 60, 0: never);\n"
+"                         time the server is not reading from it (output at the cap) does not count\n"
+"      --send-timeout S   close a connection whose pending output has not moved for S seconds\n"
+"                         (a peer that stopped reading; counted as send_timeouts) (default 60, 0: never)\n"
 "      --grace S          after SIGINT/SIGTERM, wait up to S seconds for clients to finish (default 5)\n"
 "      --nofile N         set the soft fd limit to N (default: raise it to the hard limit)\n"
 "      --sndbuf SIZE      SO_SNDBUF of accepted sockets (default: kernel's)\n"
@@ -68,7 +74,8 @@ static int list_backends(void)
 }
 
 enum { OPT_LIST = 256, OPT_MAX_PENDING, OPT_MAX_CONNS, OPT_GRACE, OPT_NOFILE,
-       OPT_SNDBUF, OPT_RCVBUF, OPT_BACKLOG, OPT_UPPER, OPT_PROTO, OPT_BODY_SIZE, OPT_DGRAM_SIZE, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT };
+       OPT_SNDBUF, OPT_RCVBUF, OPT_BACKLOG, OPT_UPPER, OPT_PROTO, OPT_BODY_SIZE, OPT_DGRAM_SIZE, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT,
+       OPT_MAX_MEMORY, OPT_SEND_TIMEOUT };
 
 static const struct option options[] = {
 	{ "backend", required_argument, NULL, 'b' },
@@ -77,10 +84,12 @@ static const struct option options[] = {
 	{ "port", required_argument, NULL, 'p' },
 	{ "max-pending", required_argument, NULL, OPT_MAX_PENDING },
 	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+	{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
+	{ "send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT },
 	{ "nofile", required_argument, NULL, OPT_NOFILE },
 	{ "sndbuf", required_argument, NULL, OPT_SNDBUF },
 	{ "rcvbuf", required_argument, NULL, OPT_RCVBUF },
@@ -121,11 +130,18 @@ static int parse(int argc, char **argv, struct server_config *cfg)
 			ok = cli_size(PROG, "max-pending", optarg, 1, 1L << 40, &v);
 			cfg->max_pending = (size_t)v;
 			break;
+		case OPT_MAX_MEMORY:
+			ok = cli_size(PROG, "max-memory", optarg, 0, 1L << 40, &v);
+			cfg->max_memory = (size_t)v;
+			break;
 		case OPT_MAX_CONNS: ok = cli_long(PROG, "max-conns", optarg, 0, 1L << 30, &cfg->max_conns); break;
 		case 'd': ok = cli_double(PROG, "duration", optarg, 0.001, 1e7, &cfg->duration_s); break;
 		case OPT_IDLE_TIMEOUT: ok = cli_double(PROG, "idle-timeout", optarg, 0.01, 1e7, &cfg->idle_timeout_s); break;
 		case OPT_HEADER_TIMEOUT:
 			ok = cli_double(PROG, "header-timeout", optarg, 0, 1e7, &cfg->header_timeout_s);
+			break;
+		case OPT_SEND_TIMEOUT:
+			ok = cli_double(PROG, "send-timeout", optarg, 0, 1e7, &cfg->send_timeout_s);
 			break;
 		case OPT_GRACE: ok = cli_double(PROG, "grace", optarg, 0, 1e7, &cfg->grace_s); break;
 		case OPT_NOFILE: ok = cli_long(PROG, "nofile", optarg, 16, 1L << 30, &cfg->nofile); break;
@@ -183,6 +199,8 @@ int main(int argc, char **argv)
 		.max_pending = 1 << 20,
 		.grace_s = 5,
 		.header_timeout_s = 60,	/* nginx's client_header_timeout */
+		.send_timeout_s = 60,	/* nginx's send_timeout */
+		.max_memory = 256 << 20,	/* 256 connections backed up to the 1M cap */
 		.backlog = 4096,
 	};
 	int rc = parse(argc, argv, &cfg);

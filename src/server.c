@@ -50,11 +50,15 @@ struct conn {
 	bool peer_eof;
 	bool peer_done_sending;    /* MUX_RDHUP seen: read on until EOF */
 	bool closing;              /* the protocol asked to close once output is sent */
+	bool held;                 /* `in` may hold requests not parsed for want of output room */
 	bool in_ready_list;
 	double last_active;        /* loop time of its last event, for --idle-timeout */
 	double partial_since;      /* loop time the incomplete request in `in` began; 0: none */
+	double paused_since;       /* loop time we stopped reading it for its output; 0: reading */
+	double out_since;          /* loop time its pending output last moved, for --send-timeout */
+	size_t charged;            /* in.cap + out.cap, as last counted in st.mem */
 	struct buf out;            /* replies the socket would not take yet */
-	struct buf in;             /* a partial request, waiting for more bytes */
+	struct buf in;             /* a partial request, or requests held while output is at the cap */
 	struct conn *prev, *next;  /* ready list (edge-triggered work left over) */
 	unsigned char proto_state[]; /* the protocol's per-connection state */
 };
@@ -64,6 +68,7 @@ struct proto_out {
 	struct buf *stage;
 	const char *first;
 	size_t first_len;
+	size_t limit;              /* bytes it may emit before the connection is at --max-pending */
 	bool staged, failed;
 	uint64_t replies;
 };
@@ -83,6 +88,7 @@ struct server {
 	double accept_paused_until, deadline;
 	double now;                /* monotonic time, read once per loop turn */
 	double next_sweep;         /* loop time of the next timeout sweep; 0: no timeouts set */
+	double mem_logged_at;      /* loop time of the last --max-memory log line */
 	struct server_stats st;
 	struct buf stage;          /* replies of one read, when there is more than one */
 	char scratch[READ_CHUNK];
@@ -167,6 +173,7 @@ static void conn_close(struct server *s, struct conn *c)
 	ready_list_remove(s, c);
 	free(c->out.data);
 	free(c->in.data);
+	s->st.mem -= c->charged;
 	free(c);
 	s->open_conns--;
 	s->st.closed++;
@@ -226,6 +233,13 @@ void proto_emit(struct proto_out *o, const char *data, size_t n)
 		o->failed = true;
 }
 
+size_t proto_room(const struct proto_out *o)
+{
+	size_t queued = o->staged ? o->stage->len : o->first_len;
+
+	return queued < o->limit ? o->limit - queued : 0;
+}
+
 /* send() that counts; returns bytes sent, 0 on EAGAIN, -1 on a dead peer. */
 static ssize_t send_some(struct server *s, int fd, const char *data, size_t n)
 {
@@ -259,6 +273,7 @@ static bool flush(struct server *s, struct conn *c)
 		if (w == 0)
 			break;
 		c->out.off += (size_t)w;
+		c->out_since = s->now;
 	}
 	if (!pending(c))
 		buf_reset(&c->out);
@@ -277,6 +292,8 @@ static bool send_reply(struct server *s, struct conn *c, const char *data, size_
 		if (w < 0)
 			return false;
 	}
+	if (!pending(c))
+		c->out_since = s->now;	/* --send-timeout counts from the first byte queued */
 	if ((size_t)w < n && !buf_append(&c->out, data + w, n - (size_t)w))
 		return false;
 	if (pending(c) > s->st.pending_max)
@@ -285,16 +302,18 @@ static bool send_reply(struct server *s, struct conn *c, const char *data, size_
 }
 
 /*
- * Hand n bytes just read to the protocol, together with any partial request
- * kept from earlier reads, and send what it emits. false: close now.
+ * Hand n bytes just read (none: only what is kept) to the protocol, together
+ * with any partial or held requests kept from earlier reads, and send what
+ * it emits. false: close now.
  */
 static bool deliver(struct server *s, struct conn *c, char *data, size_t n)
 {
-	struct proto_out o = { .stage = &s->stage };
+	size_t queued = pending(c), cap = s->cfg->max_pending;
+	struct proto_out o = { .stage = &s->stage, .limit = queued < cap ? cap - queued : 0 };
 	long used;
 
 	if (c->in.len) {
-		if (!buf_append(&c->in, data, n))
+		if (n && !buf_append(&c->in, data, n))
 			return false;
 		data = c->in.data;
 		n = c->in.len;
@@ -303,8 +322,11 @@ static bool deliver(struct server *s, struct conn *c, char *data, size_t n)
 	s->st.requests += o.replies;
 	if (o.failed)
 		return false;
+	c->held = used >= 0 && (size_t)used < n && proto_room(&o) == 0;
 	if (!send_reply(s, c, o.staged ? s->stage.data : o.first, o.staged ? s->stage.len : o.first_len))
 		return false;
+	if (o.staged)
+		buf_reset(&s->stage);	/* one burst must not pin a big staging buffer for good */
 	if (used < 0) {
 		c->closing = true;	/* close once the replies are out; ignore anything after */
 		buf_reset(&c->in);
@@ -326,9 +348,44 @@ static bool deliver(struct server *s, struct conn *c, char *data, size_t n)
 	return true;
 }
 
+/* Count what a connection's buffers hold now into the server-wide total. */
+static void account(struct server *s, struct conn *c)
+{
+	size_t now = c->in.cap + c->out.cap;
+
+	s->st.mem = s->st.mem - c->charged + now;
+	c->charged = now;
+	if (s->st.mem > s->st.mem_max)
+		s->st.mem_max = s->st.mem;
+}
+
+static bool over_budget(const struct server *s)
+{
+	return s->cfg->max_memory && s->st.mem >= s->cfg->max_memory;
+}
+
+/* Held requests come before new bytes: reading more would only grow `in`. */
 static bool reading_allowed(const struct server *s, const struct conn *c)
 {
-	return !c->peer_eof && !c->closing && pending(c) < s->cfg->max_pending;
+	return !c->peer_eof && !c->closing && !c->held && pending(c) < s->cfg->max_pending;
+}
+
+/*
+ * Answer requests held in `in` for as long as the output has room: each
+ * pass consumes at least one request or finds none complete, and `in` is
+ * bounded, so this ends. false: close now.
+ */
+static bool serve_held(struct server *s, struct conn *c)
+{
+	bool was_held = c->held;
+
+	while (c->held && !c->closing && pending(c) < s->cfg->max_pending)
+		if (!deliver(s, c, NULL, 0) || (pending(c) && !flush(s, c)))
+			return false;
+	/* Edge-triggered: reading stopped short of EAGAIN, and no new edge may come. */
+	if (was_held && s->mux->ops->edge_triggered && reading_allowed(s, c))
+		ready_list_push(s, c);
+	return true;
 }
 
 /*
@@ -342,7 +399,8 @@ static bool serve_input(struct server *s, struct conn *c)
 {
 	int reads = s->mux->ops->edge_triggered ? ET_READS_PER_WAKE : 1;
 
-	while (reads-- > 0 && reading_allowed(s, c)) {
+	/* Over --max-memory no one reads until the loop turn ends and the biggest are closed. */
+	while (reads-- > 0 && reading_allowed(s, c) && !over_budget(s)) {
 		/* Never read more than the cap leaves room for: buffered output stays <= cap. */
 		size_t want = s->cfg->max_pending - pending(c);
 		ssize_t r;
@@ -355,6 +413,7 @@ static bool serve_input(struct server *s, struct conn *c)
 			s->st.bytes_in += (uint64_t)r;
 			if (!deliver(s, c, s->scratch, (size_t)r))
 				return false;
+			account(s, c);
 			if ((size_t)r < want && !c->peer_done_sending)
 				return true;	/* a short read proves the socket empty */
 			continue;
@@ -378,10 +437,36 @@ static bool serve_input(struct server *s, struct conn *c)
 	return true;
 }
 
+/* Not reading or parsing because of its own output: at the cap, or requests held for room. */
+static bool paused_for_output(const struct server *s, const struct conn *c)
+{
+	return !c->closing && (c->held || (!c->peer_eof && pending(c) >= s->cfg->max_pending));
+}
+
+/*
+ * --header-timeout measures the peer, so time the server spent not reading
+ * from it does not count: the clock stops at a pause and runs on from
+ * where it was when reading resumes.
+ */
+static void track_pause(struct server *s, struct conn *c)
+{
+	if (paused_for_output(s, c)) {
+		if (!c->paused_since)
+			c->paused_since = s->now;
+		return;
+	}
+	/* A request that began during the pause starts its clock now. */
+	if (c->paused_since && c->partial_since)
+		c->partial_since += s->now - (c->partial_since > c->paused_since ? c->partial_since : c->paused_since);
+	c->paused_since = 0;
+}
+
 /* Ask for exactly what the connection needs now; close it when it needs nothing. */
 static void settle(struct server *s, struct conn *c)
 {
 	unsigned want = (reading_allowed(s, c) ? MUX_IN : 0u) | (pending(c) ? MUX_OUT : 0u);
+
+	track_pause(s, c);
 
 	if (!want) {
 		conn_close(s, c);	/* peer finished and everything was echoed */
@@ -410,6 +495,9 @@ static void serve_conn(struct server *s, struct conn *c, unsigned events)
 		goto fail;
 	if (pending(c) && !flush(s, c))
 		goto fail;
+	if (!serve_held(s, c))
+		goto fail;
+	account(s, c);
 	settle(s, c);
 	return;
 fail:
@@ -552,7 +640,7 @@ static void serve_datagrams(struct server *s)
 	for (int n = 0; s->mux->ops->edge_triggered || n < 256; n++) {
 		struct sockaddr_storage from;
 		socklen_t len = sizeof(from);
-		struct proto_out o = { .stage = &s->stage };
+		struct proto_out o = { .stage = &s->stage, .limit = SIZE_MAX };
 		ssize_t r = recvfrom(s->listen_fd, s->scratch, cap, MSG_TRUNC, (struct sockaddr *)&from, &len);
 
 		s->st.reads++;
@@ -612,6 +700,7 @@ static void print_stats(struct server *s, const char *tag)
 	emit(s, STDOUT_FILENO, "%s backend=%s open=%ld accepted=%llu closed=%llu refused=%llu shed=%llu "
 	     "bytes_in=%llu bytes_out=%llu requests=%llu reads=%llu writes=%llu "
 	     "resets=%llu paused=%llu pending_max=%llu dels=%llu idle_closed=%llu header_timeouts=%llu "
+	     "send_timeouts=%llu mem=%llu mem_max=%llu mem_closed=%llu "
 	     "out_events=%llu truncated=%llu send_drops=%llu rcv_drops=%llu log_dropped=%llu "
 	     "waits=%llu events=%llu events_per_wait=%.2f scanned=%llu ctl=%llu "
 	     "cpu_user_s=%.3f cpu_sys_s=%.3f\n",
@@ -623,7 +712,10 @@ static void print_stats(struct server *s, const char *tag)
 	     (unsigned long long)s->st.writes, (unsigned long long)s->st.resets,
 	     (unsigned long long)s->st.paused, (unsigned long long)s->st.pending_max,
 	     (unsigned long long)s->st.dels, (unsigned long long)s->st.idle_closed,
-	     (unsigned long long)s->st.header_timeouts, (unsigned long long)s->st.out_events,
+	     (unsigned long long)s->st.header_timeouts,
+	     (unsigned long long)s->st.send_timeouts, (unsigned long long)s->st.mem,
+	     (unsigned long long)s->st.mem_max, (unsigned long long)s->st.mem_closed,
+	     (unsigned long long)s->st.out_events,
 	     (unsigned long long)s->st.truncated, (unsigned long long)s->st.send_drops,
 	     (unsigned long long)s->st.rcv_drops, (unsigned long long)s->st.log_dropped,
 	     (unsigned long long)m->waits, (unsigned long long)m->events,
@@ -688,13 +780,15 @@ static void serve_ready_list(struct server *s)
 	}
 }
 
-/* Half the shortest of --idle-timeout and --header-timeout, at most 1 s; 0 when neither is set. */
+/* Half the shortest of the timeouts set, at most 1 s; 0 when none is. */
 static double sweep_interval(const struct server_config *cfg)
 {
-	double limit = cfg->idle_timeout_s;
+	const double t[] = { cfg->idle_timeout_s, cfg->header_timeout_s, cfg->send_timeout_s };
+	double limit = 0;
 
-	if (cfg->header_timeout_s > 0 && (limit <= 0 || cfg->header_timeout_s < limit))
-		limit = cfg->header_timeout_s;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i] > 0 && (limit <= 0 || t[i] < limit))
+			limit = t[i];
 	return limit <= 0 ? 0 : limit < 2 ? limit / 2 : 1;
 }
 
@@ -710,18 +804,21 @@ static void request_timed_out(struct server *s, struct conn *c)
 
 	s->st.header_timeouts++;
 	c->closing = true;
+	c->held = false;
 	c->partial_since = 0;
 	buf_reset(&c->in);
-	if (reply && !send_reply(s, c, reply, strlen(reply)))
+	if (reply && !send_reply(s, c, reply, strlen(reply))) {
 		conn_close(s, c);
-	else
-		settle(s, c);
+		return;
+	}
+	account(s, c);
+	settle(s, c);
 }
 
 /*
- * --idle-timeout and --header-timeout: one sweep over all connections at
- * most twice per timeout, O(n) a few times per second, instead of a timer
- * per connection.
+ * --idle-timeout, --send-timeout and --header-timeout: one sweep over all
+ * connections at most twice per timeout, O(n) a few times per second,
+ * instead of a timer per connection.
  */
 static void sweep_timeouts(struct server *s)
 {
@@ -737,12 +834,47 @@ static void sweep_timeouts(struct server *s)
 		if (cfg->idle_timeout_s > 0 && s->now - c->last_active >= cfg->idle_timeout_s) {
 			conn_close(s, c);
 			s->st.idle_closed++;
-		} else if (cfg->header_timeout_s > 0 && c->partial_since &&
+		} else if (cfg->send_timeout_s > 0 && pending(c) &&
+			   s->now - c->out_since >= cfg->send_timeout_s) {
+			conn_close(s, c);	/* the peer stopped reading: its output can only pile up */
+			s->st.send_timeouts++;
+		} else if (cfg->header_timeout_s > 0 && c->partial_since && !c->paused_since &&
 			   s->now - c->partial_since >= cfg->header_timeout_s) {
 			request_timed_out(s, c);
 		}
 	}
 	s->next_sweep = s->now + sweep_interval(cfg);
+}
+
+/*
+ * --max-memory: reads stop at the budget, and when the loop turn ends over
+ * it the connections holding the most buffer bytes are closed until it is
+ * met (as redis's maxmemory-clients does), so one client's backlog never
+ * stalls the others. One log line per second of it at most.
+ */
+static void enforce_budget(struct server *s)
+{
+	char msg[128];
+
+	if (!over_budget(s))
+		return;
+	if (s->now - s->mem_logged_at >= 1) {
+		snprintf(msg, sizeof(msg), "--max-memory %zu reached: closing the connections that hold the most",
+			 s->cfg->max_memory);
+		log_line(s, msg);
+		s->mem_logged_at = s->now;
+	}
+	while (over_budget(s)) {
+		struct conn *big = NULL;
+
+		for (size_t fd = 0; fd < s->by_fd_cap; fd++)
+			if (s->by_fd[fd] && (!big || s->by_fd[fd]->charged > big->charged))
+				big = s->by_fd[fd];
+		if (!big)
+			return;
+		conn_close(s, big);
+		s->st.mem_closed++;
+	}
 }
 
 static int wait_timeout_ms(const struct server *s)
@@ -792,6 +924,7 @@ static int run_loop(struct server *s)
 		s->now = now_s();
 		dispatch(s, ev, n);
 		serve_ready_list(s);
+		enforce_budget(s);
 		sweep_timeouts(s);
 		resume_accepting(s);
 		if (s->deadline && now_s() >= s->deadline)

@@ -28,7 +28,7 @@ static long sockperf_input(void *state, char *in, size_t n, struct proto_out *ou
 
 	(void)state;
 	(void)cfg;
-	while (n - used >= HEADER) {
+	while (n - used >= HEADER && proto_room(out)) {
 		unsigned char *msg = (unsigned char *)in + used;
 		uint32_t len = be32(msg + 10);
 

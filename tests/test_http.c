@@ -24,6 +24,7 @@ struct proto_out {
 	char data[1 << 16];
 	size_t len;
 	int replies;
+	size_t limit;	/* room as the server would give it; 0: all of data */
 };
 
 void proto_emit(struct proto_out *o, const char *data, size_t n)
@@ -32,6 +33,13 @@ void proto_emit(struct proto_out *o, const char *data, size_t n)
 	memcpy(o->data + o->len, data, n);
 	o->len += n;
 	o->replies++;
+}
+
+size_t proto_room(const struct proto_out *o)
+{
+	size_t limit = o->limit ? o->limit : sizeof(o->data);
+
+	return o->len < limit ? limit - o->len : 0;
 }
 
 static char *guarded;
@@ -85,6 +93,14 @@ static void complete_requests(void **state)
 	/* Bare LF line endings are accepted. */
 	assert_int_equal(parse_str("GET / HTTP/1.1\nHost: a\n\n", &r), 1);
 	assert_int_equal(r.length, 24);
+	assert_false(r.head);
+	/* Empty lines before the request line are skipped, and counted in its length. */
+	assert_int_equal(parse_str("\r\n\r\n\nGET / HTTP/1.1\r\n\r\n", &r), 1);
+	assert_int_equal(r.length, 23);
+	assert_int_equal(parse_str("HEAD / HTTP/1.1\r\nX: caf\xc3\xa9\tok\r\n\r\n", &r), 1);
+	assert_true(r.head);	/* obs-text and tabs are fine in a value */
+	assert_int_equal(parse_str("HEADX / HTTP/1.1\r\n\r\n", &r), 1);
+	assert_false(r.head);
 }
 
 static void partial_requests_need_more(void **state)
@@ -96,6 +112,8 @@ static void partial_requests_need_more(void **state)
 	assert_int_equal(parse_str("GET / HTTP/1.1\r\nHost: a\r\n", &r), 0);
 	assert_int_equal(parse_str("GET / HTTP/1.1\r\nHost: a\r\n\r", &r), 0);
 	assert_int_equal(parse_str("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhel", &r), 0);
+	assert_int_equal(parse_str("\r\n\r\n", &r), 0);	/* empty lines: a request may follow */
+	assert_int_equal(parse_str("\r\n\r", &r), 0);
 }
 
 static void malformed_requests(void **state)
@@ -113,14 +131,20 @@ static void malformed_requests(void **state)
 		"GET / HTTP/1.1\r\nA: b\rc\r\n\r\n",   /* bare CR */
 		"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n",
 		"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-		"\r\n\r\n",
+		"\r\n\rGET / HTTP/1.1\r\n\r\n",      /* a bare CR before the request line */
+		"GET / HTTP/1.1\r\nA: b\x01c\r\n\r\n",  /* control characters in a value */
+		"GET / HTTP/1.1\r\nA: \x1b[31m\r\n\r\n",
+		"GET / HTTP/1.1\r\nA: b\x7f\r\n\r\n",
+		"GET / HTTP/1.1\r\nA: b\vc\r\n\r\n",
 	};
+	static const char nul[] = "GET / HTTP/1.1\r\nA: b\0c\r\n\r\n";
 	struct http_request r;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (parse_str(bad[i], &r) != 400)
 			fail_msg("accepted or misjudged: '%s'", bad[i]);
+	assert_int_equal(parse(nul, sizeof(nul) - 1, &r), 400);
 	assert_int_equal(parse_str("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", &r), 501);
 	assert_int_equal(parse_str("POST / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n", &r), 413);
 }
@@ -138,6 +162,9 @@ static void oversized_headers(void **state)
 	assert_int_equal(parse(big, n, &r), 431);	/* no end in sight, already too long */
 	memcpy(big + n, "\r\n\r\n", 4);
 	assert_int_equal(parse(big, n + 4, &r), 431);
+	for (n = 0; n <= HTTP_MAX_HEADER; n += 2)	/* empty lines count against the limit */
+		memcpy(big + n, "\r\n", 2);
+	assert_int_equal(parse(big, n, &r), 431);
 	free(big);
 }
 
@@ -200,6 +227,37 @@ static void pipelined_split_everywhere(void **state)
 	free(out);
 }
 
+/*
+ * HEAD between GETs, after empty lines, split at every byte: HEAD gets the
+ * GET's headers, Content-Length included, and no body, so the replies
+ * stay framed.
+ */
+static void head_split_everywhere(void **state)
+{
+	static const char input[] = "\r\n\nHEAD /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n\r\nHEAD /c HTTP/1.1\n\n";
+	static const char head[] = "HTTP/1.1 200 OK\r\nServer: muxserver\r\nContent-Type: text/plain\r\n"
+				   "Content-Length: 13\r\n\r\n";
+	struct proto_out *out = malloc(sizeof(*out));
+	char want[512];
+	size_t h = sizeof(head) - 1;
+	bool closed;
+
+	(void)state;
+	memcpy(want, head, h);
+	memcpy(want + h, head, h);
+	memcpy(want + 2 * h, "Hello, World!", 13);
+	memcpy(want + 2 * h + 13, head, h);
+	for (size_t split = 0; split < sizeof(input); split++) {
+		memset(out, 0, sizeof(*out));
+		run_split(input, split, out, &closed);
+		assert_false(closed);
+		assert_int_equal(out->replies, 3);
+		assert_int_equal(out->len, 3 * h + 13);
+		assert_memory_equal(out->data, want, 3 * h + 13);
+	}
+	free(out);
+}
+
 static void close_after_reply(void **state)
 {
 	struct proto_out *out = calloc(1, sizeof(*out));
@@ -218,6 +276,31 @@ static void close_after_reply(void **state)
 	run_split("BAD REQUEST\r\n\r\n", 0, out, &closed);
 	assert_true(closed);
 	assert_non_null(strstr(out->data, "400 Bad Request"));
+	free(out);
+}
+
+/*
+ * Output at the cap (proto_room 0 after a reply): the responder stops after
+ * one request and reports only it consumed; the rest is answered when
+ * offered again with room, each request once.
+ */
+static void stops_at_output_room(void **state)
+{
+	static const char input[] = "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n";
+	struct proto_out *out = calloc(1, sizeof(*out));
+	unsigned char st[64] = { 0 };
+	size_t len = sizeof(input) - 1;
+	long used;
+
+	(void)state;
+	out->limit = 1;
+	used = proto_http_ops.input(st, fence(input, len), len, out, &cfg);
+	assert_int_equal(used, 19);
+	assert_int_equal(out->replies, 1);
+	out->limit = 0;
+	used = proto_http_ops.input(st, fence(input + 19, len - 19), len - 19, out, &cfg);
+	assert_int_equal(used, len - 19);
+	assert_int_equal(out->replies, 3);
 	free(out);
 }
 
@@ -286,6 +369,8 @@ int main(void)
 		cmocka_unit_test(oversized_headers),
 		cmocka_unit_test(pipelined_split_everywhere),
 		cmocka_unit_test(close_after_reply),
+		cmocka_unit_test(head_split_everywhere),
+		cmocka_unit_test(stops_at_output_room),
 	};
 	int rc = cmocka_run_group_tests_name("http parser", tests, NULL, NULL);
 

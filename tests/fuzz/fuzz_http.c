@@ -13,7 +13,7 @@
 #include "proto.h"
 
 struct proto_out {
-	size_t bytes, replies;
+	size_t bytes, replies, limit;
 };
 
 void proto_emit(struct proto_out *o, const char *data, size_t n)
@@ -23,11 +23,17 @@ void proto_emit(struct proto_out *o, const char *data, size_t n)
 	o->replies++;
 }
 
+size_t proto_room(const struct proto_out *o)
+{
+	return o->bytes < o->limit ? o->limit - o->bytes : 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct proto_config cfg = { .body_size = 13 };
 	struct http_parse_state st = { 0 };
-	struct proto_out out = { 0 };
+	/* The last byte sets the output room, so stopping at --max-pending is fuzzed too. */
+	struct proto_out out = { .limit = 1 + (size ? data[size - 1] : 0) * 256u };
 	size_t split = size ? data[0] % size : 0, held_len = 0;
 	char *held = malloc(size + 1);
 

@@ -11,7 +11,7 @@
 #include "proto.h"
 
 struct proto_out {
-	size_t bytes;
+	size_t bytes, limit;
 };
 
 void proto_emit(struct proto_out *o, const char *data, size_t n)
@@ -21,10 +21,16 @@ void proto_emit(struct proto_out *o, const char *data, size_t n)
 	o->bytes += n;
 }
 
+size_t proto_room(const struct proto_out *o)
+{
+	return o->bytes < o->limit ? o->limit - o->bytes : 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct proto_config cfg = { 0 };
-	struct proto_out out = { 0 };
+	/* The last byte sets the output room, so stopping at --max-pending is fuzzed too. */
+	struct proto_out out = { .limit = 1 + (size ? data[size - 1] : 0) * 256u };
 	char *copy = malloc(size + 1);
 	long used;
 

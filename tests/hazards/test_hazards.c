@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -668,6 +667,318 @@ static void slowloris_header_deadline(void **state)
 	expect_clean_stop(&c);
 }
 
+/*
+ * Send req and read one whole response (headers, then Content-Length bytes
+ * of body unless head_only) into buf; its length. Fails the test on a
+ * close or after a 10 s guard.
+ */
+static size_t http_exchange(int fd, const char *req, bool head_only, char *buf, size_t cap)
+{
+	size_t got = 0;
+	char *end = NULL, *cl;
+
+	assert_true(write_all(fd, req, strlen(req), 10));
+	while (!end) {	/* a byte at a time: nothing past this response is consumed */
+		assert_true(got + 1 < cap);
+		assert_true(read_exact(fd, buf + got, 1, 10));
+		buf[++got] = 0;
+		end = strstr(buf, "\r\n\r\n");
+	}
+	cl = strstr(buf, "Content-Length: ");
+	assert_non_null(cl);
+	if (!head_only) {
+		size_t body = strtoul(cl + 16, NULL, 10);
+
+		assert_true(got + body <= cap);
+		assert_true(read_exact(fd, buf + got, body, 10));
+		got += body;
+	}
+	return got;
+}
+
+/* Read n copies of want (len bytes each) from fd, byte-exact; 60 s hang guard. */
+static void expect_repeated(void **state, int fd, const char *want, size_t len, size_t n)
+{
+	enum { CHUNK = 256 << 10 };
+	char *buf = test_alloc(CHUNK + 1);
+	size_t done = 0, total = len * n;
+
+	for (double end = mono_s() + 60; done < total;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t r;
+
+		if (mono_s() > end || poll(&p, 1, 1000) < 0)
+			fail_msg("%s: %zu of %zu reply bytes after 60 s", backend_of(state), done, total);
+		r = recv(fd, buf, total - done < CHUNK ? total - done : CHUNK, MSG_DONTWAIT);
+		if (r == 0 || (r == -1 && errno != EAGAIN && errno != EINTR))
+			fail_msg("%s: %zu of %zu reply bytes, then a close", backend_of(state), done, total);
+		for (ssize_t i = 0; i < r; i++)
+			if (buf[i] != want[(done + (size_t)i) % len]) {
+				buf[r] = 0;
+				fail_msg("%s: reply byte %zu differs: '%.40s'", backend_of(state),
+					 done + (size_t)i, buf + i);
+			}
+		done += r > 0 ? (size_t)r : 0;
+	}
+}
+
+/*
+ * http at --body-size 64K: a 16 KiB burst of pipelined 14-byte requests
+ * asks for 77 MiB of replies, and the client does not read. The server
+ * must stop parsing at --max-pending 1M (buffered output at most the cap
+ * plus one reply), keep serving others, and answer every held request,
+ * byte-exact, once the client reads.
+ */
+static void reply_burst_within_max_pending(void **state)
+{
+	enum { CAP = 1 << 20, BURST = 16 << 10 };
+	static const char req[] = "A / HTTP/1.1\n\n";
+	size_t n = BURST / (sizeof(req) - 1), len;
+	char *reqs = test_alloc(n * (sizeof(req) - 1)), *one = test_alloc(CAP), *again = test_alloc(CAP);
+	struct child c;
+	int probe, fd;
+	long rss0;
+
+	assert_true(reqs && one && again);
+	for (size_t i = 0; i < n; i++)
+		memcpy(reqs + i * (sizeof(req) - 1), req, sizeof(req) - 1);
+	child_start(&c, backend_of(state), "--proto", "http", "--body-size", "64K", "--max-pending", "1M", NULL);
+	probe = tcp_connect(HOST, c.port);
+	fd = tcp_connect(HOST, c.port);
+	assert_true(probe >= 0 && fd >= 0);
+	len = http_exchange(probe, req, false, one, CAP);
+	rss0 = rss_kib(c.pid);
+	assert_true(write_all(fd, reqs, n * (sizeof(req) - 1), 30));
+	await_stat(&c, "paused", 1, 30);
+	sleep_s(0.3);	/* let a server that does not stop run on */
+	assert_int_equal(http_exchange(probe, req, false, again, CAP), len);	/* others are served */
+	child_stats(&c);
+	if (child_stat(&c, "pending_max") > CAP + len)
+		fail_msg("%s: %llu bytes buffered for one connection at --max-pending 1M", backend_of(state),
+			 (unsigned long long)child_stat(&c, "pending_max"));
+	if (rss_kib(c.pid) - rss0 > 32 * 1024)
+		fail_msg("%s: server RSS grew by %ld KiB for one client", backend_of(state), rss_kib(c.pid) - rss0);
+	expect_repeated(state, fd, one, len, n);
+	child_stats(&c);
+	assert_int_equal(child_stat(&c, "requests"), n + 2);
+	close(fd);
+	close(probe);
+	expect_clean_stop(&c);
+}
+
+/*
+ * --header-timeout 1 while the server itself has stopped reading: 5000
+ * pipelined GETs ask for ~480 KiB of replies against --max-pending 64K and
+ * a 16 KiB socket buffer each way, and the client pauses 2.5 s before
+ * reading. Its requests were complete: every one is answered, no 408.
+ */
+static void header_deadline_paused_with_output(void **state)
+{
+	enum { N = 5000, SMALL = 16 << 10 };
+	static const char req[] = "GET / HTTP/1.1\r\n\r\n";
+	char *reqs = test_alloc(N * (sizeof(req) - 1)), one[512];
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), small = SMALL;
+	struct child c;
+	size_t len;
+
+	assert_true(reqs && fd >= 0);
+	for (size_t i = 0; i < N; i++)
+		memcpy(reqs + i * (sizeof(req) - 1), req, sizeof(req) - 1);
+	child_start(&c, backend_of(state), "--proto", "http", "--header-timeout", "1",
+		    "--max-pending", "64K", "--sndbuf", "16K", NULL);
+	/* A small receive window before connect, so the replies back up into the server. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	to.sin_port = htons((uint16_t)c.port);
+	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	len = http_exchange(fd, req, false, one, sizeof(one));
+	assert_true(write_all(fd, reqs, N * (sizeof(req) - 1), 30));
+	await_stat(&c, "paused", 1, 30);
+	sleep_s(2.5);	/* 2.5 header timeouts with the server at its cap */
+	expect_repeated(state, fd, one, len, N);
+	child_stats(&c);
+	assert_int_equal(child_stat(&c, "header_timeouts"), 0);
+	assert_int_equal(child_stat(&c, "requests"), N + 1);
+	close(fd);
+	expect_clean_stop(&c);
+}
+
+/* Send from buf on every fd (non-blocking) until none has taken a byte for 0.5 s. */
+static void send_until_stuck(const int *fds, int n, const unsigned char *buf, size_t len)
+{
+	for (double idle_since = mono_s(); mono_s() - idle_since < 0.5; sleep_s(0.01))
+		for (int i = 0; i < n; i++)
+			if (send(fds[i], buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+				idle_since = mono_s();
+}
+
+/*
+ * --max-memory 8M: 48 echo clients that never read would each pin the
+ * 1 MiB --max-pending. The server keeps its buffers near the budget by
+ * closing the connections that hold the most, counts them, and a new
+ * client is still served; once everyone leaves nothing is held.
+ */
+static void memory_budget_closes_largest(void **state)
+{
+	enum { N = 48, BUDGET = 8 << 20, CAP = 1 << 20, LEN = 256 << 10 };
+	unsigned char *buf = test_alloc(LEN);
+	int fds[N], fresh;
+	struct child c;
+
+	assert_non_null(buf);
+	child_start(&c, backend_of(state), "--max-memory", "8M", "--max-pending", "1M", NULL);
+	connect_many(fds, N, c.port);
+	/* A server slowed down (a loaded machine, sanitizers) may look stuck early: push again. */
+	for (double end = mono_s() + 30; mono_s() < end; sleep_s(0.05)) {
+		send_until_stuck(fds, N, buf, LEN);
+		child_stats(&c);
+		if (child_stat(&c, "mem_closed") >= 1)
+			break;
+	}
+	assert_true(child_stat(&c, "mem_closed") >= 1);
+	assert_int_equal(child_stat(&c, "open") + child_stat(&c, "mem_closed"), N);
+	/* Reads stop at the budget: at most one connection's read past it, and its buffer doubling. */
+	if (child_stat(&c, "mem_max") > BUDGET + 2 * CAP)
+		fail_msg("%s: %llu bytes of buffers against --max-memory 8M", backend_of(state),
+			 (unsigned long long)child_stat(&c, "mem_max"));
+	fresh = tcp_connect(HOST, c.port);
+	assert_true(fresh >= 0);
+	assert_true(echo_once(fresh, 10));
+	close(fresh);
+	close_all(fds, N);
+	assert_int_equal(await_stat(&c, "open", 0, 10), 0);
+	assert_int_equal(child_stat(&c, "mem"), 0);
+	expect_clean_stop(&c);
+}
+
+/*
+ * --send-timeout 1: a client that sends 1 MiB and never reads is closed
+ * and counted; one that reads 4 KiB every 0.2 s keeps its output moving
+ * and is served to the last byte.
+ */
+static void send_timeout_closes_stalled_reader(void **state)
+{
+	enum { LEN = 256 << 10, SMALL = 4096 };
+	unsigned char *data = test_alloc(LEN), *back = test_alloc(LEN);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fds[2], small = SMALL;
+	size_t sent = 0, got = 0;
+	struct child c;
+
+	assert_true(data && back);
+	fill_random(data, LEN, 37);
+	child_start(&c, backend_of(state), "--send-timeout", "1", "--max-pending", "64K", "--sndbuf", "4K", NULL);
+	to.sin_port = htons((uint16_t)c.port);
+	for (int i = 0; i < 2; i++) {	/* small windows, so the echo backs up into the server */
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		assert_int_equal(connect(fds[i], (struct sockaddr *)&to, sizeof(to)), 0);
+	}
+	send_until_stuck(fds, 1, data, LEN);	/* the stalled one */
+	/* 3 s of the steady one: 4 KiB read every 0.2 s, more sent as it goes. */
+	for (int round = 0; round < 15; round++, sleep_s(0.2)) {
+		ssize_t w = send(fds[1], data + sent, LEN - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t r = recv(fds[1], back + got, SMALL < LEN - got ? SMALL : LEN - got, MSG_DONTWAIT);
+
+		sent += w > 0 ? (size_t)w : 0;
+		got += r > 0 ? (size_t)r : 0;
+	}
+	assert_true(sees_close(fds[0], 10));
+	assert_true(got < sent);	/* its output really was pending all along */
+	assert_memory_equal(back, data, got);
+	stream_and_verify(state, fds[1], data + got, LEN - got, sent - got, false, LEN);	/* the rest, exactly */
+	child_stats(&c);
+	assert_int_equal(child_stat(&c, "send_timeouts"), 1);
+	close_all(fds, 2);
+	expect_clean_stop(&c);
+}
+
+/*
+ * --max-pending 4K and a client that reads as fast as it can: each read of
+ * 10 000 pipelined GETs fills the cap many times over, so requests are held
+ * and answered in the same turn, and reading must go on after them (an
+ * edge-triggered backend gets no new edge for bytes already there).
+ */
+static void held_requests_then_reading_resumes(void **state)
+{
+	enum { N = 10000 };
+	static const char req[] = "GET / HTTP/1.1\r\n\r\n";
+	char *reqs = test_alloc(N * (sizeof(req) - 1)), one[512];
+	struct child c;
+	size_t len;
+	int fd;
+
+	assert_non_null(reqs);
+	for (size_t i = 0; i < N; i++)
+		memcpy(reqs + i * (sizeof(req) - 1), req, sizeof(req) - 1);
+	child_start(&c, backend_of(state), "--proto", "http", "--max-pending", "4K", NULL);
+	fd = tcp_connect(HOST, c.port);
+	assert_true(fd >= 0);
+	len = http_exchange(fd, req, false, one, sizeof(one));
+	assert_true(write_all(fd, reqs, N * (sizeof(req) - 1), 30));
+	expect_repeated(state, fd, one, len, N);
+	child_stats(&c);
+	assert_int_equal(child_stat(&c, "requests"), N + 1);
+	assert_true(child_stat(&c, "pending_max") <= 4096 + len);
+	close(fd);
+	expect_clean_stop(&c);
+}
+
+/* Send raw bytes on a new connection; true when the reply is a 400 followed by a close. */
+static bool answered_400(int port, const char *raw, size_t n)
+{
+	char buf[1024];
+	int fd = tcp_connect(HOST, port);
+	ssize_t got;
+
+	assert_true(fd >= 0);
+	assert_true(write_all(fd, raw, n, 10));
+	got = read_to_close(fd, buf, sizeof(buf) - 1, 10);
+	close(fd);
+	buf[got > 0 ? got : 0] = 0;
+	return strncmp(buf, "HTTP/1.1 400 ", 13) == 0;
+}
+
+/*
+ * HTTP details: HEAD gets the headers a GET would (its Content-Length
+ * included) and no body, so a pipelined HEAD, GET, HEAD stays framed;
+ * control characters or NUL in a header value are answered 400; empty
+ * lines before a request line are ignored (RFC 9112 2.2).
+ */
+static void http_head_and_field_checks(void **state)
+{
+	static const char ctl[] = "GET / HTTP/1.1\r\nX-A: a\x01b\r\n\r\n", nul[] = "GET / HTTP/1.1\r\nX-A: a\0b\r\n\r\n";
+	static const char del[] = "GET / HTTP/1.1\r\nX-A: a\x7f\r\n\r\n";
+	static const char hgh[] = "HEAD / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\nHEAD / HTTP/1.1\r\n\r\n";
+	char get[512], head[512], piped[1536], lead[512];
+	size_t get_len, head_len;
+	struct child c;
+	int fd;
+
+	child_start(&c, backend_of(state), "--proto", "http", NULL);
+	fd = tcp_connect(HOST, c.port);
+	assert_true(fd >= 0);
+	get_len = http_exchange(fd, "GET / HTTP/1.1\r\n\r\n", false, get, sizeof(get));
+	head_len = strstr(get, "\r\n\r\n") + 4 - get;
+	memcpy(head, get, head_len);
+	memcpy(piped, head, head_len);
+	memcpy(piped + head_len, get, get_len);
+	memcpy(piped + head_len + get_len, head, head_len);
+	assert_true(write_all(fd, hgh, sizeof(hgh) - 1, 10));
+	assert_true(read_exact(fd, lead, 2 * head_len + get_len, 10));
+	assert_memory_equal(lead, piped, 2 * head_len + get_len);
+	/* Nothing extra came: the next GET's reply is the next thing on the wire. */
+	assert_int_equal(http_exchange(fd, "\r\n\r\nGET / HTTP/1.1\r\n\r\n", false, lead, sizeof(lead)), get_len);
+	assert_memory_equal(lead, get, get_len);
+	close(fd);
+	assert_true(answered_400(c.port, ctl, sizeof(ctl) - 1));
+	assert_true(answered_400(c.port, nul, sizeof(nul) - 1));
+	assert_true(answered_400(c.port, del, sizeof(del) - 1));
+	child_stats(&c);
+	assert_int_equal(child_stat(&c, "requests"), 8);	/* 5 answered 200, 3 answered 400 */
+	expect_clean_stop(&c);
+}
+
 /* 200 clients send 1 MiB and close without reading: SIGPIPE is never fatal. */
 static void sigpipe_never_fatal(void **state)
 {
@@ -895,22 +1206,38 @@ static void sigterm_after_sigusr1_flood(void **state)
 }
 
 /*
- * SIGUSR1 every 2 ms into a server whose stdout nobody reads, until the pipe
- * is at least half full and has not grown over the last 10 signals: full.
- * Returns the bytes queued in it.
+ * One stats line's worth of work, synchronously: SIGUSR1, then two echo round
+ * trips on fd. The handler runs before the server next runs in user space,
+ * so it has set its flag before the first echo is served, and the loop turn
+ * that acts on it is over before the second echo comes back: no sleeps.
  */
-static int fill_stdout(struct child *c)
+static void stats_round(struct child *c, int fd)
 {
-	int cap = fcntl(c->out_fd, F_GETPIPE_SZ), queued = 0, last = -1, still = 0;
+	kill(c->pid, SIGUSR1);
+	assert_true(echo_once(fd, 10));
+	assert_true(echo_once(fd, 10));
+}
 
-	for (int i = 0; i < 3000 && (still < 10 || queued < cap / 2); i++) {
-		kill(c->pid, SIGUSR1);
-		sleep_s(0.002);
-		assert_int_equal(ioctl(c->out_fd, FIONREAD, &queued), 0);
-		still = queued == last ? still + 1 : 0;
-		last = queued;
+/*
+ * Fill the server's stdout pipe, which nobody reads, with stats lines until
+ * it will not take another. A write end of the same pipe, opened through
+ * /proc, says POLLOUT exactly when the server's emit() would write: that is
+ * the test, not how long the pipe has been still.
+ */
+static void fill_stdout(struct child *c, int fd)
+{
+	char path[64];
+	int w;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd/1", (long)c->pid);
+	w = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(w >= 0);
+	for (int i = 0; fd_ready(w, POLLOUT, 0); i++) {
+		if (i == 5000)
+			fail_msg("the stdout pipe still takes lines after 5000 stats lines");
+		stats_round(c, fd);
 	}
-	return queued;
+	close(w);
 }
 
 /* Read and throw away whatever the child's stdout holds now. */
@@ -938,13 +1265,12 @@ static void stdout_full_never_blocks(void **state)
 	fd = tcp_connect(HOST, c.port);
 	assert_true(fd >= 0);
 	assert_true(echo_once(fd, 10));
-	assert_true(fill_stdout(&c) > 0);
-	if (!echo_once(fd, 10))
-		fail_msg("%s: no echo within 10 s while the stdout pipe is full", backend_of(state));
+	fill_stdout(&c, fd);
+	stats_round(&c, fd);	/* this line cannot go in: dropped, and the echoes still come back */
 	drain_now(&c);
 	child_stats(&c);
 	assert_true(child_stat(&c, "log_dropped") >= 1);
-	fill_stdout(&c);
+	fill_stdout(&c, fd);
 	close(fd);
 	assert_int_equal(child_stop(&c, 30), 0);
 }
@@ -1148,7 +1474,10 @@ static void udp_drops_counted(void **state)
 	X(slowloris_header_deadline) X(max_conns_enforced) X(half_close_echoes_all) X(reset_mid_stream) \
 	X(sigpipe_never_fatal) X(eintr_storm) X(sigterm_after_sigusr1_flood) X(stdout_full_never_blocks) \
 	X(partial_writes_resume_exactly) X(no_fd_leak_at_nofile_64) X(graceful_shutdown) \
-	X(garbage_never_crashes) X(udp_echo_and_truncation) X(udp_drops_counted)
+	X(garbage_never_crashes) X(udp_echo_and_truncation) X(udp_drops_counted) \
+	X(reply_burst_within_max_pending) X(header_deadline_paused_with_output) \
+	X(memory_budget_closes_largest) X(send_timeout_closes_stalled_reader) X(http_head_and_field_checks) \
+	X(held_requests_then_reading_resumes)
 
 #define ENTRY(name) { #name, name },
 static const struct backend_test hazards[] = { HAZARDS(ENTRY) };

@@ -55,6 +55,8 @@ extern const struct proto_ops proto_http_ops;
 extern const struct proto_ops proto_sockperf_ops;
 extern const struct proto_ops proto_udp_ops;
 
+/* The registry, NULL-terminated: the one list of protocols (usage texts derive from it). */
+extern const struct proto_ops *const proto_all[];
 const struct proto_ops *proto_find(const char *name);
 const char *proto_names(void);
 

@@ -12,13 +12,14 @@
 
 #define PROG "muxserver"
 
+/* Backends and protocols come from their registries: adding one needs no edit here. */
 static void usage(FILE *out)
 {
 	fprintf(out,
 "usage: muxserver [options]\n"
-"TCP echo server on a pluggable multiplexer backend.\n"
+"A server (echo, HTTP, sockperf or UDP) on a multiplexer backend chosen at run time.\n"
 "\n"
-"  -b, --backend NAME     select, poll, epoll, epoll-et (default epoll)\n"
+"  -b, --backend NAME     %s (default epoll)\n"
 "      --list-backends    print each backend, OK or FAILED on this host, and a summary;\n"
 "                         exit 1 if any failed\n"
 "  -H, --host ADDR        numeric IPv4/IPv6 address to listen on (default 127.0.0.1)\n"
@@ -42,9 +43,7 @@ static void usage(FILE *out)
 "      --sndbuf SIZE      SO_SNDBUF of accepted sockets (default: kernel's)\n"
 "      --rcvbuf SIZE      SO_RCVBUF of accepted sockets and of the udp socket (default: kernel's)\n"
 "      --backlog N        listen(2) backlog (default 4096)\n"
-"      --proto NAME       echo (default), http (a minimal HTTP/1.1 responder for wrk and ab)\n"
-"                         sockperf (sockperf's TCP framing, for sockperf ping-pong/under-load)\n"
-"                         or udp (datagram echo with recvfrom/sendto)\n"
+"      --proto NAME       the protocol served (default echo), one of the list below\n"
 "      --dgram-size SIZE  udp: receive buffer (default 64K); longer datagrams are counted, not echoed\n"
 "      --body-size SIZE   http: bytes of response body (default 13: 'Hello, World!')\n"
 "      --upper            echo upper-cased\n"
@@ -52,7 +51,11 @@ static void usage(FILE *out)
 "  -h, --help             this text\n"
 "\n"
 "Signals: SIGUSR1 prints a 'stats ...' line; SIGINT/SIGTERM stop accepting and\n"
-"wait for clients (a second signal stops at once); the 'summary ...' line is printed on exit.\n");
+"wait for clients (a second signal stops at once); the 'summary ...' line is printed on exit.\n"
+"\n"
+"Protocols:\n", mux_names());
+	for (size_t i = 0; proto_all[i]; i++)
+		fprintf(out, "  %-9s %s\n", proto_all[i]->name, proto_all[i]->summary);
 }
 
 /* Lists every backend; returns how many failed, so that a script can trust the exit status. */

@@ -1,10 +1,12 @@
 /*
- * server.c - the echo server's event loop. Uses only include/mux.h: the one
+ * server.c - the server's event loop, whatever the protocol (include/proto.h)
+ * and the backend. Uses only include/mux.h: the one
  * backend property it reads is edge_triggered, which decides whether a
  * wake-up is drained until EAGAIN.
  */
 #include "server.h"
 #include "cli.h"
+#include "clock.h"
 #include "proto.h"
 
 #include <arpa/inet.h>
@@ -103,13 +105,6 @@ static volatile sig_atomic_t signal_pipe_fd = -1;
 static volatile sig_atomic_t stop_signals;  /* SIGINT/SIGTERM seen, counted up to 2 */
 static volatile sig_atomic_t stats_wanted;  /* SIGUSR1 seen since the last stats line */
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void on_signal(int signo)
 {
@@ -599,7 +594,7 @@ static bool shed_one(struct server *s)
 	}
 	if (s->spare_fd == -1 && s->accept_paused_until == 0) {
 		s->mux->ops->del(s->mux, s->listen_fd);
-		s->accept_paused_until = now_s() + ACCEPT_PAUSE_MS / 1000.0;
+		s->accept_paused_until = mono_s() + ACCEPT_PAUSE_MS / 1000.0;
 	}
 	return fd != -1;
 }
@@ -666,12 +661,16 @@ static void serve_datagrams(struct server *s)
 
 static void resume_accepting(struct server *s)
 {
-	if (s->accept_paused_until == 0 || now_s() < s->accept_paused_until)
+	if (s->accept_paused_until == 0 || mono_s() < s->accept_paused_until)
 		return;
 	s->accept_paused_until = 0;
 	if (s->spare_fd == -1)
 		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	s->mux->ops->add(s->mux, s->listen_fd, MUX_IN);
+	/* Never silent: a listener that cannot be re-armed would never accept again. */
+	if (s->mux->ops->add(s->mux, s->listen_fd, MUX_IN) < 0) {
+		log_line(s, "cannot watch the listener again; retrying shortly");
+		s->accept_paused_until = mono_s() + ACCEPT_PAUSE_MS / 1000.0;
+	}
 }
 
 /*
@@ -736,8 +735,8 @@ static void begin_stop(struct server *s)
 		s->mux->ops->del(s->mux, s->listen_fd);
 	close(s->listen_fd);
 	s->listen_fd = -1;
-	if (s->deadline == 0 || now_s() + s->cfg->grace_s < s->deadline)
-		s->deadline = now_s() + s->cfg->grace_s;
+	if (s->deadline == 0 || mono_s() + s->cfg->grace_s < s->deadline)
+		s->deadline = mono_s() + s->cfg->grace_s;
 }
 
 /*
@@ -889,7 +888,7 @@ static int wait_timeout_ms(const struct server *s)
 		until = s->accept_paused_until;
 	if (until == 0)
 		return -1;
-	now = now_s();
+	now = mono_s();
 	return until <= now ? 0 : (int)((until - now) * 1000) + 1;
 }
 
@@ -921,13 +920,13 @@ static int run_loop(struct server *s)
 				s->mux->ops->name, strerror(-n));
 			return 1;
 		}
-		s->now = now_s();
+		s->now = mono_s();
 		dispatch(s, ev, n);
 		serve_ready_list(s);
 		enforce_budget(s);
 		sweep_timeouts(s);
 		resume_accepting(s);
-		if (s->deadline && now_s() >= s->deadline)
+		if (s->deadline && mono_s() >= s->deadline)
 			break;
 		if (s->stopping && s->open_conns == 0)
 			break;
@@ -1072,14 +1071,14 @@ int server_run(const struct server_config *cfg)
 		printf("port=%d host=%s backend=%s proto=%s pid=%ld\n", bound_port(s->listen_fd),
 		       cfg->host, cfg->backend->name, cfg->proto->name, (long)getpid());
 		fflush(stdout);
-		started = s->now = now_s();
+		started = s->now = mono_s();
 		if (sweep_interval(cfg) > 0)
 			s->next_sweep = started + sweep_interval(cfg);
 		if (cfg->duration_s > 0)
 			s->deadline = started + cfg->duration_s;
 		rc = run_loop(s);
 		if (!cfg->quiet) {
-			emit(s, STDOUT_FILENO, "muxserver: stopped after %.2f s\n", now_s() - started);
+			emit(s, STDOUT_FILENO, "muxserver: stopped after %.2f s\n", mono_s() - started);
 			print_stats(s, "summary");
 		}
 	}

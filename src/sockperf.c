@@ -1,20 +1,13 @@
 /*
- * sockperf.c - sockperf's TCP wire format, so the sockperf client can drive
- * any backend. Each message starts with a 14-byte big-endian header:
- * u64 sequence number, u16 flags, u32 length of the whole message (header
- * included), as seen on the wire from sockperf 3.7. Only messages flagged
- * PONG_REQUEST are answered: the same bytes with the CLIENT flag cleared.
- * TCP may split or coalesce messages; a partial one waits for more bytes.
+ * sockperf.c - sockperf's TCP wire format (include/sockperf_wire.h), so the
+ * sockperf client can drive any backend. Only messages flagged PONG_REQUEST
+ * are answered: the same bytes with the CLIENT flag cleared. TCP may split
+ * or coalesce messages; a partial one waits for more bytes.
  */
 #include "proto.h"
+#include "sockperf_wire.h"
 
 #include <stdint.h>
-
-#define HEADER 14
-#define FLAG_CLIENT 0x1
-#define FLAG_PONG_REQUEST 0x2
-/* sockperf's largest message; anything longer is not sockperf talking. */
-#define MAX_MESSAGE (1 << 20)
 
 static uint32_t be32(const unsigned char *p)
 {
@@ -28,16 +21,18 @@ static long sockperf_input(void *state, char *in, size_t n, struct proto_out *ou
 
 	(void)state;
 	(void)cfg;
-	while (n - used >= HEADER && proto_room(out)) {
+	while (n - used >= SOCKPERF_HEADER && proto_room(out)) {
 		unsigned char *msg = (unsigned char *)in + used;
-		uint32_t len = be32(msg + 10);
+		uint32_t len = be32(msg + SOCKPERF_OFF_LEN);
+		/* The flags are a big-endian u16: both flags live in its low byte. */
+		unsigned char *flags = msg + SOCKPERF_OFF_FLAGS + 1;
 
-		if (len < HEADER || len > MAX_MESSAGE)
+		if (len < SOCKPERF_HEADER || len > SOCKPERF_MAX_MESSAGE)
 			return -1;	/* garbage: no way to find the next message */
 		if (n - used < len)
 			break;
-		if (msg[9] & FLAG_PONG_REQUEST) {
-			msg[9] &= (unsigned char)~FLAG_CLIENT;
+		if (*flags & SOCKPERF_FLAG_PONG_REQUEST) {
+			*flags &= (unsigned char)~SOCKPERF_FLAG_CLIENT;
 			proto_emit(out, (char *)msg, len);
 		}
 		used += len;

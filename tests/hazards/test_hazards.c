@@ -1428,7 +1428,7 @@ static void garbage_never_crashes(void **state)
 /*
  * udp with a tiny receive buffer, stopped (SIGSTOP) while 10 000 datagrams
  * arrive: after SIGCONT, what it echoed plus what the kernel dropped
- * (rcv_drops, SO_RXQ_OVFL) is exactly what was sent.
+ * (rcv_drops, the socket's SO_MEMINFO drop count) is exactly what was sent.
  */
 static void udp_drops_counted(void **state)
 {

@@ -13,22 +13,15 @@
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-out=${1:-results/callgrind-$(date -u +%Y%m%dT%H%M%SZ)}
+out=${1:-results/callgrind-$(stamp)}
 bench/need.sh cmd:valgrind:valgrind cmd:wrk:wrk cmd:nginx:nginx-light cmd:sockperf:sockperf
 make -s build/muxserver build/muxdispatch
 mkdir -p "$out"
 bench_prologue
-cg="valgrind --tool=callgrind --callgrind-out-file"
+cg="valgrind --tool=callgrind"
 
 total_ir() { # a callgrind output file: its program total
 	callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(/,/, "", $1); print $1; exit }'
-}
-
-# Stop a server under valgrind and wait until callgrind has written its file.
-stop() {
-	kill -INT "$spid" 2>/dev/null || true
-	wait "$spid" 2>/dev/null || true
-	spid=""
 }
 
 report() { # label instructions units unit-name
@@ -42,42 +35,38 @@ echo
 echo "http: wrk -t1 -c16 -d5 against each server under callgrind"
 port=$(free_port)
 nginx_conf "$tmp/nginx" "$port" "master_process off;"	# one process: the one callgrind watches
-taskset -c 0 $cg="$tmp/cg.nginx" nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" 2>/dev/null &
-spid=$!
-sleep 3
+# shellcheck disable=SC2086
+start_server "$tmp/nginx.out" --sleep 3 $cg --callgrind-out-file="$tmp/cg.nginx" nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf"
 req=$(taskset -c $cpu_client wrk -t1 -c16 -d5 "http://127.0.0.1:$port/" | awk '/requests in/ { print $1 }')
-stop
+bench_stop INT	# callgrind writes its file when the server ends
 report nginx "$(total_ir "$tmp/cg.nginx")" "$req" request
-taskset -c 0 $cg="$tmp/cg.mux" build/muxserver --proto http --port 0 -q > "$tmp/mux.out" 2>/dev/null &
-spid=$!
-port=$(wait_port "$tmp/mux.out" $spid)
+# shellcheck disable=SC2086
+start_server "$tmp/mux.out" $cg --callgrind-out-file="$tmp/cg.mux" build/muxserver --proto http --port 0 -q
 req=$(taskset -c $cpu_client wrk -t1 -c16 -d5 "http://127.0.0.1:$port/" | awk '/requests in/ { print $1 }')
-stop
+bench_stop INT
 report "muxserver epoll" "$(total_ir "$tmp/cg.mux")" "$req" request
 
 echo
 echo "sockperf: sockperf ping-pong --tcp -m 64 -t 3 against each server under callgrind"
 port=$(free_port)
 echo "T:127.0.0.1:$port" > "$tmp/feed"
-taskset -c 0 $cg="$tmp/cg.sps" sockperf server -f "$tmp/feed" -F e > /dev/null 2>&1 &
-spid=$!
-sleep 3
+# shellcheck disable=SC2086
+start_server "$tmp/sps.out" --sleep 3 $cg --callgrind-out-file="$tmp/cg.sps" sockperf server -f "$tmp/feed" -F e
 msgs=$(taskset -c $cpu_client sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -m 64 -t 3 2>&1 |
 	sed -n 's/.*Total Run.*ReceivedMessages=\([0-9]*\).*/\1/p')
-stop
+bench_stop INT
 report "sockperf server" "$(total_ir "$tmp/cg.sps")" "$msgs" message
-taskset -c 0 $cg="$tmp/cg.spm" build/muxserver --proto sockperf --port 0 -q > "$tmp/mux.out" 2>/dev/null &
-spid=$!
-port=$(wait_port "$tmp/mux.out" $spid)
+# shellcheck disable=SC2086
+start_server "$tmp/mux.out" $cg --callgrind-out-file="$tmp/cg.spm" build/muxserver --proto sockperf --port 0 -q
 msgs=$(taskset -c $cpu_client sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -m 64 -t 3 2>&1 |
 	sed -n 's/.*Total Run.*ReceivedMessages=\([0-9]*\).*/\1/p')
-stop
+bench_stop INT
 report "muxserver epoll" "$(total_ir "$tmp/cg.spm")" "$msgs" message
 
 echo
 echo "dispatch: muxdispatch --fds 1000 --writes 20000 --repeat 1 --source eventfd, the timed loop"
 for b in $(build/muxdispatch --list | awk '$3 == "epoll" { print $1 }'); do
-	$cg="$tmp/cgd.$b.%p" build/muxdispatch --backend "$b" --fds 1000 --writes 20000 --repeat 1 \
+	$cg --callgrind-out-file="$tmp/cgd.$b.%p" build/muxdispatch --backend "$b" --fds 1000 --writes 20000 --repeat 1 \
 		--source eventfd > "$tmp/d.txt" 2>/dev/null
 	loop=$(for f in "$tmp"/cgd."$b".*; do
 		callgrind_annotate --inclusive=yes --threshold=100 "$f" 2>/dev/null |

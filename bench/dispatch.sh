@@ -11,7 +11,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-out=${1:-results/dispatch-$(date -u +%Y%m%dT%H%M%SZ)}
+out=${1:-results/dispatch-$(stamp)}
 fds=${FDS:-100,300,1000,3000,10000}
 reps=${REPS:-5}
 kreps=${KREPS:-1}

@@ -1,13 +1,112 @@
-# lib.sh - helpers sourced by the bench scripts (POSIX sh).
+# lib.sh - helpers sourced by the bench scripts (POSIX sh). Helper-private
+# variables start with an underscore: sh has no locals.
+
+# --- Processes -----------------------------------------------------------
+
+# bench_alive PID...: whether any of them still runs (a zombie does not: a
+# dead child stays "alive" to kill -0 until its parent waits for it, and
+# inside $(...) the parent is blocked on us).
+bench_alive() {
+	for _p in "$@"; do
+		_s=$(sed -n 's/.*) \([A-Za-z]\).*/\1/p' "/proc/$_p/stat" 2>/dev/null) || continue
+		case $_s in '' | Z | X) ;; *) return 0 ;; esac
+	done
+	return 1
+}
+
+# bench_kill PID...: end these processes and their children (a wrapper's
+# server, nginx's worker): SIGTERM, up to 2 s to go, then SIGKILL; reap ours.
+bench_kill() {
+	[ $# -gt 0 ] || return 0
+	_all="$*"
+	for _p in "$@"; do _all="$_all $(pgrep -P "$_p" 2>/dev/null | tr '\n' ' ')"; done
+	# shellcheck disable=SC2086
+	kill $_all 2>/dev/null || true
+	_n=0
+	# shellcheck disable=SC2086
+	while [ $_n -lt 20 ] && bench_alive $_all; do sleep 0.1; _n=$((_n + 1)); done
+	for _p in $_all; do ! bench_alive "$_p" || kill -9 "$_p" 2>/dev/null || true; done
+	for _p in "$@"; do wait "$_p" 2>/dev/null || true; done
+}
+
+# bench_prologue: $tmp (a scratch directory), $spid (the pids to stop at the
+# end: every server or background child, added as it starts - start_server
+# does - and cleared once waited for), $cpu_server (0) and $cpu_client (1, or
+# 0 on a single-core machine, where pinning apart is impossible). At exit,
+# and on SIGINT or SIGTERM (then exit 130 or 143), bench_cleanup runs once.
+# dash runs no EXIT trap on a signal, hence the three traps.
+bench_prologue() {
+	tmp=$(mktemp -d)
+	spid=""
+	cpu_server=0
+	# shellcheck disable=SC2034 # used by the scripts
+	cpu_client=$(($(nproc) >= 2 ? 1 : 0))
+	trap bench_cleanup EXIT
+	trap 'bench_cleanup; exit 130' INT
+	trap 'bench_cleanup; exit 143' TERM
+}
+
+# bench_cleanup: kill what $spid holds and remove $tmp; once (it disarms the
+# traps first, so "exit 130" after it does not run it again, and a second
+# Ctrl-C cannot cut it short).
+bench_cleanup() {
+	trap '' INT TERM
+	trap - EXIT
+	# shellcheck disable=SC2086
+	bench_kill $spid
+	spid=""
+	rm -rf "$tmp"
+}
+
+# start_server OUT [--sleep S] CMD...: CMD (a server, possibly behind a
+# wrapper such as strace or valgrind) in the background on core $cpu_server,
+# stdout to OUT, stderr to OUT.err, its pid added to $spid. Then it waits for
+# muxserver's "port=N" line and sets $port; or, with --sleep (servers that do
+# not print their port: nginx, sockperf), gives it S seconds. A server that
+# dies before it is up ends the script with its output.
+start_server() {
+	_out=$1; shift
+	_sleep=""
+	[ "$1" != --sleep ] || { _sleep=$2; shift 2; }
+	taskset -c "$cpu_server" "$@" > "$_out" 2> "$_out.err" &
+	_pid=$!
+	spid="${spid:+$spid }$_pid"
+	if [ -z "$_sleep" ]; then
+		# shellcheck disable=SC2034 # used by the scripts
+		port=$(wait_port "$_out" "$_pid") || { cat "$_out.err" >&2; exit 1; }
+	else
+		sleep "$_sleep"
+		bench_alive "$_pid" || { echo "$1 exited at start:" >&2; cat "$_out" "$_out.err" >&2; exit 1; }
+	fi
+}
+
+# bench_wait: wait for the processes in $spid to end by themselves, then
+# clear it; fails if one of them failed.
+bench_wait() {
+	_rc=0
+	for _p in $spid; do wait "$_p" || _rc=$?; done
+	spid=""
+	return $_rc
+}
+
+# bench_stop [SIGNAL]: send SIGNAL (default TERM) to the processes in $spid,
+# wait for them (their exit status does not matter) and clear it.
+bench_stop() {
+	# shellcheck disable=SC2086
+	[ -z "$spid" ] || kill -s "${1:-TERM}" $spid 2>/dev/null || true
+	bench_wait || true
+}
 
 # wait_port FILE PID: wait for muxserver's "port=N" first line in FILE and
 # print N. If PID dies first, print its output and fail instead of waiting
-# forever.
+# forever. FILE may not exist yet: the background child opens it.
 wait_port() {
 	while :; do
-		p=$(sed -n 's/^port=\([0-9]*\).*/\1/p' "$1")
-		[ -z "$p" ] || { echo "$p"; return 0; }
-		kill -0 "$2" 2>/dev/null || { echo "muxserver (pid $2) exited before listening:" >&2; cat "$1" >&2; return 1; }
+		_up=""
+		! bench_alive "$2" || _up=1	# before the read: a server that printed and quit is not a failure
+		_port=$(sed -n 's/^port=\([0-9]*\).*/\1/p' "$1" 2>/dev/null) || _port=""
+		[ -z "$_port" ] || { echo "$_port"; return 0; }
+		[ -n "$_up" ] || { echo "muxserver (pid $2) exited before listening:" >&2; cat "$1" >&2; return 1; }
 		sleep 0.05
 	done
 }
@@ -18,15 +117,9 @@ free_port() {
 	build/muxserver --port 0 --duration 0.01 --quiet | sed -n 's/^port=\([0-9]*\).*/\1/p'
 }
 
-# bench_prologue: $tmp (a scratch directory removed at exit), $spid (a server
-# to kill at exit once set) and $cpu_client (the client's core: 1, or 0 on a
-# single-core machine, where pinning apart is impossible).
-bench_prologue() {
-	tmp=$(mktemp -d)
-	spid=""
-	trap '[ -z "$spid" ] || kill $spid 2>/dev/null; rm -rf "$tmp"' EXIT
-	cpu_client=1
-	[ "$(nproc)" -ge 2 ] || cpu_client=0
+# stamp: the UTC time for the name of a results directory.
+stamp() {
+	date -u +%Y%m%dT%H%M%SZ
 }
 
 # nginx_conf DIR PORT [DIRECTIVE] - DIR/nginx.conf for the peer we measure:

@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-out=${1:-results/peers-$(date -u +%Y%m%dT%H%M%SZ)}
+out=${1:-results/peers-$(stamp)}
 reps=${REPS:-3}
 secs=${SECS:-5}
 bench/need.sh cmd:sockperf:sockperf
@@ -22,17 +22,13 @@ for rep in $(seq 1 "$reps"); do
 			if [ $server = sockperf ]; then
 				port=$(free_port)
 				echo "T:127.0.0.1:$port" > "$tmp/feed"
-				taskset -c 0 sockperf server -f "$tmp/feed" -F "$(echo $b | cut -c1)" > "$tmp/server.log" 2>&1 &
-				spid=$!
-				sleep 0.5
+				start_server "$tmp/server.log" --sleep 0.5 sockperf server -f "$tmp/feed" -F "$(echo "$b" | cut -c1)"
 			else
-				taskset -c 0 build/muxserver --backend $b --proto sockperf --port 0 -q > "$tmp/server.log" &
-				spid=$!
-				port=$(wait_port "$tmp/server.log" $spid)
+				start_server "$tmp/server.log" build/muxserver --backend "$b" --proto sockperf --port 0 -q
 			fi
 			taskset -c $cpu_client sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -t "$secs" -m 64 \
 				> "$tmp/client.log" 2>&1
-			kill $spid; wait $spid 2>/dev/null || true; spid=""
+			bench_stop
 			awk -v s=$server -v b=$b -v rep=$rep '
 				/Summary: Latency is/ { avg = $(NF - 1) }
 				/percentile 50.000/ { p50 = $NF }

@@ -11,7 +11,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-out=${1:-results/peers-$(date -u +%Y%m%dT%H%M%SZ)}
+out=${1:-results/peers-$(stamp)}
 reps=${REPS:-3}
 secs=${SECS:-5}
 bench/need.sh cmd:wrk:wrk cmd:nginx:nginx-light
@@ -34,28 +34,20 @@ cpu_used() {
 start_nginx() {
 	port=$(free_port)
 	nginx_conf "$tmp/nginx" "$port"
-	taskset -c 0 nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" &
-	spid=$!
-	sleep 0.5
-}
-
-start_mux() {
-	taskset -c 0 build/muxserver --backend "$1" --proto http --port 0 -q > "$tmp/mux.out" &
-	spid=$!
-	port=$(wait_port "$tmp/mux.out" $spid)
+	start_server "$tmp/nginx.out" --sleep 0.5 nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf"
 }
 
 echo "server,rep,rps,p50_us,p99_us,server_cpu_us_per_req,errors,client_cpu_us_per_req,server_user_us_per_req,server_sys_us_per_req" > "$out/peers.csv"
 for rep in $(seq 1 "$reps"); do
 	for server in nginx select poll epoll epoll-et nginx-muxload; do
-		case $server in nginx*) start_nginx ;; *) start_mux $server ;; esac
+		case $server in nginx*) start_nginx ;; *) start_server "$tmp/mux.out" build/muxserver --backend "$server" --proto http --port 0 -q ;; esac
 		cpu0=$(cpu_s $spid)
 		if [ $server = nginx-muxload ]; then
 			/usr/bin/time -f '%U %S' -o "$tmp/client.cpu" taskset -c $cpu_client build/muxload \
 				--proto http --port "$port" --connections 64 --duration "$secs" --warmup 0 --json \
 				> "$tmp/load.json" 2>/dev/null || true
 			cpu1=$(cpu_s $spid)
-			kill $spid; wait $spid 2>/dev/null || true; spid=""
+			bench_stop
 			sed 's/.*"duration_s":[0-9.]*,"requests":\([0-9]*\),"errors":\([0-9]*\).*"throughput_rps":\([0-9.]*\).*"latency_us":{[^}]*"p50":\([0-9]*\),[^}]*"p99":\([0-9]*\).*/\1 \2 \3 \4 \5/' "$tmp/load.json" |
 				awk -v rep=$rep -v used="$(cpu_used "$cpu0" "$cpu1")" -v cc="$(cat "$tmp/client.cpu")" '{
 					split(cc, u, " "); split(used, d, " ")
@@ -67,7 +59,7 @@ for rep in $(seq 1 "$reps"); do
 		/usr/bin/time -f '%U %S' -o "$tmp/client.cpu" \
 			taskset -c $cpu_client wrk -t1 -c64 -d"$secs" --latency "http://127.0.0.1:$port/" > "$tmp/wrk.txt"
 		cpu1=$(cpu_s $spid)
-		kill $spid; wait $spid 2>/dev/null || true; spid=""
+		bench_stop
 		awk -v s=$server -v rep=$rep -v used="$(cpu_used "$cpu0" "$cpu1")" -v cc="$(cat "$tmp/client.cpu")" '
 			function us(v) { return v ~ /us$/ ? v + 0 : v ~ /ms$/ ? v * 1000 : v * 1e6 }
 			/ requests in / { req = $1 }

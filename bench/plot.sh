@@ -3,9 +3,10 @@
 # requests/s, p99 latency and server CPU per request against idle connections,
 # one line per backend, one panel per active-connection count. PNG and SVG.
 set -eu
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 dir=$1
-data=$(mktemp -d)
-trap 'rm -rf "$data"' EXIT
+bench_prologue
 backends=$(awk -F, 'NR > 1 && !seen[$1]++ { printf "%s ", $1 }' "$dir/medians.csv")
 actives=$(awk -F, 'NR > 1 && $4 == 64 && $5 == 0 && !seen[$2]++ { printf "%s ", $2 }' "$dir/medians.csv")
 idles=$(awk -F, 'NR > 1 && $4 == 64 && $5 == 0 { print $3 }' "$dir/medians.csv" | sort -n | uniq | tr '\n' ' ')
@@ -15,7 +16,7 @@ for b in $backends; do for a in $actives; do
 	awk -F, -v b="$b" -v a="$a" -v idles="$idles" '
 		BEGIN { n = split(idles, list, " "); for (i = 1; i <= n; i++) pos[list[i]] = i - 1 }
 		NR > 1 && $1 == b && $2 == a && $4 == 64 && $5 == 0 { print pos[$3], $3, $7, $11, $12 }' \
-		"$dir/medians.csv" | sort -n > "$data/$b-a$a.dat"
+		"$dir/medians.csv" | sort -n > "$tmp/$b-a$a.dat"
 done; done
 
 figure() { # name ylabel column logscale title key-position
@@ -37,7 +38,7 @@ figure() { # name ylabel column logscale title key-position
 				printf 'plot '
 				sep=""
 				for b in $backends; do
-					printf "%s'%s/%s-a%s.dat' using 1:%d with linespoints lw 2 title '%s'" "$sep" "$data" "$b" "$a" "$3" "$b"
+					printf "%s'%s/%s-a%s.dat' using 1:%d with linespoints lw 2 title '%s'" "$sep" "$tmp" "$b" "$a" "$3" "$b"
 					sep=", "
 				done
 				echo

@@ -37,22 +37,16 @@ done
 reps=${REPS:-$reps}
 secs=${SECS:-$secs}
 host=$(hostname 2>/dev/null || cat /etc/hostname)
-[ -n "$out" ] || out="results/$(date -u +%Y%m%dT%H%M%SZ)-$host"
+[ -n "$out" ] || out="results/$(stamp)-$host"
 mkdir -p "$out"
 
+bench_prologue
 cores=$(nproc)
-cpu_server=0; cpu_client=1
-[ "$cores" -ge 2 ] || cpu_client=0
 kernel=$(uname -r)
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr ',' ' ')
 [ -n "$cpu" ] || cpu=$(uname -m)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit-dirty"
-
-tmp=$(mktemp -d)
-spid=""
-cleanup() { [ -z "$spid" ] || kill -9 "$spid" 2>/dev/null || true; rm -rf "$tmp"; }
-trap cleanup EXIT INT TERM
 
 csv="$out/bench.csv"
 echo "backend,proto,active,idle,size,rate,rep,rps,p50_us,p99_us,p999_us,server_cpu_us_per_req,syscalls_per_req,waits_per_req,scanned_per_wait,events_per_wait,errors,client_saturated,kernel,cpu,cores,commit" > "$csv"
@@ -67,18 +61,6 @@ snapshot() {
 field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 json() { sed -n "s/.*\"$1\":\([-0-9.a-z]*\).*/\1/p" "$tmp/load.json"; }
 json_in() { sed -n "s/.*\"$1\":{[^}]*\"$2\":\([-0-9.]*\).*/\1/p" "$tmp/load.json"; }
-
-start_server() {
-	taskset -c $cpu_server build/muxserver --backend "$1" --port 0 --quiet > "$tmp/server.out" 2> "$tmp/server.err" &
-	spid=$!
-	port=$(wait_port "$tmp/server.out" "$spid") || { echo "sweep.sh: muxserver failed: $(cat "$tmp/server.err")" >&2; exit 1; }
-}
-
-stop_server() {
-	kill -TERM "$spid"
-	wait "$spid" || true
-	spid=""
-}
 
 # One repetition: muxload, then the server's counter deltas; appends a CSV row.
 run_rep() { # backend active idle size rate rep
@@ -133,11 +115,11 @@ for s in $sizes; do for r in $rates; do for a in $actives; do for i in $idles; d
 	[ $cell -le 1 ] || eta=$(( (now - t0) * (ncells - cell + 1) / (cell - 1) ))
 	printf '[%d/%d] %-8s idle %-5d active %-3d size %-4d rate %-6s ETA %02d:%02d\n' \
 		$cell $ncells $b $i $a $s "$r" $((eta / 60)) $((eta % 60)) >&2
-	start_server $b
+	start_server "$tmp/server.out" build/muxserver --backend "$b" --port 0 --quiet
 	for rep in $(seq 1 $reps); do
 		run_rep $b $a $i $s $r $rep
 	done
-	stop_server
+	bench_stop
 done; done; done; done; done
 
 # Medians (and min, max) per cell, in the order of the sweep's keys.

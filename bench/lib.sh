@@ -1,6 +1,17 @@
 # lib.sh - helpers sourced by the bench scripts (POSIX sh). Helper-private
 # variables start with an underscore: sh has no locals.
 
+# --- Backends ------------------------------------------------------------
+
+# backends: the backends muxserver's registry reports OK on this host, one
+# name a line, in registry order. The registry (--list-backends) is the only
+# list of backends; no script names them. None OK (or no build/muxserver)
+# is an error.
+backends() {
+	build/muxserver --list-backends | awk '$2 == "OK" { print $1; n++ }
+		END { if (!n) print "bench: no backend OK in build/muxserver --list-backends" > "/dev/stderr"; exit !n }'
+}
+
 # --- Processes -----------------------------------------------------------
 
 # bench_alive PID...: whether any of them still runs (a zombie does not: a

@@ -39,7 +39,7 @@ start_nginx() {
 
 echo "server,rep,rps,p50_us,p99_us,server_cpu_us_per_req,errors,client_cpu_us_per_req,server_user_us_per_req,server_sys_us_per_req" > "$out/peers.csv"
 for rep in $(seq 1 "$reps"); do
-	for server in nginx select poll epoll epoll-et nginx-muxload; do
+	for server in nginx $(backends) nginx-muxload; do
 		case $server in nginx*) start_nginx ;; *) start_server "$tmp/mux.out" build/muxserver --backend "$server" --proto http --port 0 -q ;; esac
 		cpu0=$(cpu_s $spid)
 		if [ $server = nginx-muxload ]; then

@@ -12,8 +12,8 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 bench/need.sh cmd:strace:strace cmd:perf:linux-perf
 make -s build/muxserver build/muxload
-build/muxserver --list-backends | awk '{ print $1 }' | grep -qx "$backend" || {
-	echo "profile.sh: unknown backend '$backend' (valid: $(build/muxserver --list-backends | awk '{ printf "%s ", $1 }'))" >&2
+backends | grep -qx "$backend" || {
+	echo "profile.sh: unknown backend '$backend' (valid: $(backends | tr '\n' ' '))" >&2
 	exit 2
 }
 out=results/profile

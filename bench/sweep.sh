@@ -15,7 +15,6 @@ set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-backends="select poll epoll epoll-et"
 idles="0 100 1000 5000"
 actives="1 64"
 sizes="64"
@@ -41,6 +40,7 @@ host=$(hostname 2>/dev/null || cat /etc/hostname)
 mkdir -p "$out"
 
 bench_prologue
+backends=$(backends)
 cores=$(nproc)
 kernel=$(uname -r)
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr ',' ' ')

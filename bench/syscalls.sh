@@ -14,7 +14,7 @@ make -s build/muxserver build/pingpong
 bench_prologue
 {
 printf '%-9s %9s %9s %12s %8s %8s %8s %8s\n' backend requests syscalls syscalls/req read/req write/req wait/req ctl/req
-for b in select poll epoll epoll-et; do
+for b in $(backends); do
 	start_server "$tmp/$b.out" strace -c -f -o "$tmp/$b.strace" \
 		build/muxserver --backend "$b" --port 0 --duration $((secs + 1))
 	taskset -c $cpu_client build/pingpong "$port" 100 64 "$secs" > "$tmp/$b.client"

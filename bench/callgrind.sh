@@ -65,7 +65,7 @@ report "muxserver epoll" "$(total_ir "$tmp/cg.spm")" "$msgs" message
 
 echo
 echo "dispatch: muxdispatch --fds 1000 --writes 20000 --repeat 1 --source eventfd, the timed loop"
-for b in $(build/muxdispatch --list | awk '$3 == "epoll" { print $1 }'); do
+for b in $(build/muxdispatch --list | awk '{ name = $1; mechanism = $3 } mechanism == "epoll" { print name }'); do
 	$cg --callgrind-out-file="$tmp/cgd.$b.%p" build/muxdispatch --backend "$b" --fds 1000 --writes 20000 --repeat 1 \
 		--source eventfd > "$tmp/d.txt" 2>/dev/null
 	loop=$(for f in "$tmp"/cgd."$b".*; do

@@ -39,9 +39,10 @@ taskset -c $cpu_client build/muxdispatch --kerrisk --ops "$ops" --repeat "$kreps
 # plot MEDIANS OUTBASE SOURCE: log-log us per event vs fds, one line per backend, PNG and SVG.
 # One data file per backend: NaN-filtered rows would break gnuplot's lines.
 plot() {
-	backends=$(awk -F, 'NR > 1 && $15 == "ok" && !seen[$1]++ { printf "%s ", $1 }' "$1")
+	backends=$(awk -F, "$awk_csv"'col("status") == "ok" && !seen[col("backend")]++ { printf "%s ", col("backend") }' "$1")
 	for b in $backends; do
-		awk -F, -v b="$b" 'NR > 1 && $1 == b && $15 == "ok" { print $4, $8 }' "$1" | sort -n > "$tmp/$b.dat"
+		awk -F, -v b="$b" "$awk_csv"'col("backend") == b && col("status") == "ok" { print col("fds"), col("us_per_event_median") }' \
+			"$1" | sort -n > "$tmp/$b.dat"
 	done
 	for term in "pngcairo size 900,600 font ',10'" "svg size 900,600 font 'sans,11'"; do
 		ext=png; case $term in svg*) ext=svg ;; esac

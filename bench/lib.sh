@@ -133,6 +133,79 @@ stamp() {
 	date -u +%Y%m%dT%H%M%SZ
 }
 
+# --- Reading results -----------------------------------------------------
+
+# json_num FILE KEY: the value (a number, true, false or null) of "KEY" in
+# FILE, muxload's one-line --json output. Where KEY occurs twice, the last:
+# muxload writes its "params" object first, so "requests" and "duration_s"
+# are the results, not the parameters. Empty when KEY is missing.
+json_num() {
+	sed -n "s/.*\"$2\":\([-+.0-9A-Za-z]*\).*/\1/p" "$1"
+}
+
+# json_num_in FILE OBJECT KEY: the value of KEY inside the flat object
+# "OBJECT":{...} in FILE (latency_us p99, client_cpu saturated).
+json_num_in() {
+	sed -n "s/.*\"$2\":{[^}]*\"$3\":\([-+.0-9A-Za-z]*\).*/\1/p" "$1"
+}
+
+# field LINE KEY: the value of KEY=value in LINE, one of muxserver's
+# "stats ..." or "summary ..." lines.
+field() {
+	printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+# awk_csv: awk source to put before a program run with -F, on CSV files with
+# a header line. It reads each file's header (the program never sees it) and
+# gives col(NAME), the current row's field in the column NAME; a name that is
+# not in the header is an error, not an empty field.
+# Example: awk -F, "$awk_csv"'col("rps") > 0 { n++ } END { print n }' bench.csv
+awk_csv='
+FNR == 1 { for (_i = 1; _i <= NF; _i++) _colnum[$_i] = _i; next }
+function col(name) {
+	if (!(name in _colnum)) {
+		printf "awk: no column \"%s\" in %s\n", name, FILENAME > "/dev/stderr"
+		exit 2
+	}
+	return $_colnum[name]
+}
+'
+
+# csv_get FILE NAME [ROW]: the value in column NAME of data row ROW (default
+# 1, the first row after the header).
+csv_get() {
+	awk -F, -v name="$2" -v row="${3:-1}" "$awk_csv"'FNR == row + 1 { print col(name); exit }' "$1"
+}
+
+# csv_index FILE NAME: the position of the column NAME in FILE (for sort -k).
+csv_index() {
+	awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) { print i; exit }
+		printf "no column \"%s\" in %s\n", name, FILENAME > "/dev/stderr"; exit 2 }' "$1"
+}
+
+# awk_median: awk source with median(V, N), the median of V[1..N] (sorted in
+# place; for an even N the mean of the two middle values), and
+# median_of(A, K, N), the median of A[K, 1..N] (A untouched). An odd N gives
+# the value as written (9470.0 stays 9470.0).
+awk_median='
+function median(v, n,    i, j, t) {
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+	return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}
+function median_of(a, k, n,    i, v) {
+	for (i = 1; i <= n; i++) v[i] = a[k, i]
+	return median(v, n)
+}
+'
+
+# median: the median of the numbers on stdin, one a line (awk_median's).
+median() {
+	awk "$awk_median"'BEGIN { OFMT = "%.10g" } { v[++n] = $1 } END { if (n) print median(v, n) }'
+}
+
+# --- Outputs ---------------------------------------------------------------
+
 # nginx_conf DIR PORT [DIRECTIVE] - DIR/nginx.conf for the peer we measure:
 # one worker, no access log, `return 200` with muxserver's 13-byte body on
 # 127.0.0.1:PORT, plus an optional top-level DIRECTIVE.

@@ -41,13 +41,13 @@ for rep in $(seq 1 "$reps"); do
 		done
 	done
 done
-awk -F, 'NR > 1 { k = $1 "-" $2; n[k]++; a[k, n[k]] = $4; b[k, n[k]] = $5; c[k, n[k]] = $6; if (!seen[k]++) order[++m] = k }
-	function med(arr, k, cnt,    i, j, t, v) {
-		for (i = 1; i <= cnt; i++) v[i] = arr[k, i]
-		for (i = 2; i <= cnt; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
-		return v[int((cnt + 1) / 2)] }
+awk -F, "$awk_csv$awk_median"'
+	{ k = col("server") "-" col("backend"); i = ++n[k]
+		p50[k, i] = col("p50_us"); p99[k, i] = col("p99_us"); p999[k, i] = col("p999_us")
+		if (!seen[k]++) order[++m] = k }
 	END {
 		printf "%-20s %9s %9s %9s\n", "server-backend", "p50 us", "p99 us", "p99.9 us"
 		for (i = 1; i <= m; i++) { k = order[i]
-			printf "%-20s %9.3f %9.3f %9.3f\n", k, med(a, k, n[k]), med(b, k, n[k]), med(c, k, n[k]) }
+			printf "%-20s %9.3f %9.3f %9.3f\n", k, median_of(p50, k, n[k]), median_of(p99, k, n[k]),
+				median_of(p999, k, n[k]) }
 	}' "$out/sockperf.csv" | tee "$out/sockperf.txt"

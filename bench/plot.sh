@@ -7,16 +7,18 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 dir=$1
 bench_prologue
-backends=$(awk -F, 'NR > 1 && !seen[$1]++ { printf "%s ", $1 }' "$dir/medians.csv")
-actives=$(awk -F, 'NR > 1 && $4 == 64 && $5 == 0 && !seen[$2]++ { printf "%s ", $2 }' "$dir/medians.csv")
-idles=$(awk -F, 'NR > 1 && $4 == 64 && $5 == 0 { print $3 }' "$dir/medians.csv" | sort -n | uniq | tr '\n' ' ')
+m="$dir/medians.csv"
+backends=$(awk -F, "$awk_csv"'!seen[col("backend")]++ { printf "%s ", col("backend") }' "$m")
+actives=$(awk -F, "$awk_csv"'col("size") == 64 && col("rate") == 0 && !seen[col("active")]++ { printf "%s ", col("active") }' "$m")
+idles=$(awk -F, "$awk_csv"'col("size") == 64 && col("rate") == 0 { print col("idle") }' "$m" | sort -n | uniq | tr '\n' ' ')
 # Idle counts span 0..10000: plot them at evenly spaced positions (log-like), labelled.
 xtics=$(echo $idles | awk '{ for (i = 1; i <= NF; i++) printf "%s\"%s\" %d", (i > 1 ? ", " : ""), $i, i - 1 }')
 for b in $backends; do for a in $actives; do
-	awk -F, -v b="$b" -v a="$a" -v idles="$idles" '
+	awk -F, -v b="$b" -v a="$a" -v idles="$idles" "$awk_csv"'
 		BEGIN { n = split(idles, list, " "); for (i = 1; i <= n; i++) pos[list[i]] = i - 1 }
-		NR > 1 && $1 == b && $2 == a && $4 == 64 && $5 == 0 { print pos[$3], $3, $7, $11, $12 }' \
-		"$dir/medians.csv" | sort -n > "$tmp/$b-a$a.dat"
+		col("backend") == b && col("active") == a && col("size") == 64 && col("rate") == 0 {
+			print pos[col("idle")], col("idle"), col("rps_median"), col("p99_us"), col("server_cpu_us_per_req") }' \
+		"$m" | sort -n > "$tmp/$b-a$a.dat"
 done; done
 
 figure() { # name ylabel column logscale title key-position

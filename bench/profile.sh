@@ -27,7 +27,7 @@ run() {
 		--duration "$secs" --warmup 1 > "$tmp/load.txt" 2>&1 || true
 	bench_wait
 }
-requests() { sed -n 's/^summary .* requests=\([0-9]*\) .*/\1/p' "$tmp/server.out"; }
+requests() { field "$(grep '^summary ' "$tmp/server.out")" requests; }
 
 run strace -c -f -o "$tmp/strace.txt"
 strace_req=$(requests)

@@ -17,8 +17,8 @@ check() { # description, then a command that must succeed
 backends=$(backends)
 check "--list-backends has at least four backends OK" test "$(echo "$backends" | wc -w)" -ge 4
 for b in $backends; do
-	check "$b: a row with requests/s > 0" awk -F, -v b="$b" 'NR > 1 && $1 == b && $8 > 0 { ok = 1 } END { exit !ok }' "$tmp/bench.csv"
-	check "$b: no errors" awk -F, -v b="$b" 'NR > 1 && $1 == b && $17 != 0 { bad = 1 } END { exit bad }' "$tmp/bench.csv"
+	check "$b: a row with requests/s > 0" awk -F, -v b="$b" "$awk_csv"'col("backend") == b && col("rps") > 0 { ok = 1 } END { exit !ok }' "$tmp/bench.csv"
+	check "$b: no errors" awk -F, -v b="$b" "$awk_csv"'col("backend") == b && col("errors") != 0 { bad = 1 } END { exit bad }' "$tmp/bench.csv"
 	check "$b: in bench.json" grep -q "\"backend\":\"$b\"" "$tmp/bench.json"
 done
 for f in rps p99 cpu; do

@@ -37,17 +37,18 @@ while [ $(($(date +%s) - start)) -lt "$secs" ]; do
 	fds=$(ls "/proc/$server/fd" | wc -l)
 	kill -USR1 "$server"
 	sleep 0.2
-	open=$(grep '^stats ' "$tmp/server.out" | tail -1 | tr ' ' '\n' | awk -F= '$1 == "open" { print $2 }')
+	open=$(field "$(grep '^stats ' "$tmp/server.out" | tail -n 1)" open)
 	wait "$lpid" || true
 	spid=$server
-	req=$(sed 's/.*"requests":\([0-9]*\),"errors":\([0-9]*\).*/\1/' "$tmp/load.json")
-	err=$(sed 's/.*"requests":\([0-9]*\),"errors":\([0-9]*\).*/\2/' "$tmp/load.json")
+	req=$(json_num "$tmp/load.json" requests)
+	err=$(json_num "$tmp/load.json" errors)
 	[ -n "$req" ] && [ -n "$err" ] || { echo "soak.sh: muxload failed: $(cat "$tmp/load.err")" >&2; exit 1; }
 	errors=$((errors + err))
 	echo "$(($(date +%s) - start)),$rss,$fds,$open,$req,$err" | tee -a "$out/soak.csv"
 done
 bench_stop
-awk -F, -v secs="$secs" -v backend="$backend" -v conns="$conns" 'NR > 1 { n++; t[n] = $1; rss[n] = $2; fds[n] = $3 }
+awk -F, -v secs="$secs" -v backend="$backend" -v conns="$conns" "$awk_csv"'
+	{ n++; t[n] = col("t_s"); rss[n] = col("rss_kib"); fds[n] = col("fds") }
 	END {
 		last = t[n]
 		for (i = 1; i <= n; i++) {

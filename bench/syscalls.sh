@@ -19,7 +19,7 @@ for b in $(backends); do
 		build/muxserver --backend "$b" --port 0 --duration $((secs + 1))
 	taskset -c $cpu_client build/pingpong "$port" 100 64 "$secs" > "$tmp/$b.client"
 	bench_wait || true
-	req=$(sed -n 's/^summary .* requests=\([0-9]*\) .*/\1/p' "$tmp/$b.out")
+	req=$(field "$(grep '^summary ' "$tmp/$b.out")" requests)
 	awk -v b=$b -v req="$req" '
 		$NF ~ /^(read|write|sendto|recvfrom|select|pselect6|poll|ppoll|epoll_wait|epoll_pwait|epoll_ctl)$/ { n[$NF] = $4 }
 		$NF == "total" { total = $4 }

@@ -44,27 +44,22 @@ plot() {
 		awk -F, -v b="$b" "$awk_csv"'col("backend") == b && col("status") == "ok" { print col("fds"), col("us_per_event_median") }' \
 			"$1" | sort -n > "$tmp/$b.dat"
 	done
-	for term in "pngcairo size 900,600 font ',10'" "svg size 900,600 font 'sans,11'"; do
-		ext=png; case $term in svg*) ext=svg ;; esac
-		{
-			echo "set terminal $term"
-			echo "set output '$2.$ext'"
-			echo "set logscale xy"
-			echo "set xlabel 'registered fds ($3 sources)'"
-			echo "set ylabel 'microseconds per event (median of $reps)'"
-			echo "set title 'Dispatch cost: muxlab backends (solid) beside libevent (dashed) and libev (dotted)'"
-			echo "set grid"
-			echo "set key top left box opaque"
-			printf 'plot '
-			sep=""
-			for b in $backends; do
-				dt=1; case $b in libevent-*) dt=2 ;; libev-*) dt=3 ;; esac
-				printf "%s'%s/%s.dat' using 1:2 with linespoints lw 2 dt %d title '%s'" "$sep" "$tmp" "$b" $dt "$b"
-				sep=", "
-			done
-			echo
-		} | gnuplot
-	done
+	{
+		echo "set logscale xy"
+		echo "set xlabel 'registered fds ($3 sources)'"
+		echo "set ylabel 'microseconds per event (median of $reps)'"
+		echo "set title 'Dispatch cost: muxlab backends (solid) beside libevent (dashed) and libev (dotted)'"
+		echo "set grid"
+		echo "set key top left box opaque"
+		printf 'plot '
+		sep=""
+		for b in $backends; do
+			dt=1; case $b in libevent-*) dt=2 ;; libev-*) dt=3 ;; esac
+			printf "%s'%s/%s.dat' using 1:2 with linespoints lw 2 dt %d title '%s'" "$sep" "$tmp" "$b" $dt "$b"
+			sep=", "
+		done
+		echo
+	} | png_svg "$2" 900,600
 }
 plot "$out/dispatch-medians.csv" "$out/dispatch" $source
 

@@ -206,6 +206,19 @@ median() {
 
 # --- Outputs ---------------------------------------------------------------
 
+# png_svg BASE WIDTH,HEIGHT: the gnuplot script on stdin (without terminal
+# and output), run twice: BASE.png and BASE.svg.
+png_svg() {
+	_script=$(cat)
+	for _ext in png svg; do
+		case $_ext in
+		png) _term="pngcairo size $2 font ',10'" ;;
+		svg) _term="svg size $2 font 'sans,11'" ;;
+		esac
+		printf "set terminal %s\nset output '%s'\n%s\n" "$_term" "$1.$_ext" "$_script" | gnuplot
+	done
+}
+
 # nginx_conf DIR PORT [DIRECTIVE] - DIR/nginx.conf for the peer we measure:
 # one worker, no access log, `return 200` with muxserver's 13-byte body on
 # 127.0.0.1:PORT, plus an optional top-level DIRECTIVE.

@@ -22,32 +22,27 @@ for b in $backends; do for a in $actives; do
 done; done
 
 figure() { # name ylabel column logscale title key-position
-	for term in "pngcairo size 1200,460 font ',10'" "svg size 1200,460 font 'sans,11'"; do
-		ext=png; case $term in svg*) ext=svg ;; esac
-		{
-			echo "set terminal $term"
-			echo "set output '$dir/$1.$ext'"
-			echo "set multiplot layout 1,$(echo $actives | wc -w) title '$5'"
-			echo "set xtics ($xtics)"
-			echo "set xrange [-0.5:$(echo $idles | wc -w) - 0.5]"
-			echo "set xlabel 'idle connections'"
-			echo "set ylabel '$2'"
-			echo "set grid"
-			echo "set key $6 box opaque"
-			[ "$4" = log ] && echo "set logscale y" || echo "set yrange [0:*]"
-			for a in $actives; do
-				echo "set title '$a active connection(s)'"
-				printf 'plot '
-				sep=""
-				for b in $backends; do
-					printf "%s'%s/%s-a%s.dat' using 1:%d with linespoints lw 2 title '%s'" "$sep" "$tmp" "$b" "$a" "$3" "$b"
-					sep=", "
-				done
-				echo
+	{
+		echo "set multiplot layout 1,$(echo $actives | wc -w) title '$5'"
+		echo "set xtics ($xtics)"
+		echo "set xrange [-0.5:$(echo $idles | wc -w) - 0.5]"
+		echo "set xlabel 'idle connections'"
+		echo "set ylabel '$2'"
+		echo "set grid"
+		echo "set key $6 box opaque"
+		if [ "$4" = log ]; then echo "set logscale y"; else echo "set yrange [0:*]"; fi
+		for a in $actives; do
+			echo "set title '$a active connection(s)'"
+			printf 'plot '
+			sep=""
+			for b in $backends; do
+				printf "%s'%s/%s-a%s.dat' using 1:%d with linespoints lw 2 title '%s'" "$sep" "$tmp" "$b" "$a" "$3" "$b"
+				sep=", "
 			done
-			echo "unset multiplot"
-		} | gnuplot
-	done
+			echo
+		done
+		echo "unset multiplot"
+	} | png_svg "$dir/$1" 1200,460
 }
 figure rps "requests/s (median)" 3 lin "Throughput vs idle connections (64 B echo, closed loop)" "bottom left"
 figure p99 "p99 latency, us (median)" 4 log "p99 latency vs idle connections" "top left"

@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 make -s build/muxserver build/muxload build/pingpong
 bench_prologue
 start_server "$tmp/s" build/muxserver --port 0 -q
-cpu_of() { awk '{print $1 + $2}' "$1"; }
+# The client's CPU microseconds per request: user + system time in $tmp/t over REQUESTS.
+cpu_us_per_req() { awk -v req="$1" '{ printf "%.3f", ($1 + $2) * 1e6 / req }' "$tmp/t"; }
 {
 echo "client rep rps client_cpu_us_per_req busiest_thread_pct"
 for rep in $(seq 1 "$reps"); do
@@ -20,11 +21,11 @@ for rep in $(seq 1 "$reps"); do
 	rps=$(json_num "$tmp/j" throughput_rps)
 	req=$(json_num "$tmp/j" requests)
 	busy=$(json_num_in "$tmp/j" client_cpu busiest_thread_pct)
-	echo "muxload $rep $rps $(echo "$(cpu_of "$tmp/t") $req" | awk '{printf "%.3f", $1 * 1e6 / $2}') $busy"
+	echo "muxload $rep $rps $(cpu_us_per_req "$req") $busy"
 	/usr/bin/time -f '%U %S' -o "$tmp/t" taskset -c $cpu_client build/pingpong "$port" 100 64 "$secs" > "$tmp/p"
 	rps=$(field "$(cat "$tmp/p")" rps)
 	req=$(field "$(cat "$tmp/p")" requests)
-	echo "pingpong $rep $rps $(echo "$(cpu_of "$tmp/t") $req" | awk '{printf "%.3f", $1 * 1e6 / $2}') -"
+	echo "pingpong $rep $rps $(cpu_us_per_req "$req") -"
 done
 } > "$tmp/rows"
 cat "$tmp/rows"

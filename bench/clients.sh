@@ -9,29 +9,28 @@ secs=${1:-5}; reps=${2:-3}
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 make -s build/muxserver build/muxload build/pingpong
-tmp=$(mktemp -d)
-trap 'kill $spid 2>/dev/null; rm -rf "$tmp"' EXIT
-taskset -c 0 build/muxserver --port 0 -q > "$tmp/s" &
-spid=$!
-port=$(wait_port "$tmp/s" $spid)
-cpu_of() { awk '{print $1 + $2}' "$1"; }
+bench_prologue
+start_server "$tmp/s" build/muxserver --port 0 -q
+# The client's CPU microseconds per request: user + system time in $tmp/t over REQUESTS.
+cpu_us_per_req() { awk -v req="$1" '{ printf "%.3f", ($1 + $2) * 1e6 / req }' "$tmp/t"; }
+{
 echo "client rep rps client_cpu_us_per_req busiest_thread_pct"
 for rep in $(seq 1 "$reps"); do
-	/usr/bin/time -f '%U %S' -o "$tmp/t" taskset -c 1 build/muxload --port "$port" \
+	/usr/bin/time -f '%U %S' -o "$tmp/t" taskset -c $cpu_client build/muxload --port "$port" \
 		--connections 100 --duration "$secs" --warmup 0 --json > "$tmp/j" 2>/dev/null || true
-	rps=$(sed 's/.*"throughput_rps":\([0-9.]*\).*/\1/' "$tmp/j")
-	req=$(sed 's/.*"duration_s":[0-9.]*,"requests":\([0-9]*\).*/\1/' "$tmp/j")
-	busy=$(sed 's/.*"busiest_thread_pct":\([0-9.]*\).*/\1/' "$tmp/j")
-	echo "muxload $rep $rps $(echo "$(cpu_of "$tmp/t") $req" | awk '{printf "%.3f", $1 * 1e6 / $2}') $busy"
-	/usr/bin/time -f '%U %S' -o "$tmp/t" taskset -c 1 build/pingpong "$port" 100 64 "$secs" > "$tmp/p"
-	rps=$(sed 's/.*rps=\([0-9]*\).*/\1/' "$tmp/p")
-	req=$(sed 's/requests=\([0-9]*\).*/\1/' "$tmp/p")
-	echo "pingpong $rep $rps $(echo "$(cpu_of "$tmp/t") $req" | awk '{printf "%.3f", $1 * 1e6 / $2}') -"
-done > "$tmp/rows"
+	rps=$(json_num "$tmp/j" throughput_rps)
+	req=$(json_num "$tmp/j" requests)
+	busy=$(json_num_in "$tmp/j" client_cpu busiest_thread_pct)
+	echo "muxload $rep $rps $(cpu_us_per_req "$req") $busy"
+	/usr/bin/time -f '%U %S' -o "$tmp/t" taskset -c $cpu_client build/pingpong "$port" 100 64 "$secs" > "$tmp/p"
+	rps=$(field "$(cat "$tmp/p")" rps)
+	req=$(field "$(cat "$tmp/p")" requests)
+	echo "pingpong $rep $rps $(cpu_us_per_req "$req") -"
+done
+} > "$tmp/rows"
 cat "$tmp/rows"
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 for c in muxload pingpong; do
-	rps=$(awk -v c=$c '$1 == c { print $3 }' "$tmp/rows" | median)
-	cpu=$(awk -v c=$c '$1 == c { print $4 }' "$tmp/rows" | median)
+	rps=$(awk -v c=$c "$awk_csv"'col("client") == c { print col("rps") }' "$tmp/rows" | median)
+	cpu=$(awk -v c=$c "$awk_csv"'col("client") == c { print col("client_cpu_us_per_req") }' "$tmp/rows" | median)
 	echo "median $c: $rps requests/s, $cpu client CPU us/request"
 done

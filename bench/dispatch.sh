@@ -11,7 +11,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-out=${1:-results/dispatch-$(date -u +%Y%m%dT%H%M%SZ)}
+out=${1:-results/dispatch-$(stamp)}
 fds=${FDS:-100,300,1000,3000,10000}
 reps=${REPS:-5}
 kreps=${KREPS:-1}
@@ -39,31 +39,27 @@ taskset -c $cpu_client build/muxdispatch --kerrisk --ops "$ops" --repeat "$kreps
 # plot MEDIANS OUTBASE SOURCE: log-log us per event vs fds, one line per backend, PNG and SVG.
 # One data file per backend: NaN-filtered rows would break gnuplot's lines.
 plot() {
-	backends=$(awk -F, 'NR > 1 && $15 == "ok" && !seen[$1]++ { printf "%s ", $1 }' "$1")
+	backends=$(awk -F, "$awk_csv"'col("status") == "ok" && !seen[col("backend")]++ { printf "%s ", col("backend") }' "$1")
 	for b in $backends; do
-		awk -F, -v b="$b" 'NR > 1 && $1 == b && $15 == "ok" { print $4, $8 }' "$1" | sort -n > "$tmp/$b.dat"
+		awk -F, -v b="$b" "$awk_csv"'col("backend") == b && col("status") == "ok" { print col("fds"), col("us_per_event_median") }' \
+			"$1" | sort -n > "$tmp/$b.dat"
 	done
-	for term in "pngcairo size 900,600 font ',10'" "svg size 900,600 font 'sans,11'"; do
-		ext=png; case $term in svg*) ext=svg ;; esac
-		{
-			echo "set terminal $term"
-			echo "set output '$2.$ext'"
-			echo "set logscale xy"
-			echo "set xlabel 'registered fds ($3 sources)'"
-			echo "set ylabel 'microseconds per event (median of $reps)'"
-			echo "set title 'Dispatch cost: muxlab backends (solid) beside libevent (dashed) and libev (dotted)'"
-			echo "set grid"
-			echo "set key top left box opaque"
-			printf 'plot '
-			sep=""
-			for b in $backends; do
-				dt=1; case $b in libevent-*) dt=2 ;; libev-*) dt=3 ;; esac
-				printf "%s'%s/%s.dat' using 1:2 with linespoints lw 2 dt %d title '%s'" "$sep" "$tmp" "$b" $dt "$b"
-				sep=", "
-			done
-			echo
-		} | gnuplot
-	done
+	{
+		echo "set logscale xy"
+		echo "set xlabel 'registered fds ($3 sources)'"
+		echo "set ylabel 'microseconds per event (median of $reps)'"
+		echo "set title 'Dispatch cost: muxlab backends (solid) beside libevent (dashed) and libev (dotted)'"
+		echo "set grid"
+		echo "set key top left box opaque"
+		printf 'plot '
+		sep=""
+		for b in $backends; do
+			dt=1; case $b in libevent-*) dt=2 ;; libev-*) dt=3 ;; esac
+			printf "%s'%s/%s.dat' using 1:2 with linespoints lw 2 dt %d title '%s'" "$sep" "$tmp" "$b" $dt "$b"
+			sep=", "
+		done
+		echo
+	} | png_svg "$2" 900,600
 }
 plot "$out/dispatch-medians.csv" "$out/dispatch" $source
 

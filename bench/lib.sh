@@ -1,13 +1,123 @@
-# lib.sh - helpers sourced by the bench scripts (POSIX sh).
+# lib.sh - helpers sourced by the bench scripts (POSIX sh). Helper-private
+# variables start with an underscore: sh has no locals.
+
+# --- Backends ------------------------------------------------------------
+
+# backends: the backends muxserver's registry reports OK on this host, one
+# name a line, in registry order. The registry (--list-backends) is the only
+# list of backends; no script names them. None OK (or no build/muxserver)
+# is an error.
+backends() {
+	build/muxserver --list-backends | awk '$2 == "OK" { print $1; n++ }
+		END { if (!n) print "bench: no backend OK in build/muxserver --list-backends" > "/dev/stderr"; exit !n }'
+}
+
+# --- Processes -----------------------------------------------------------
+
+# bench_alive PID...: whether any of them still runs (a zombie does not: a
+# dead child stays "alive" to kill -0 until its parent waits for it, and
+# inside $(...) the parent is blocked on us).
+bench_alive() {
+	for _p in "$@"; do
+		_s=$(sed -n 's/.*) \([A-Za-z]\).*/\1/p' "/proc/$_p/stat" 2>/dev/null) || continue
+		case $_s in '' | Z | X) ;; *) return 0 ;; esac
+	done
+	return 1
+}
+
+# bench_kill PID...: end these processes and their children (a wrapper's
+# server, nginx's worker): SIGTERM, up to 2 s to go, then SIGKILL; reap ours.
+bench_kill() {
+	[ $# -gt 0 ] || return 0
+	_all="$*"
+	for _p in "$@"; do _all="$_all $(pgrep -P "$_p" 2>/dev/null | tr '\n' ' ')"; done
+	# shellcheck disable=SC2086
+	kill $_all 2>/dev/null || true
+	_n=0
+	# shellcheck disable=SC2086
+	while [ $_n -lt 20 ] && bench_alive $_all; do sleep 0.1; _n=$((_n + 1)); done
+	for _p in $_all; do ! bench_alive "$_p" || kill -9 "$_p" 2>/dev/null || true; done
+	for _p in "$@"; do wait "$_p" 2>/dev/null || true; done
+}
+
+# bench_prologue: $tmp (a scratch directory), $spid (the pids to stop at the
+# end: every server or background child, added as it starts - start_server
+# does - and cleared once waited for), $cpu_server (0) and $cpu_client (1, or
+# 0 on a single-core machine, where pinning apart is impossible). At exit,
+# and on SIGINT or SIGTERM (then exit 130 or 143), bench_cleanup runs once.
+# dash runs no EXIT trap on a signal, hence the three traps.
+bench_prologue() {
+	tmp=$(mktemp -d)
+	spid=""
+	cpu_server=0
+	# shellcheck disable=SC2034 # used by the scripts
+	cpu_client=$(($(nproc) >= 2 ? 1 : 0))
+	trap bench_cleanup EXIT
+	trap 'bench_cleanup; exit 130' INT
+	trap 'bench_cleanup; exit 143' TERM
+}
+
+# bench_cleanup: kill what $spid holds and remove $tmp; once (it disarms the
+# traps first, so "exit 130" after it does not run it again, and a second
+# Ctrl-C cannot cut it short).
+bench_cleanup() {
+	trap '' INT TERM
+	trap - EXIT
+	# shellcheck disable=SC2086
+	bench_kill $spid
+	spid=""
+	rm -rf "$tmp"
+}
+
+# start_server OUT [--sleep S] CMD...: CMD (a server, possibly behind a
+# wrapper such as strace or valgrind) in the background on core $cpu_server,
+# stdout to OUT, stderr to OUT.err, its pid added to $spid. Then it waits for
+# muxserver's "port=N" line and sets $port; or, with --sleep (servers that do
+# not print their port: nginx, sockperf), gives it S seconds. A server that
+# dies before it is up ends the script with its output.
+start_server() {
+	_out=$1; shift
+	_sleep=""
+	[ "$1" != --sleep ] || { _sleep=$2; shift 2; }
+	taskset -c "$cpu_server" "$@" > "$_out" 2> "$_out.err" &
+	_pid=$!
+	spid="${spid:+$spid }$_pid"
+	if [ -z "$_sleep" ]; then
+		# shellcheck disable=SC2034 # used by the scripts
+		port=$(wait_port "$_out" "$_pid") || { cat "$_out.err" >&2; exit 1; }
+	else
+		sleep "$_sleep"
+		bench_alive "$_pid" || { echo "$1 exited at start:" >&2; cat "$_out" "$_out.err" >&2; exit 1; }
+	fi
+}
+
+# bench_wait: wait for the processes in $spid to end by themselves, then
+# clear it; fails if one of them failed.
+bench_wait() {
+	_rc=0
+	for _p in $spid; do wait "$_p" || _rc=$?; done
+	spid=""
+	return $_rc
+}
+
+# bench_stop [SIGNAL]: send SIGNAL (default TERM) to the processes in $spid,
+# wait for them (their exit status does not matter) and clear it.
+bench_stop() {
+	# shellcheck disable=SC2086
+	[ -z "$spid" ] || kill -s "${1:-TERM}" $spid 2>/dev/null || true
+	bench_wait || true
+}
 
 # wait_port FILE PID: wait for muxserver's "port=N" first line in FILE and
 # print N. If PID dies first, print its output and fail instead of waiting
-# forever.
+# forever. FILE may not exist yet: the background child opens it.
 wait_port() {
 	while :; do
-		p=$(sed -n 's/^port=\([0-9]*\).*/\1/p' "$1")
-		[ -z "$p" ] || { echo "$p"; return 0; }
-		kill -0 "$2" 2>/dev/null || { echo "muxserver (pid $2) exited before listening:" >&2; cat "$1" >&2; return 1; }
+		_up=""
+		! bench_alive "$2" || _up=1	# before the read: a server that printed and quit is not a failure
+		_port=$(sed -n 's/^port=\([0-9]*\).*/\1/p' "$1" 2>/dev/null) || _port=""
+		[ -z "$_port" ] || { echo "$_port"; return 0; }
+		[ -n "$_up" ] || { echo "muxserver (pid $2) exited before listening:" >&2; cat "$1" >&2; return 1; }
 		sleep 0.05
 	done
 }
@@ -18,15 +128,95 @@ free_port() {
 	build/muxserver --port 0 --duration 0.01 --quiet | sed -n 's/^port=\([0-9]*\).*/\1/p'
 }
 
-# bench_prologue: $tmp (a scratch directory removed at exit), $spid (a server
-# to kill at exit once set) and $cpu_client (the client's core: 1, or 0 on a
-# single-core machine, where pinning apart is impossible).
-bench_prologue() {
-	tmp=$(mktemp -d)
-	spid=""
-	trap '[ -z "$spid" ] || kill $spid 2>/dev/null; rm -rf "$tmp"' EXIT
-	cpu_client=1
-	[ "$(nproc)" -ge 2 ] || cpu_client=0
+# stamp: the UTC time for the name of a results directory.
+stamp() {
+	date -u +%Y%m%dT%H%M%SZ
+}
+
+# --- Reading results -----------------------------------------------------
+
+# json_num FILE KEY: the value (a number, true, false or null) of "KEY" in
+# FILE, muxload's one-line --json output. Where KEY occurs twice, the last:
+# muxload writes its "params" object first, so "requests" and "duration_s"
+# are the results, not the parameters. Empty when KEY is missing.
+json_num() {
+	sed -n "s/.*\"$2\":\([-+.0-9A-Za-z]*\).*/\1/p" "$1"
+}
+
+# json_num_in FILE OBJECT KEY: the value of KEY inside the flat object
+# "OBJECT":{...} in FILE (latency_us p99, client_cpu saturated).
+json_num_in() {
+	sed -n "s/.*\"$2\":{[^}]*\"$3\":\([-+.0-9A-Za-z]*\).*/\1/p" "$1"
+}
+
+# field LINE KEY: the value of KEY=value in LINE, one of muxserver's
+# "stats ..." or "summary ..." lines.
+field() {
+	printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+# awk_csv: awk source to put before a program run with -F, on CSV files with
+# a header line. It reads each file's header (the program never sees it) and
+# gives col(NAME), the current row's field in the column NAME; a name that is
+# not in the header is an error, not an empty field.
+# Example: awk -F, "$awk_csv"'col("rps") > 0 { n++ } END { print n }' bench.csv
+awk_csv='
+FNR == 1 { for (_i = 1; _i <= NF; _i++) _colnum[$_i] = _i; next }
+function col(name) {
+	if (!(name in _colnum)) {
+		printf "awk: no column \"%s\" in %s\n", name, FILENAME > "/dev/stderr"
+		exit 2
+	}
+	return $_colnum[name]
+}
+'
+
+# csv_get FILE NAME [ROW]: the value in column NAME of data row ROW (default
+# 1, the first row after the header).
+csv_get() {
+	awk -F, -v name="$2" -v row="${3:-1}" "$awk_csv"'FNR == row + 1 { print col(name); exit }' "$1"
+}
+
+# csv_index FILE NAME: the position of the column NAME in FILE (for sort -k).
+csv_index() {
+	awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) { print i; exit }
+		printf "no column \"%s\" in %s\n", name, FILENAME > "/dev/stderr"; exit 2 }' "$1"
+}
+
+# awk_median: awk source with median(V, N), the median of V[1..N] (sorted in
+# place; for an even N the mean of the two middle values), and
+# median_of(A, K, N), the median of A[K, 1..N] (A untouched). An odd N gives
+# the value as written (9470.0 stays 9470.0).
+awk_median='
+function median(v, n,    i, j, t) {
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+	return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}
+function median_of(a, k, n,    i, v) {
+	for (i = 1; i <= n; i++) v[i] = a[k, i]
+	return median(v, n)
+}
+'
+
+# median: the median of the numbers on stdin, one a line (awk_median's).
+median() {
+	awk "$awk_median"'BEGIN { OFMT = "%.10g" } { v[++n] = $1 } END { if (n) print median(v, n) }'
+}
+
+# --- Outputs ---------------------------------------------------------------
+
+# png_svg BASE WIDTH,HEIGHT: the gnuplot script on stdin (without terminal
+# and output), run twice: BASE.png and BASE.svg.
+png_svg() {
+	_script=$(cat)
+	for _ext in png svg; do
+		case $_ext in
+		png) _term="pngcairo size $2 font ',10'" ;;
+		svg) _term="svg size $2 font 'sans,11'" ;;
+		esac
+		printf "set terminal %s\nset output '%s'\n%s\n" "$_term" "$1.$_ext" "$_script" | gnuplot
+	done
 }
 
 # nginx_conf DIR PORT [DIRECTIVE] - DIR/nginx.conf for the peer we measure:

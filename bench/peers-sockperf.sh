@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-out=${1:-results/peers-$(date -u +%Y%m%dT%H%M%SZ)}
+out=${1:-results/peers-$(stamp)}
 reps=${REPS:-3}
 secs=${SECS:-5}
 bench/need.sh cmd:sockperf:sockperf
@@ -17,22 +17,20 @@ bench_prologue
 
 echo "server,backend,rep,p50_us,p99_us,p999_us,avg_us" > "$out/sockperf.csv"
 for rep in $(seq 1 "$reps"); do
-	for b in select poll epoll; do
+	# sockperf's server multiplexes with -F s|p|e (select, poll, epoll) and has no
+	# edge-triggered mode: a backend without a sockperf namesake has no peer.
+	for b in $(backends | grep -xE 'select|poll|epoll'); do
 		for server in sockperf muxserver; do
 			if [ $server = sockperf ]; then
 				port=$(free_port)
 				echo "T:127.0.0.1:$port" > "$tmp/feed"
-				taskset -c 0 sockperf server -f "$tmp/feed" -F "$(echo $b | cut -c1)" > "$tmp/server.log" 2>&1 &
-				spid=$!
-				sleep 0.5
+				start_server "$tmp/server.log" --sleep 0.5 sockperf server -f "$tmp/feed" -F "$(echo "$b" | cut -c1)"
 			else
-				taskset -c 0 build/muxserver --backend $b --proto sockperf --port 0 -q > "$tmp/server.log" &
-				spid=$!
-				port=$(wait_port "$tmp/server.log" $spid)
+				start_server "$tmp/server.log" build/muxserver --backend "$b" --proto sockperf --port 0 -q
 			fi
 			taskset -c $cpu_client sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -t "$secs" -m 64 \
 				> "$tmp/client.log" 2>&1
-			kill $spid; wait $spid 2>/dev/null || true; spid=""
+			bench_stop
 			awk -v s=$server -v b=$b -v rep=$rep '
 				/Summary: Latency is/ { avg = $(NF - 1) }
 				/percentile 50.000/ { p50 = $NF }
@@ -43,13 +41,13 @@ for rep in $(seq 1 "$reps"); do
 		done
 	done
 done
-awk -F, 'NR > 1 { k = $1 "-" $2; n[k]++; a[k, n[k]] = $4; b[k, n[k]] = $5; c[k, n[k]] = $6; if (!seen[k]++) order[++m] = k }
-	function med(arr, k, cnt,    i, j, t, v) {
-		for (i = 1; i <= cnt; i++) v[i] = arr[k, i]
-		for (i = 2; i <= cnt; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
-		return v[int((cnt + 1) / 2)] }
+awk -F, "$awk_csv$awk_median"'
+	{ k = col("server") "-" col("backend"); i = ++n[k]
+		p50[k, i] = col("p50_us"); p99[k, i] = col("p99_us"); p999[k, i] = col("p999_us")
+		if (!seen[k]++) order[++m] = k }
 	END {
 		printf "%-20s %9s %9s %9s\n", "server-backend", "p50 us", "p99 us", "p99.9 us"
 		for (i = 1; i <= m; i++) { k = order[i]
-			printf "%-20s %9.3f %9.3f %9.3f\n", k, med(a, k, n[k]), med(b, k, n[k]), med(c, k, n[k]) }
+			printf "%-20s %9.3f %9.3f %9.3f\n", k, median_of(p50, k, n[k]), median_of(p99, k, n[k]),
+				median_of(p999, k, n[k]) }
 	}' "$out/sockperf.csv" | tee "$out/sockperf.txt"

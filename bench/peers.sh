@@ -11,7 +11,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-out=${1:-results/peers-$(date -u +%Y%m%dT%H%M%SZ)}
+out=${1:-results/peers-$(stamp)}
 reps=${REPS:-3}
 secs=${SECS:-5}
 bench/need.sh cmd:wrk:wrk cmd:nginx:nginx-light
@@ -34,40 +34,36 @@ cpu_used() {
 start_nginx() {
 	port=$(free_port)
 	nginx_conf "$tmp/nginx" "$port"
-	taskset -c 0 nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" &
-	spid=$!
-	sleep 0.5
-}
-
-start_mux() {
-	taskset -c 0 build/muxserver --backend "$1" --proto http --port 0 -q > "$tmp/mux.out" &
-	spid=$!
-	port=$(wait_port "$tmp/mux.out" $spid)
+	start_server "$tmp/nginx.out" --sleep 0.5 nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf"
 }
 
 echo "server,rep,rps,p50_us,p99_us,server_cpu_us_per_req,errors,client_cpu_us_per_req,server_user_us_per_req,server_sys_us_per_req" > "$out/peers.csv"
 for rep in $(seq 1 "$reps"); do
-	for server in nginx select poll epoll epoll-et nginx-muxload; do
-		case $server in nginx*) start_nginx ;; *) start_mux $server ;; esac
+	for server in nginx $(backends) nginx-muxload; do
+		case $server in nginx*) start_nginx ;; *) start_server "$tmp/mux.out" build/muxserver --backend "$server" --proto http --port 0 -q ;; esac
 		cpu0=$(cpu_s $spid)
 		if [ $server = nginx-muxload ]; then
 			/usr/bin/time -f '%U %S' -o "$tmp/client.cpu" taskset -c $cpu_client build/muxload \
 				--proto http --port "$port" --connections 64 --duration "$secs" --warmup 0 --json \
 				> "$tmp/load.json" 2>/dev/null || true
 			cpu1=$(cpu_s $spid)
-			kill $spid; wait $spid 2>/dev/null || true; spid=""
-			sed 's/.*"duration_s":[0-9.]*,"requests":\([0-9]*\),"errors":\([0-9]*\).*"throughput_rps":\([0-9.]*\).*"latency_us":{[^}]*"p50":\([0-9]*\),[^}]*"p99":\([0-9]*\).*/\1 \2 \3 \4 \5/' "$tmp/load.json" |
-				awk -v rep=$rep -v used="$(cpu_used "$cpu0" "$cpu1")" -v cc="$(cat "$tmp/client.cpu")" '{
+			bench_stop
+			load=$tmp/load.json
+			req=$(json_num "$load" requests)
+			[ -n "$req" ] || { echo "peers.sh: muxload failed: no nginx-muxload row for round $rep" >&2; continue; }
+			awk -v rep="$rep" -v used="$(cpu_used "$cpu0" "$cpu1")" -v cc="$(cat "$tmp/client.cpu")" \
+			    -v req="$req" -v err="$(json_num "$load" errors)" -v rps="$(json_num "$load" throughput_rps)" \
+			    -v p50="$(json_num_in "$load" latency_us p50)" -v p99="$(json_num_in "$load" latency_us p99)" 'BEGIN {
 					split(cc, u, " "); split(used, d, " ")
-					printf "nginx-muxload,%d,%.0f,%d,%d,%.3f,%d,%.3f,%.3f,%.3f\n", rep, $3, $4, $5,
-						(d[1] + d[2]) * 1e6 / $1, $2, (u[1] + u[2]) * 1e6 / $1, d[1] * 1e6 / $1,
-						d[2] * 1e6 / $1 }' >> "$out/peers.csv"
+					printf "nginx-muxload,%d,%.0f,%d,%d,%.3f,%d,%.3f,%.3f,%.3f\n", rep, rps, p50, p99,
+						(d[1] + d[2]) * 1e6 / req, err, (u[1] + u[2]) * 1e6 / req, d[1] * 1e6 / req,
+						d[2] * 1e6 / req }' >> "$out/peers.csv"
 			continue
 		fi
 		/usr/bin/time -f '%U %S' -o "$tmp/client.cpu" \
 			taskset -c $cpu_client wrk -t1 -c64 -d"$secs" --latency "http://127.0.0.1:$port/" > "$tmp/wrk.txt"
 		cpu1=$(cpu_s $spid)
-		kill $spid; wait $spid 2>/dev/null || true; spid=""
+		bench_stop
 		awk -v s=$server -v rep=$rep -v used="$(cpu_used "$cpu0" "$cpu1")" -v cc="$(cat "$tmp/client.cpu")" '
 			function us(v) { return v ~ /us$/ ? v + 0 : v ~ /ms$/ ? v * 1000 : v * 1e6 }
 			/ requests in / { req = $1 }
@@ -82,19 +78,18 @@ for rep in $(seq 1 "$reps"); do
 			"$tmp/wrk.txt" >> "$out/peers.csv"
 	done
 done
-awk -F, 'NR > 1 { n[$1]++; rps[$1, n[$1]] = $3; cpu[$1, n[$1]] = $6; p99[$1, n[$1]] = $5; err[$1] += $7
-		ccpu[$1, n[$1]] = $8; ucpu[$1, n[$1]] = $9; scpu[$1, n[$1]] = $10
-		if (!seen[$1]++) order[++k] = $1 }
-	function med(a, s, c,    i, j, t, v) {
-		for (i = 1; i <= c; i++) v[i] = a[s, i]
-		for (i = 2; i <= c; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
-		return v[int((c + 1) / 2)] }
+awk -F, "$awk_csv$awk_median"'
+	{ s = col("server"); i = ++n[s]; err[s] += col("errors")
+		rps[s, i] = col("rps"); p99[s, i] = col("p99_us"); cpu[s, i] = col("server_cpu_us_per_req")
+		ccpu[s, i] = col("client_cpu_us_per_req"); ucpu[s, i] = col("server_user_us_per_req")
+		scpu[s, i] = col("server_sys_us_per_req")
+		if (!seen[s]++) order[++k] = s }
+	function med(a, s) { return median_of(a, s, n[s]) }
 	END {
-		base = med(cpu, "nginx", n["nginx"])
+		base = med(cpu, "nginx")
 		printf "%-14s %12s %8s %16s %14s %7s %18s %9s %9s\n", "server", "requests/s", "p99 us", "CPU us/request",
 			"CPU vs nginx", "errors", "client CPU us/req", "user us", "sys us"
-		for (i = 1; i <= k; i++) { s = order[i]; c = med(cpu, s, n[s])
-			printf "%-14s %12.0f %8.0f %16.3f %14.2f %7d %18.3f %9.3f %9.3f\n", s, med(rps, s, n[s]),
-				med(p99, s, n[s]), c, c / base, err[s], med(ccpu, s, n[s]), med(ucpu, s, n[s]),
-				med(scpu, s, n[s]) }
+		for (i = 1; i <= k; i++) { s = order[i]; c = med(cpu, s)
+			printf "%-14s %12.0f %8.0f %16.3f %14.2f %7d %18.3f %9.3f %9.3f\n", s, med(rps, s),
+				med(p99, s), c, c / base, err[s], med(ccpu, s), med(ucpu, s), med(scpu, s) }
 	}' "$out/peers.csv" | tee "$out/peers.txt"

@@ -12,28 +12,22 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 bench/need.sh cmd:strace:strace cmd:perf:linux-perf
 make -s build/muxserver build/muxload
-build/muxserver --list-backends | awk '{ print $1 }' | grep -qx "$backend" || {
-	echo "profile.sh: unknown backend '$backend' (valid: $(build/muxserver --list-backends | awk '{ printf "%s ", $1 }'))" >&2
+backends | grep -qx "$backend" || {
+	echo "profile.sh: unknown backend '$backend' (valid: $(backends | tr '\n' ' '))" >&2
 	exit 2
 }
 out=results/profile
 mkdir -p "$out"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cpu_client=1
-[ "$(nproc)" -ge 2 ] || cpu_client=0
+bench_prologue
 
 # run TOOL...: the server under TOOL for the workload, then the client; server summary in $tmp/server.out.
 run() {
-	taskset -c 0 "$@" build/muxserver --backend "$backend" --port 0 --duration $((secs + 4)) \
-		> "$tmp/server.out" 2> "$tmp/server.err" &
-	pid=$!
-	port=$(wait_port "$tmp/server.out" $pid) || { cat "$tmp/server.err" >&2; exit 1; }
+	start_server "$tmp/server.out" "$@" build/muxserver --backend "$backend" --port 0 --duration $((secs + 4))
 	taskset -c $cpu_client build/muxload --port "$port" --connections 100 --idle 1000 \
 		--duration "$secs" --warmup 1 > "$tmp/load.txt" 2>&1 || true
-	wait $pid
+	bench_wait
 }
-requests() { sed -n 's/^summary .* requests=\([0-9]*\) .*/\1/p' "$tmp/server.out"; }
+requests() { field "$(grep '^summary ' "$tmp/server.out")" requests; }
 
 run strace -c -f -o "$tmp/strace.txt"
 strace_req=$(requests)

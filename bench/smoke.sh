@@ -6,29 +6,29 @@
 # It asserts nothing about speed.
 set -eu
 cd "$(dirname "$0")/.."
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-bench/sweep.sh --smoke --out "$dir"
+. bench/lib.sh
+bench_prologue
+bench/sweep.sh --smoke --out "$tmp"
 pass=0; fail=0
 check() { # description, then a command that must succeed
 	what=$1; shift
 	if "$@" > /dev/null 2>&1; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $what" >&2; fi
 }
-backends=$(build/muxserver --list-backends | awk '{ print $1 }')
-check "--list-backends names at least the four backends" test "$(echo "$backends" | wc -w)" -ge 4
+backends=$(backends)
+check "--list-backends has at least four backends OK" test "$(echo "$backends" | wc -w)" -ge 4
 for b in $backends; do
-	check "$b: a row with requests/s > 0" awk -F, -v b="$b" 'NR > 1 && $1 == b && $8 > 0 { ok = 1 } END { exit !ok }' "$dir/bench.csv"
-	check "$b: no errors" awk -F, -v b="$b" 'NR > 1 && $1 == b && $17 != 0 { bad = 1 } END { exit bad }' "$dir/bench.csv"
-	check "$b: in bench.json" grep -q "\"backend\":\"$b\"" "$dir/bench.json"
+	check "$b: a row with requests/s > 0" awk -F, -v b="$b" "$awk_csv"'col("backend") == b && col("rps") > 0 { ok = 1 } END { exit !ok }' "$tmp/bench.csv"
+	check "$b: no errors" awk -F, -v b="$b" "$awk_csv"'col("backend") == b && col("errors") != 0 { bad = 1 } END { exit bad }' "$tmp/bench.csv"
+	check "$b: in bench.json" grep -q "\"backend\":\"$b\"" "$tmp/bench.json"
 done
 for f in rps p99 cpu; do
-	check "$f.png is a PNG" sh -c "head -c 8 '$dir/$f.png' | od -An -c | grep -q 'P   N   G'"
-	check "$f.svg is an SVG" grep -q '<svg' "$dir/$f.svg"
+	check "$f.png is a PNG" sh -c "head -c 8 '$tmp/$f.png' | od -An -c | grep -q 'P   N   G'"
+	check "$f.svg is an SVG" grep -q '<svg' "$tmp/$f.svg"
 done
-check "README.md has the medians table" grep -q '^| backend | active' "$dir/README.md"
+check "README.md has the medians table" grep -q '^| backend | active' "$tmp/README.md"
 # The soak, 30 seconds of it: the server survives 5000-connection churn with no client errors.
-check "soak.sh 30 s: no errors, server alive" bench/soak.sh 30 epoll "$dir/soak"
-check "soak.csv has samples" awk -F, 'END { exit NR < 3 }' "$dir/soak/soak.csv"
-cat "$dir/soak/soak.txt" 2>/dev/null || true
+check "soak.sh 30 s: no errors, server alive" bench/soak.sh 30 epoll "$tmp/soak"
+check "soak.csv has samples" awk -F, 'END { exit NR < 3 }' "$tmp/soak/soak.csv"
+cat "$tmp/soak/soak.txt" 2>/dev/null || true
 echo "bench-smoke: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -14,16 +14,15 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 secs=${1:-600}
 backend=${2:-epoll}
-out=${3:-results/soak-$(date -u +%Y%m%dT%H%M%SZ)}
+out=${3:-results/soak-$(stamp)}
 conns=${CONNS:-5000}
 cycle=${CYCLE:-10}
 make -s build/muxserver build/muxload
 mkdir -p "$out"
 bench_prologue
 
-taskset -c 0 build/muxserver --backend "$backend" --port 0 -q > "$tmp/server.out" &
-spid=$!
-port=$(wait_port "$tmp/server.out" $spid)
+start_server "$tmp/server.out" build/muxserver --backend "$backend" --port 0 -q
+server=$spid
 echo "t_s,rss_kib,fds,open_conns,requests,errors" > "$out/soak.csv"
 start=$(date +%s)
 errors=0
@@ -31,22 +30,25 @@ while [ $(($(date +%s) - start)) -lt "$secs" ]; do
 	taskset -c $cpu_client build/muxload --port "$port" --connections 50 --idle $((conns - 50)) \
 		--duration "$cycle" --warmup 0 --json > "$tmp/load.json" 2> "$tmp/load.err" &
 	lpid=$!
+	spid="$server $lpid"
 	sleep $((cycle / 2 + 1))
-	kill -0 $spid 2>/dev/null || { echo "soak.sh: the server died" >&2; exit 1; }
-	rss=$(awk '/^VmRSS/ { print $2 }' /proc/$spid/status)
-	fds=$(ls /proc/$spid/fd | wc -l)
-	kill -USR1 $spid
+	bench_alive "$server" || { echo "soak.sh: the server died" >&2; exit 1; }
+	rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$server/status")
+	fds=$(ls "/proc/$server/fd" | wc -l)
+	kill -USR1 "$server"
 	sleep 0.2
-	open=$(grep '^stats ' "$tmp/server.out" | tail -1 | tr ' ' '\n' | awk -F= '$1 == "open" { print $2 }')
-	wait $lpid || true
-	req=$(sed 's/.*"requests":\([0-9]*\),"errors":\([0-9]*\).*/\1/' "$tmp/load.json")
-	err=$(sed 's/.*"requests":\([0-9]*\),"errors":\([0-9]*\).*/\2/' "$tmp/load.json")
+	open=$(field "$(grep '^stats ' "$tmp/server.out" | tail -n 1)" open)
+	wait "$lpid" || true
+	spid=$server
+	req=$(json_num "$tmp/load.json" requests)
+	err=$(json_num "$tmp/load.json" errors)
 	[ -n "$req" ] && [ -n "$err" ] || { echo "soak.sh: muxload failed: $(cat "$tmp/load.err")" >&2; exit 1; }
 	errors=$((errors + err))
 	echo "$(($(date +%s) - start)),$rss,$fds,$open,$req,$err" | tee -a "$out/soak.csv"
 done
-kill $spid; wait $spid 2>/dev/null || true; spid=""
-awk -F, -v secs="$secs" -v backend="$backend" -v conns="$conns" 'NR > 1 { n++; t[n] = $1; rss[n] = $2; fds[n] = $3 }
+bench_stop
+awk -F, -v secs="$secs" -v backend="$backend" -v conns="$conns" "$awk_csv"'
+	{ n++; t[n] = col("t_s"); rss[n] = col("rss_kib"); fds[n] = col("fds") }
 	END {
 		last = t[n]
 		for (i = 1; i <= n; i++) {

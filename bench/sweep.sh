@@ -15,7 +15,6 @@ set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-backends="select poll epoll epoll-et"
 idles="0 100 1000 5000"
 actives="1 64"
 sizes="64"
@@ -37,24 +36,20 @@ done
 reps=${REPS:-$reps}
 secs=${SECS:-$secs}
 host=$(hostname 2>/dev/null || cat /etc/hostname)
-[ -n "$out" ] || out="results/$(date -u +%Y%m%dT%H%M%SZ)-$host"
+[ -n "$out" ] || out="results/$(stamp)-$host"
 mkdir -p "$out"
 
+bench_prologue
+backends=$(backends)
 cores=$(nproc)
-cpu_server=0; cpu_client=1
-[ "$cores" -ge 2 ] || cpu_client=0
 kernel=$(uname -r)
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr ',' ' ')
 [ -n "$cpu" ] || cpu=$(uname -m)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit-dirty"
 
-tmp=$(mktemp -d)
-spid=""
-cleanup() { [ -z "$spid" ] || kill -9 "$spid" 2>/dev/null || true; rm -rf "$tmp"; }
-trap cleanup EXIT INT TERM
-
 csv="$out/bench.csv"
+load="$tmp/load.json"
 echo "backend,proto,active,idle,size,rate,rep,rps,p50_us,p99_us,p999_us,server_cpu_us_per_req,syscalls_per_req,waits_per_req,scanned_per_wait,events_per_wait,errors,client_saturated,kernel,cpu,cores,commit" > "$csv"
 
 # The server's newest "stats" line, after asking for a fresh one.
@@ -63,21 +58,6 @@ snapshot() {
 	kill -USR1 "$spid"
 	while [ "$(grep -c '^stats ' "$tmp/server.out" || true)" -le "$n" ]; do sleep 0.02; done
 	grep '^stats ' "$tmp/server.out" | tail -n 1
-}
-field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
-json() { sed -n "s/.*\"$1\":\([-0-9.a-z]*\).*/\1/p" "$tmp/load.json"; }
-json_in() { sed -n "s/.*\"$1\":{[^}]*\"$2\":\([-0-9.]*\).*/\1/p" "$tmp/load.json"; }
-
-start_server() {
-	taskset -c $cpu_server build/muxserver --backend "$1" --port 0 --quiet > "$tmp/server.out" 2> "$tmp/server.err" &
-	spid=$!
-	port=$(wait_port "$tmp/server.out" "$spid") || { echo "sweep.sh: muxserver failed: $(cat "$tmp/server.err")" >&2; exit 1; }
-}
-
-stop_server() {
-	kill -TERM "$spid"
-	wait "$spid" || true
-	spid=""
 }
 
 # One repetition: muxload, then the server's counter deltas; appends a CSV row.
@@ -88,16 +68,16 @@ run_rep() { # backend active idle size rate rep
 	# shellcheck disable=SC2086
 	taskset -c $cpu_client build/muxload --port "$port" --connections "$2" --idle "$3" \
 		--size "$4" $rate_flag --duration "$secs" --warmup "$warm" --json \
-		> "$tmp/load.json" 2> "$tmp/load.err" || true
+		> "$load" 2> "$tmp/load.err" || true
 	after=$(snapshot)
-	if ! grep -q throughput_rps "$tmp/load.json"; then
+	if ! grep -q throughput_rps "$load"; then
 		echo "sweep.sh: muxload failed in $1 active=$2 idle=$3: $(head -n 1 "$tmp/load.err")" >&2
 		exit 1
 	fi
 	awk -v b="$1" -v a="$2" -v i="$3" -v s="$4" -v r="$5" -v rep="$6" \
-	    -v rps="$(json throughput_rps)" -v p50="$(json_in latency_us p50)" \
-	    -v p99="$(json_in latency_us p99)" -v p999="$(json_in latency_us p99_9)" \
-	    -v err="$(json errors)" -v sat="$(json saturated)" \
+	    -v rps="$(json_num "$load" throughput_rps)" -v p50="$(json_num_in "$load" latency_us p50)" \
+	    -v p99="$(json_num_in "$load" latency_us p99)" -v p999="$(json_num_in "$load" latency_us p99_9)" \
+	    -v err="$(json_num "$load" errors)" -v sat="$(json_num "$load" saturated)" \
 	    -v req="$(($(field "$after" requests) - $(field "$before" requests)))" \
 	    -v cpu0="$(field "$before" cpu_user_s) $(field "$before" cpu_sys_s)" \
 	    -v cpu1="$(field "$after" cpu_user_s) $(field "$after" cpu_sys_s)" \
@@ -133,31 +113,33 @@ for s in $sizes; do for r in $rates; do for a in $actives; do for i in $idles; d
 	[ $cell -le 1 ] || eta=$(( (now - t0) * (ncells - cell + 1) / (cell - 1) ))
 	printf '[%d/%d] %-8s idle %-5d active %-3d size %-4d rate %-6s ETA %02d:%02d\n' \
 		$cell $ncells $b $i $a $s "$r" $((eta / 60)) $((eta % 60)) >&2
-	start_server $b
+	start_server "$tmp/server.out" build/muxserver --backend "$b" --port 0 --quiet
 	for rep in $(seq 1 $reps); do
 		run_rep $b $a $i $s $r $rep
 	done
-	stop_server
+	bench_stop
 done; done; done; done; done
 
 # Medians (and min, max) per cell, in the order of the sweep's keys.
-tail -n +2 "$csv" | sort -t, -k1,1 -k3,3n -k4,4n -k5,5n -k6,6n | awk -F, '
-	function median(v, n,    i, j, t) {
-		for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
-		return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-	}
+sort_key() { _k=$(csv_index "$csv" "$1"); echo "-k$_k,$_k${2:-}"; }
+{
+	head -n 1 "$csv"
+	tail -n +2 "$csv" | sort -t, "$(sort_key backend)" "$(sort_key active n)" "$(sort_key idle n)" \
+		"$(sort_key size n)" "$(sort_key rate n)"
+} | awk -F, "$awk_csv$awk_median"'
 	function flush(    lo, hi, k) {
 		lo = hi = rps[1]
-		for (k = 2; k <= n; k++) { if (rps[k] < lo) lo = rps[k]; if (rps[k] > hi) hi = rps[k] }
+		for (k = 2; k <= n; k++) { if (rps[k] + 0 < lo + 0) lo = rps[k]; if (rps[k] + 0 > hi + 0) hi = rps[k] }
 		printf "%s,%d,%.0f,%.0f,%.0f,%d,%d,%.3f,%.3f,%.4f,%d,%d\n", last, n, median(rps, n), lo, hi,
 			median(p50, n), median(p99, n), median(cpu, n), median(sc, n), median(wt, n), errs, sat
 		n = errs = sat = 0
 	}
-	{ k = $1 "," $3 "," $4 "," $5 "," $6
+	{ k = col("backend") "," col("active") "," col("idle") "," col("size") "," col("rate")
 	  if (n && k != last) flush()
 	  last = k; n++
-	  rps[n] = $8; p50[n] = $9; p99[n] = $10; cpu[n] = $12; sc[n] = $13; wt[n] = $14
-	  errs += $17; sat += $18 }
+	  rps[n] = col("rps"); p50[n] = col("p50_us"); p99[n] = col("p99_us"); cpu[n] = col("server_cpu_us_per_req")
+	  sc[n] = col("syscalls_per_req"); wt[n] = col("waits_per_req")
+	  errs += col("errors"); sat += col("client_saturated") }
 	END { if (n) flush() }' > "$tmp/medians.body"
 {
 	echo "backend,active,idle,size,rate,reps,rps_median,rps_min,rps_max,p50_us,p99_us,server_cpu_us_per_req,syscalls_per_req,waits_per_req,errors,saturated_reps"

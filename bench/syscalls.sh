@@ -11,19 +11,15 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 bench/need.sh cmd:strace:strace
 make -s build/muxserver build/pingpong
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cpu_server=0; cpu_client=1
-[ "$(nproc)" -ge 2 ] || cpu_client=0
+bench_prologue
 {
 printf '%-9s %9s %9s %12s %8s %8s %8s %8s\n' backend requests syscalls syscalls/req read/req write/req wait/req ctl/req
-for b in select poll epoll epoll-et; do
-	taskset -c $cpu_server strace -c -f -o "$tmp/$b.strace" \
-		build/muxserver --backend $b --port 0 --duration $((secs + 1)) > "$tmp/$b.out" 2>&1 &
-	port=$(wait_port "$tmp/$b.out" $!)
+for b in $(backends); do
+	start_server "$tmp/$b.out" strace -c -f -o "$tmp/$b.strace" \
+		build/muxserver --backend "$b" --port 0 --duration $((secs + 1))
 	taskset -c $cpu_client build/pingpong "$port" 100 64 "$secs" > "$tmp/$b.client"
-	wait
-	req=$(sed -n 's/^summary .* requests=\([0-9]*\) .*/\1/p' "$tmp/$b.out")
+	bench_wait || true
+	req=$(field "$(grep '^summary ' "$tmp/$b.out")" requests)
 	awk -v b=$b -v req="$req" '
 		$NF ~ /^(read|write|sendto|recvfrom|select|pselect6|poll|ppoll|epoll_wait|epoll_pwait|epoll_ctl)$/ { n[$NF] = $4 }
 		$NF == "total" { total = $4 }

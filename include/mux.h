@@ -18,9 +18,14 @@
  *    EAGAIN or until nothing is left, or it will not hear about that fd again.
  *  - Call del() before close(). A closed fd left registered makes select
  *    and poll fail (EBADF / POLLNVAL) and epoll silently keep stale state.
- *  - Ops return >= 0 on success and -errno on failure: -EEXIST for a
+ *  - Calls return >= 0 on success and -errno on failure: -EEXIST for a
  *    duplicate add, -ENOENT for mod/del of an unregistered fd, -EINVAL for
- *    a negative fd or an empty interest.
+ *    a negative fd, an empty interest or a batch of max <= 0.
+ *
+ * Callers use the front layer, mux_create() ... mux_destroy() below. It
+ * holds the contract checks and the per-fd interest table once, in front of
+ * every backend (as redis's ae.c stands in front of ae_epoll.c), so that a
+ * backend file contains only its kernel work.
  */
 #ifndef MUX_H
 #define MUX_H
@@ -62,12 +67,26 @@ struct mux_stats {
 
 struct mux_ops;
 
-/* Every backend's state starts with this, and casts back to its own type. */
+/*
+ * Every backend's state starts with this, and casts back to its own type.
+ * The front layer keeps `interest`; backends only read it.
+ */
 struct mux {
 	const struct mux_ops *ops;
 	struct mux_stats stats;
+	unsigned char *interest;   /* per fd: MUX_IN|MUX_OUT, 0 = not registered */
+	size_t interest_cap;
+	size_t count;              /* registered fds */
 };
 
+/*
+ * A backend. Its add/mod/del/wait are called only by the front layer, with
+ * fd >= 0, an interest of MUX_IN and/or MUX_OUT, add for an unregistered fd,
+ * mod and del for a registered one, and max > 0; during mod and del,
+ * m->interest[fd] still holds the interest before the call. The front layer
+ * records the new interest when the call returns 0 (del forgets the fd
+ * whatever it returns: the caller is about to close it).
+ */
 struct mux_ops {
 	const char *name;        /* the --backend value */
 	const char *summary;     /* one line for --list-backends */
@@ -94,6 +113,16 @@ extern const struct mux_ops mux_epoll_et_ops;
 
 /* NULL-terminated table of every backend, in --list-backends order. */
 extern const struct mux_ops *const mux_backends[];
+
+/* The front layer: what every caller uses. */
+struct mux *mux_create(const struct mux_ops *ops, int capacity_hint);	/* NULL, errno set */
+int mux_add(struct mux *m, int fd, unsigned interest);
+int mux_mod(struct mux *m, int fd, unsigned interest);
+int mux_del(struct mux *m, int fd);
+int mux_wait(struct mux *m, struct mux_event *out, int max, int timeout_ms);
+void mux_destroy(struct mux *m);
+/* The interest registered for fd; 0 when it is not registered. */
+unsigned mux_interest(const struct mux *m, int fd);
 
 /* The backend called name, or NULL. */
 const struct mux_ops *mux_find(const char *name);

@@ -32,8 +32,8 @@ static void ours_teardown(void *ctx)
 	if (o->mux) {
 		/* del before close, as include/mux.h asks; the pairs outlive the driver. */
 		for (int i = 0; i < o->w->pairs; i++)
-			o->ops->del(o->mux, o->w->rd[i]);
-		o->ops->destroy(o->mux);
+			mux_del(o->mux, o->w->rd[i]);
+		mux_destroy(o->mux);
 	}
 	free(o->pair_of_fd);
 	free(o);
@@ -55,12 +55,12 @@ static void *ours_setup(const struct dispatch_driver *d, struct dispatch_world *
 	}
 	o->ops = ops;
 	o->w = w;
-	o->mux = ops->create(w->pairs);
+	o->mux = mux_create(ops, w->pairs);
 	if (!o->mux)
 		rc = -errno;
 	for (int i = 0; rc == 0 && i < w->pairs; i++) {
 		o->pair_of_fd[w->rd[i]] = i;
-		rc = ops->add(o->mux, w->rd[i], MUX_IN);
+		rc = mux_add(o->mux, w->rd[i], MUX_IN);
 	}
 	if (rc < 0) {
 		*why = strerror(-rc);
@@ -73,7 +73,7 @@ static void *ours_setup(const struct dispatch_driver *d, struct dispatch_world *
 static bool ours_round(void *ctx)
 {
 	struct ours *o = ctx;
-	int n = o->ops->wait(o->mux, o->ev, BATCH, 0);
+	int n = mux_wait(o->mux, o->ev, BATCH, 0);
 
 	for (int i = 0; i < n; i++)
 		dispatch_readable(o->w, o->pair_of_fd[o->ev[i].fd], o->ops->edge_triggered);

@@ -1,8 +1,13 @@
-/* mux.c - the backend registry and helpers shared by the backends. */
+/*
+ * mux.c - the backend registry, and the front layer every caller goes
+ * through: the contract's checks and the per-fd interest table, once for
+ * all backends (see include/mux.h).
+ */
 #include "mux.h"
 #include "cli.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +34,86 @@ const char *mux_names(void)
 const char *mux_mechanism(const struct mux_ops *ops)
 {
 	return ops->mechanism ? ops->mechanism : ops->name;
+}
+
+static bool valid(unsigned interest)
+{
+	return interest && !(interest & ~(unsigned)(MUX_IN | MUX_OUT));
+}
+
+unsigned mux_interest(const struct mux *m, int fd)
+{
+	return fd >= 0 && (size_t)fd < m->interest_cap ? m->interest[fd] : 0;
+}
+
+struct mux *mux_create(const struct mux_ops *ops, int capacity_hint)
+{
+	struct mux *m = ops->create(capacity_hint);
+
+	if (m && mux_grow((void **)&m->interest, &m->interest_cap,
+			  (size_t)(capacity_hint > 0 ? capacity_hint : 1), 1)) {
+		ops->destroy(m);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return m;
+}
+
+void mux_destroy(struct mux *m)
+{
+	free(m->interest);
+	m->ops->destroy(m);
+}
+
+int mux_add(struct mux *m, int fd, unsigned interest)
+{
+	int err;
+
+	if (fd < 0 || !valid(interest))
+		return -EINVAL;
+	if (mux_interest(m, fd))
+		return -EEXIST;
+	if (mux_grow((void **)&m->interest, &m->interest_cap, (size_t)fd, 1))
+		return -ENOMEM;
+	err = m->ops->add(m, fd, interest);
+	if (err)
+		return err;
+	m->interest[fd] = (unsigned char)interest;
+	m->count++;
+	return 0;
+}
+
+int mux_mod(struct mux *m, int fd, unsigned interest)
+{
+	int err;
+
+	if (fd < 0 || !valid(interest))
+		return -EINVAL;
+	if (!mux_interest(m, fd))
+		return -ENOENT;
+	err = m->ops->mod(m, fd, interest);
+	if (!err)
+		m->interest[fd] = (unsigned char)interest;
+	return err;
+}
+
+int mux_del(struct mux *m, int fd)
+{
+	int err;
+
+	if (fd < 0)
+		return -EINVAL;
+	if (!mux_interest(m, fd))
+		return -ENOENT;
+	err = m->ops->del(m, fd);
+	m->interest[fd] = 0;
+	m->count--;
+	return err;
+}
+
+int mux_wait(struct mux *m, struct mux_event *out, int max, int timeout_ms)
+{
+	return max > 0 ? m->ops->wait(m, out, max, timeout_ms) : -EINVAL;
 }
 
 int mux_grow(void **arr, size_t *cap, size_t need, size_t elem_size)

@@ -21,8 +21,6 @@
 struct mux_epoll {
 	struct mux base;
 	int epfd;
-	unsigned char *interest;   /* per fd: MUX_IN|MUX_OUT, 0 = not registered */
-	size_t interest_cap;
 	struct epoll_event *ready;
 	size_t ready_cap;
 };
@@ -43,24 +41,22 @@ static void epoll_destroy(struct mux *m)
 
 	if (e->epfd != -1)
 		close(e->epfd);
-	free(e->interest);
 	free(e->ready);
 	free(e);
 }
 
-static struct mux *create(const struct mux_ops *ops, int capacity_hint)
+/* capacity_hint is not needed: the kernel sizes the interest list itself. */
+static struct mux *create(const struct mux_ops *ops)
 {
 	struct mux_epoll *e = calloc(1, sizeof(*e));
-	size_t hint = capacity_hint > 0 ? (size_t)capacity_hint : 1;
 	int saved;
 
 	if (!e)
 		return NULL;
 	e->base.ops = ops;
 	e->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (e->epfd == -1 ||
-	    mux_grow((void **)&e->interest, &e->interest_cap, hint, 1)) {
-		saved = e->epfd == -1 ? errno : ENOMEM;
+	if (e->epfd == -1) {
+		saved = errno;
 		epoll_destroy(&e->base);
 		errno = saved;
 		return NULL;
@@ -70,22 +66,14 @@ static struct mux *create(const struct mux_ops *ops, int capacity_hint)
 
 static struct mux *epoll_lt_create(int capacity_hint)
 {
-	return create(&mux_epoll_ops, capacity_hint);
+	(void)capacity_hint;
+	return create(&mux_epoll_ops);
 }
 
 static struct mux *epoll_et_create(int capacity_hint)
 {
-	return create(&mux_epoll_et_ops, capacity_hint);
-}
-
-static bool valid(unsigned interest)
-{
-	return interest && !(interest & ~(unsigned)(MUX_IN | MUX_OUT));
-}
-
-static unsigned registered(struct mux_epoll *e, int fd)
-{
-	return (size_t)fd < e->interest_cap ? e->interest[fd] : 0;
+	(void)capacity_hint;
+	return create(&mux_epoll_et_ops);
 }
 
 static uint32_t kernel_mask(struct mux *m, unsigned interest)
@@ -105,51 +93,21 @@ static int ctl(struct mux *m, int op, int fd, unsigned interest)
 
 static int epoll_add(struct mux *m, int fd, unsigned interest)
 {
-	struct mux_epoll *e = to_epoll(m);
-	int err;
-
-	if (fd < 0 || !valid(interest))
-		return -EINVAL;
-	if (registered(e, fd))
-		return -EEXIST;
-	if (mux_grow((void **)&e->interest, &e->interest_cap, (size_t)fd, 1))
-		return -ENOMEM;
-	err = ctl(m, EPOLL_CTL_ADD, fd, interest);
-	if (err)
-		return err;
-	e->interest[fd] = (unsigned char)interest;
-	return 0;
+	return ctl(m, EPOLL_CTL_ADD, fd, interest);
 }
 
+/* Edge-triggered: only added interest needs the kernel (a re-arm); dropped interest is filtered in wait. */
 static int epoll_mod(struct mux *m, int fd, unsigned interest)
 {
-	struct mux_epoll *e = to_epoll(m);
-	unsigned old;
-	int err = 0;
-
-	if (fd < 0 || !valid(interest))
-		return -EINVAL;
-	old = registered(e, fd);
-	if (!old)
-		return -ENOENT;
-	if (!is_et(m) || (interest & ~old))
-		err = ctl(m, EPOLL_CTL_MOD, fd, interest);
-	if (!err)
-		e->interest[fd] = (unsigned char)interest;
-	return err;
+	if (is_et(m) && !(interest & ~mux_interest(m, fd)))
+		return 0;
+	return ctl(m, EPOLL_CTL_MOD, fd, interest);
 }
 
 static int epoll_del(struct mux *m, int fd)
 {
-	struct mux_epoll *e = to_epoll(m);
-	int err;
+	int err = ctl(m, EPOLL_CTL_DEL, fd, 0);
 
-	if (fd < 0)
-		return -EINVAL;
-	if (!registered(e, fd))
-		return -ENOENT;
-	e->interest[fd] = 0;
-	err = ctl(m, EPOLL_CTL_DEL, fd, 0);
 	/* EBADF: closed before del; the kernel already dropped it, so are we. */
 	return err == -EBADF ? 0 : err;
 }
@@ -171,8 +129,6 @@ static int epoll_wait_ready(struct mux *m, struct mux_event *out, int max, int t
 	struct mux_epoll *e = to_epoll(m);
 	int got, n = 0;
 
-	if (max <= 0)
-		return -EINVAL;
 	if (mux_grow((void **)&e->ready, &e->ready_cap, (size_t)max - 1,
 		     sizeof(struct epoll_event)))
 		return -ENOMEM;
@@ -182,7 +138,7 @@ static int epoll_wait_ready(struct mux *m, struct mux_event *out, int max, int t
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < got; i++) {
 		int fd = e->ready[i].data.fd;
-		unsigned ev = from_kernel(e->ready[i].events, registered(e, fd));
+		unsigned ev = from_kernel(e->ready[i].events, mux_interest(m, fd));
 
 		if (!ev)
 			continue;	/* an edge nobody asked for (epoll-et) */

@@ -52,21 +52,14 @@ static struct mux *poll_create(int capacity_hint)
 	return &p->base;
 }
 
-static bool valid(unsigned interest)
-{
-	return interest && !(interest & ~(unsigned)(MUX_IN | MUX_OUT));
-}
-
 static short to_poll_events(unsigned interest)
 {
 	return (short)((interest & MUX_IN ? POLLIN : 0) | (interest & MUX_OUT ? POLLOUT : 0));
 }
 
-/* The fd's pollfd, or NULL when it is not registered. */
+/* A registered fd's pollfd. */
 static struct pollfd *entry(struct mux_poll *p, int fd)
 {
-	if ((size_t)fd >= p->slot_cap || !p->slot_of[fd])
-		return NULL;
 	return &p->pfds[p->slot_of[fd] - 1];
 }
 
@@ -74,10 +67,6 @@ static int poll_add(struct mux *m, int fd, unsigned interest)
 {
 	struct mux_poll *p = to_poll(m);
 
-	if (fd < 0 || !valid(interest))
-		return -EINVAL;
-	if (entry(p, fd))
-		return -EEXIST;
 	if (mux_grow((void **)&p->slot_of, &p->slot_cap, (size_t)fd, sizeof(size_t)) ||
 	    mux_grow((void **)&p->pfds, &p->pfds_cap, p->count, sizeof(struct pollfd)))
 		return -ENOMEM;
@@ -88,28 +77,15 @@ static int poll_add(struct mux *m, int fd, unsigned interest)
 
 static int poll_mod(struct mux *m, int fd, unsigned interest)
 {
-	struct pollfd *e;
-
-	if (fd < 0 || !valid(interest))
-		return -EINVAL;
-	e = entry(to_poll(m), fd);
-	if (!e)
-		return -ENOENT;
-	e->events = to_poll_events(interest);
+	entry(to_poll(m), fd)->events = to_poll_events(interest);
 	return 0;
 }
 
 static int poll_del(struct mux *m, int fd)
 {
 	struct mux_poll *p = to_poll(m);
-	struct pollfd *e, *last;
+	struct pollfd *e = entry(p, fd), *last = &p->pfds[p->count - 1];
 
-	if (fd < 0)
-		return -EINVAL;
-	e = entry(p, fd);
-	if (!e)
-		return -ENOENT;
-	last = &p->pfds[p->count - 1];
 	*e = *last;
 	p->slot_of[e->fd] = (size_t)(e - p->pfds) + 1;
 	p->slot_of[fd] = 0;

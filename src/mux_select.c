@@ -19,8 +19,6 @@
 
 struct mux_select {
 	struct mux base;
-	unsigned char *interest;   /* per fd: MUX_IN|MUX_OUT, 0 = not registered */
-	size_t interest_cap;
 	/*
 	 * The wanted sets are the master copy; select() overwrites the sets it
 	 * is given with the ready ones, so each wait works on fresh copies.
@@ -28,7 +26,6 @@ struct mux_select {
 	unsigned long *want_in, *want_out, *got_in, *got_out;
 	size_t words;
 	int max_fd;                /* highest registered fd, -1 if none */
-	int count;                 /* registered fds */
 	int next_fd;               /* where the next scan of the ready sets begins */
 };
 
@@ -80,8 +77,7 @@ static struct mux *select_create(int capacity_hint)
 		return NULL;
 	s->base.ops = &mux_select_ops;
 	s->max_fd = -1;
-	if (grow_sets(s, hint) ||
-	    mux_grow((void **)&s->interest, &s->interest_cap, (size_t)hint, 1)) {
+	if (grow_sets(s, hint)) {
 		select_destroy(&s->base);
 		errno = ENOMEM;
 		return NULL;
@@ -89,36 +85,19 @@ static struct mux *select_create(int capacity_hint)
 	return &s->base;
 }
 
-static bool valid(unsigned interest)
-{
-	return interest && !(interest & ~(unsigned)(MUX_IN | MUX_OUT));
-}
-
-static unsigned registered(struct mux_select *s, int fd)
-{
-	return (size_t)fd < s->interest_cap ? s->interest[fd] : 0;
-}
-
 static void set_bits(struct mux_select *s, int fd, unsigned interest)
 {
 	bit_put(s->want_in, fd, interest & MUX_IN);
 	bit_put(s->want_out, fd, interest & MUX_OUT);
-	s->interest[fd] = (unsigned char)interest;
 }
 
 static int select_add(struct mux *m, int fd, unsigned interest)
 {
 	struct mux_select *s = to_select(m);
 
-	if (fd < 0 || !valid(interest))
-		return -EINVAL;
-	if (registered(s, fd))
-		return -EEXIST;
-	if (grow_sets(s, fd) ||
-	    mux_grow((void **)&s->interest, &s->interest_cap, (size_t)fd, 1))
+	if (grow_sets(s, fd))
 		return -ENOMEM;
 	set_bits(s, fd, interest);
-	s->count++;
 	if (fd > s->max_fd)
 		s->max_fd = fd;
 	return 0;
@@ -126,13 +105,7 @@ static int select_add(struct mux *m, int fd, unsigned interest)
 
 static int select_mod(struct mux *m, int fd, unsigned interest)
 {
-	struct mux_select *s = to_select(m);
-
-	if (fd < 0 || !valid(interest))
-		return -EINVAL;
-	if (!registered(s, fd))
-		return -ENOENT;
-	set_bits(s, fd, interest);
+	set_bits(to_select(m), fd, interest);
 	return 0;
 }
 
@@ -140,17 +113,16 @@ static int select_del(struct mux *m, int fd)
 {
 	struct mux_select *s = to_select(m);
 
-	if (fd < 0)
-		return -EINVAL;
-	if (!registered(s, fd))
-		return -ENOENT;
-	bit_put(s->want_in, fd, false);
-	bit_put(s->want_out, fd, false);
-	s->interest[fd] = 0;
-	s->count--;
-	/* Amortised: each fd is walked past at most once per time it was max. */
-	while (s->max_fd >= 0 && !s->interest[s->max_fd])
-		s->max_fd--;
+	set_bits(s, fd, 0);
+	/*
+	 * fd is still in the front layer's table until we return, so the walk
+	 * down starts below it. Amortised: each fd is walked past at most once
+	 * per time it was max.
+	 */
+	if (fd == s->max_fd)
+		do
+			s->max_fd--;
+		while (s->max_fd >= 0 && !mux_interest(m, s->max_fd));
 	return 0;
 }
 
@@ -191,7 +163,7 @@ static int select_wait(struct mux *m, struct mux_event *out, int max, int timeou
 	memcpy(s->got_in, s->want_in, nwords * sizeof(unsigned long));
 	memcpy(s->got_out, s->want_out, nwords * sizeof(unsigned long));
 	m->stats.waits++;
-	m->stats.scanned += (uint64_t)s->count;
+	m->stats.scanned += (uint64_t)m->count;
 	/* The casts are the point: the kernel reads nfds bits, not sizeof(fd_set). */
 	ready = select(nfds, (fd_set *)s->got_in, (fd_set *)s->got_out, NULL, tvp);
 	if (ready == -1)
@@ -219,7 +191,6 @@ static void select_destroy(struct mux *m)
 	free(s->want_out);
 	free(s->got_in);
 	free(s->got_out);
-	free(s->interest);
 	free(s);
 }
 

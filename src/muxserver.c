@@ -65,7 +65,7 @@ static int list_backends(void)
 
 	for (size_t i = 0; mux_backends[i]; i++) {
 		const struct mux_ops *ops = mux_backends[i];
-		struct mux *m = ops->create(16);
+		struct mux *m = mux_create(ops, 16);
 
 		/* Creating one proves the backend works on this kernel, as haproxy -vv does. */
 		printf("%-9s %-6s %s\n", ops->name, m ? "OK" : "FAILED", ops->summary);

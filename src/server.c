@@ -161,7 +161,7 @@ static void conn_close(struct server *s, struct conn *c)
 	for (int i = 0; c->closing && i < 16 && read(c->fd, s->scratch, sizeof(s->scratch)) > 0; i++)
 		;
 	/* del before close: select and poll would otherwise fail on the dead fd. */
-	if (s->mux->ops->del(s->mux, c->fd) == 0)
+	if (mux_del(s->mux, c->fd) == 0)
 		s->st.dels++;
 	close(c->fd);
 	s->by_fd[c->fd] = NULL;
@@ -471,7 +471,7 @@ static void settle(struct server *s, struct conn *c)
 		return;
 	if (!(want & MUX_IN) && pending(c))
 		s->st.paused++;
-	if (s->mux->ops->mod(s->mux, c->fd, want) < 0) {
+	if (mux_mod(s->mux, c->fd, want) < 0) {
 		conn_close(s, c);
 		return;
 	}
@@ -518,7 +518,7 @@ static void conn_open(struct server *s, int fd)
 	c->fd = fd;
 	c->interest = MUX_IN;
 	c->last_active = s->now;
-	if (s->mux->ops->add(s->mux, fd, MUX_IN) < 0) {
+	if (mux_add(s->mux, fd, MUX_IN) < 0) {
 		close(fd);
 		free(c);
 		return;
@@ -593,7 +593,7 @@ static bool shed_one(struct server *s)
 		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
 	if (s->spare_fd == -1 && s->accept_paused_until == 0) {
-		s->mux->ops->del(s->mux, s->listen_fd);
+		mux_del(s->mux, s->listen_fd);
 		s->accept_paused_until = mono_s() + ACCEPT_PAUSE_MS / 1000.0;
 	}
 	return fd != -1;
@@ -667,7 +667,7 @@ static void resume_accepting(struct server *s)
 	if (s->spare_fd == -1)
 		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	/* Never silent: a listener that cannot be re-armed would never accept again. */
-	if (s->mux->ops->add(s->mux, s->listen_fd, MUX_IN) < 0) {
+	if (mux_add(s->mux, s->listen_fd, MUX_IN) < 0) {
 		log_line(s, "cannot watch the listener again; retrying shortly");
 		s->accept_paused_until = mono_s() + ACCEPT_PAUSE_MS / 1000.0;
 	}
@@ -732,7 +732,7 @@ static void begin_stop(struct server *s)
 	}
 	s->stopping = true;
 	if (s->accept_paused_until == 0)
-		s->mux->ops->del(s->mux, s->listen_fd);
+		mux_del(s->mux, s->listen_fd);
 	close(s->listen_fd);
 	s->listen_fd = -1;
 	if (s->deadline == 0 || mono_s() + s->cfg->grace_s < s->deadline)
@@ -913,7 +913,7 @@ static int run_loop(struct server *s)
 	struct mux_event ev[MAX_EVENTS];
 
 	while (!s->stop_now) {
-		int n = s->mux->ops->wait(s->mux, ev, MAX_EVENTS, wait_timeout_ms(s));
+		int n = mux_wait(s->mux, ev, MAX_EVENTS, wait_timeout_ms(s));
 
 		if (n < 0) {
 			fprintf(stderr, "muxserver: %s wait failed: %s\n",
@@ -1021,14 +1021,14 @@ static int setup(struct server *s, const struct server_config *cfg)
 		fprintf(stderr, "muxserver: pipe: %s\n", strerror(errno));
 		return -1;
 	}
-	s->mux = cfg->backend->create(1024);
+	s->mux = mux_create(cfg->backend, 1024);
 	if (!s->mux) {
 		fprintf(stderr, "muxserver: cannot create %s backend: %s\n",
 			cfg->backend->name, strerror(errno));
 		return -1;
 	}
-	if (s->mux->ops->add(s->mux, s->listen_fd, MUX_IN) < 0 ||
-	    s->mux->ops->add(s->mux, s->sig_pipe[0], MUX_IN) < 0) {
+	if (mux_add(s->mux, s->listen_fd, MUX_IN) < 0 ||
+	    mux_add(s->mux, s->sig_pipe[0], MUX_IN) < 0) {
 		fprintf(stderr, "muxserver: cannot register the listener with %s\n",
 			cfg->backend->name);
 		return -1;
@@ -1046,7 +1046,7 @@ static void teardown(struct server *s)
 	free(s->by_fd);
 	free(s->stage.data);
 	if (s->mux)
-		s->mux->ops->destroy(s->mux);
+		mux_destroy(s->mux);
 	if (s->listen_fd != -1)
 		close(s->listen_fd);
 	if (s->spare_fd != -1)

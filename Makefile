@@ -19,88 +19,80 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all test test-deps bench-deps check check-san clang-check test-extras fuzz fuzz-smoke valgrind bench bench-smoke profile clean
 
-CORE    := src/mux.c src/mux_select.c src/mux_poll.c src/mux_epoll.c src/cli.c src/fdlimit.c
-SERVER  := $(CORE) src/proto_echo.c src/http.c src/sockperf.c src/server.c src/muxserver.c
-LOAD    := src/cli.c src/fdlimit.c src/hist.c src/load.c src/load_echo.c src/load_http.c src/load_sockperf.c src/load_udp.c src/muxload.c
-TESTS   := test_mux test_server test_hazards test_hist test_load test_http test_dispatch
+# The programs, each built from its folder: a new file there needs no edit here.
+COMMON   := src/common/cli.c src/common/fdlimit.c
+CORE     := $(wildcard src/mux/*.c) $(COMMON)
+SERVER   := $(CORE) $(wildcard src/server/*.c)
+LOAD     := $(COMMON) src/common/hist.c $(wildcard src/load/*.c)
+TESTS    := test_mux test_server test_hazards test_hist test_load test_http test_dispatch
 
 # muxdispatch compiles its peers in when their libraries are found (libev ships no .pc file).
 HAVE_LIBEVENT := $(shell pkg-config --exists libevent 2>/dev/null && echo 1)
 HAVE_LIBEV    := $(shell printf '\043include <ev.h>\nint main(void){return 0;}\n' | \
 	$(CC) -x c - -lev -o /dev/null 2>/dev/null && echo 1)
 DISPATCH_FLAGS := $(if $(HAVE_LIBEVENT),-DHAVE_LIBEVENT) $(if $(HAVE_LIBEV),-DHAVE_LIBEV)
-DISPATCH := $(CORE) src/dispatch.c src/dispatch_mux.c src/muxdispatch.c \
-	$(if $(HAVE_LIBEVENT),src/dispatch_libevent.c) $(if $(HAVE_LIBEV),src/dispatch_libev.c)
+PEERS    := src/dispatch/dispatch_libevent.c src/dispatch/dispatch_libev.c
+DISPATCH := $(CORE) $(filter-out $(PEERS),$(wildcard src/dispatch/*.c)) \
+	$(if $(HAVE_LIBEVENT),src/dispatch/dispatch_libevent.c) $(if $(HAVE_LIBEV),src/dispatch/dispatch_libev.c)
 DISPATCH_LIBS := $(if $(HAVE_LIBEVENT),$(shell pkg-config --libs libevent)) $(if $(HAVE_LIBEV),-lev) -lm
+
+# What each binary is made of; the suites find the tools of their own tree at run time.
+muxserver_SRC     := $(SERVER)
+muxload_SRC       := $(LOAD)
+muxdispatch_SRC   := $(DISPATCH)
+fakeecho_SRC      := tests/load/fakeecho.c
+test_mux_SRC      := tests/mux/test_mux.c tests/testutil.c $(CORE)
+test_server_SRC   := tests/server/test_server.c tests/testutil.c $(CORE)
+test_hazards_SRC  := tests/server/test_hazards.c tests/testutil.c $(CORE)
+test_http_SRC     := tests/server/test_http.c src/server/proto_http.c src/server/proto_sockperf.c
+test_hist_SRC     := tests/common/test_hist.c tests/testutil.c src/common/hist.c $(CORE)
+test_load_SRC     := tests/load/test_load.c tests/testutil.c $(CORE)
+test_dispatch_SRC := tests/dispatch/test_dispatch.c tests/testutil.c $(CORE)
+PROGS    := muxserver muxload muxdispatch fakeecho $(TESTS)
 
 all: build/muxserver build/muxload build/pingpong build/muxdispatch
 
-# $(call objs,TREE,SOURCES)
+# Two trees from one set of rules: build/ (-O2) and build/san/ (ASan+UBSan).
+TREES := build build/san
+tree_flags = $(if $(findstring build/san/,$@),$(SAN),$(OPT))
 objs = $(patsubst %.c,$(1)/%.o,$(2))
 
-build/%.o: %.c
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(BASE) $(OPT) $(CFLAGS) -c -o $@ $<
-
-build/san/%.o: %.c
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  CC-SAN  $@")
-	$(Q)$(CC) $(BASE) $(SAN) $(CFLAGS) -c -o $@ $<
-
-build/muxserver: $(call objs,build,$(SERVER))
-build/san/muxserver: $(call objs,build/san,$(SERVER))
+define compile_rule
+$(1)/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	@$$(if $$(Q),echo "  $(2) $$@")
+	$$(Q)$$(CC) $$(BASE) $$(tree_flags) $$(CFLAGS) -c -o $$@ $$<
+endef
+$(eval $(call compile_rule,build,CC     ))
+$(eval $(call compile_rule,build/san,CC-SAN ))
+$(foreach t,$(TREES),$(foreach p,$(PROGS),$(eval $(t)/$(p): $$(call objs,$(t),$$($(p)_SRC)))))
 build/pingpong: build/bench/pingpong.o
-build/muxload: $(call objs,build,$(LOAD))
-build/san/muxload: $(call objs,build/san,$(LOAD))
-build/test_hist: $(call objs,build,src/hist.c tests/test_hist.c tests/testutil.c $(CORE))
-build/san/test_hist: $(call objs,build/san,src/hist.c tests/test_hist.c tests/testutil.c $(CORE))
-build/test_load: $(call objs,build,tests/test_load.c tests/testutil.c $(CORE))
-build/san/test_load: $(call objs,build/san,tests/test_load.c tests/testutil.c $(CORE))
-build/test_http: $(call objs,build,src/http.c src/sockperf.c tests/test_http.c)
-build/san/test_http: $(call objs,build/san,src/http.c src/sockperf.c tests/test_http.c)
-build/fakeecho: build/tests/fakeecho.o
-build/san/fakeecho: build/san/tests/fakeecho.o
-build/test_mux: $(call objs,build,$(CORE) tests/test_mux.c tests/testutil.c)
-build/san/test_mux: $(call objs,build/san,$(CORE) tests/test_mux.c tests/testutil.c)
-build/test_server: $(call objs,build,$(CORE) tests/test_server.c tests/testutil.c)
-build/san/test_server: $(call objs,build/san,$(CORE) tests/test_server.c tests/testutil.c)
 
-# An LD_PRELOAD shim in which epoll cannot be created: --list-backends must say FAILED.
-build/noepoll.so: tests/noepoll.c
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(filter-out -MMD -MP,$(BASE)) -O2 -shared -fPIC -o $@ $<
+LINK = $(CC) $(BASE) $(tree_flags) $(CFLAGS) -o $@ $^
+$(foreach t,$(TREES),$(t)/muxserver $(t)/muxload $(t)/fakeecho) build/pingpong:
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(LINK) -lpthread -lm $(LDFLAGS)
 
-build/test_hazards: $(call objs,build,$(CORE) tests/hazards/test_hazards.c tests/testutil.c)
-build/san/test_hazards: $(call objs,build/san,$(CORE) tests/hazards/test_hazards.c tests/testutil.c)
-build/muxdispatch: $(call objs,build,$(DISPATCH))
-build/san/muxdispatch: $(call objs,build/san,$(DISPATCH))
-build/test_dispatch: $(call objs,build,tests/test_dispatch.c tests/testutil.c $(CORE))
-build/san/test_dispatch: $(call objs,build/san,tests/test_dispatch.c tests/testutil.c $(CORE))
+$(foreach t,$(TREES),$(addprefix $(t)/,$(TESTS))):
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(LINK) -lcmocka -lm $(LDFLAGS)
+
 # Rebuild muxdispatch.o when the peers found change (e.g. after make bench installed them).
 build/dispatch.flags: FORCE
 	@mkdir -p build; echo '$(DISPATCH_FLAGS)' | cmp -s - $@ || echo '$(DISPATCH_FLAGS)' > $@
-build/src/muxdispatch.o build/san/src/muxdispatch.o: build/dispatch.flags
-build/src/muxdispatch.o build/san/src/muxdispatch.o: CFLAGS += $(DISPATCH_FLAGS)
-build/muxdispatch build/san/muxdispatch:
+$(foreach t,$(TREES),$(t)/src/dispatch/muxdispatch.o): build/dispatch.flags
+$(foreach t,$(TREES),$(t)/src/dispatch/muxdispatch.o): CFLAGS += $(DISPATCH_FLAGS)
+$(foreach t,$(TREES),$(t)/muxdispatch):
 	@$(if $(HAVE_LIBEVENT),,echo "muxdispatch: libevent not found: its backends are left out (apt-get install libevent-dev)")
 	@$(if $(HAVE_LIBEV),,echo "muxdispatch: libev not found: its backends are left out (apt-get install libev-dev)")
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(LINK) $(DISPATCH_LIBS) $(LDFLAGS)
 FORCE:
 
-LINK = $(CC) $(BASE) $(if $(findstring build/san/,$@),$(SAN),$(OPT)) $(CFLAGS) -o $@ $^
-build/muxserver build/san/muxserver build/pingpong build/muxload build/san/muxload build/fakeecho build/san/fakeecho:
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(LINK) -lpthread -lm $(LDFLAGS)
-
-build/test_%:
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(LINK) -lcmocka -lm $(LDFLAGS)
-
-build/san/test_%:
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(LINK) -lcmocka -lm $(LDFLAGS)
+# An LD_PRELOAD shim in which epoll cannot be created: --list-backends must say FAILED.
+build/noepoll.so: tests/server/noepoll.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(filter-out -MMD -MP,$(BASE)) -O2 -shared -fPIC -o $@ $<
 
 # Everything make test uses, installed (as root) before the first suite: the
 # suites, the fuzz targets (clang) and the bench smoke (gnuplot, taskset).
@@ -140,8 +132,7 @@ check-san: test-deps $(addprefix build/san/,muxserver muxload fakeecho $(TESTS))
 		$(SUITE) $$t-san $(GUARD) build/san/$$t || rc=1; done; exit $$rc
 
 # -Wall -Wextra -Werror under clang as well as gcc: every source, compiled but not linked.
-CLANG_CHECK := $(sort $(SERVER) $(LOAD) $(DISPATCH) src/dispatch_libevent.c src/dispatch_libev.c \
-	$(wildcard tests/*.c tests/hazards/*.c) bench/pingpong.c)
+CLANG_CHECK := $(sort $(SERVER) $(LOAD) $(DISPATCH) $(PEERS) $(wildcard tests/*.c tests/*/*.c) bench/pingpong.c)
 clang-check:
 	$(Q)if command -v clang >/dev/null 2>&1; then \
 		clang $(filter-out -MMD -MP,$(BASE)) $(OPT) -fsyntax-only $(CLANG_CHECK) && echo "clang-check: 1 passed, 0 failed"; \
@@ -166,8 +157,8 @@ FUZZ_CC   := clang
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude $(WARN) -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all
 FUZZERS := build/fuzz/fuzz_http build/fuzz/fuzz_sockperf
-build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/http.c include/http.h include/proto.h
-build/fuzz/fuzz_sockperf: tests/fuzz/fuzz_sockperf.c src/sockperf.c include/proto.h
+build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/server/proto_http.c include/http.h include/proto.h
+build/fuzz/fuzz_sockperf: tests/fuzz/fuzz_sockperf.c src/server/proto_sockperf.c include/proto.h include/sockperf_wire.h
 $(FUZZERS):
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ-LD $@")

@@ -2,7 +2,7 @@
  * mux.h - the one interface every multiplexer backend implements.
  *
  * The verbs mirror epoll_ctl(2) so that select, poll and epoll can be held
- * to the same contract (tests/test_mux.c). Rules every caller must accept:
+ * to the same contract (tests/mux/test_mux.c). Rules every caller must accept:
  *
  *  - Readiness is a hint. A backend may report an fd that is no longer
  *    ready (another read drained it, or the fd number was closed and reused
@@ -93,7 +93,10 @@ struct mux_ops {
 	/* The kernel interface it drives, when that is not its name (epoll-et's is epoll); NULL otherwise. */
 	const char *mechanism;
 	bool edge_triggered;
-	/* NULL with errno set on failure. capacity_hint: expected number of fds. */
+	/*
+	 * NULL with errno set on failure. capacity_hint: expected number of fds.
+	 * mux_create() sets the result's ops, so one create may serve two tables.
+	 */
 	struct mux *(*create)(int capacity_hint);
 	int (*add)(struct mux *, int fd, unsigned interest);
 	int (*mod)(struct mux *, int fd, unsigned interest);
@@ -106,12 +109,10 @@ struct mux_ops {
 	void (*destroy)(struct mux *);
 };
 
-extern const struct mux_ops mux_select_ops;
-extern const struct mux_ops mux_poll_ops;
-extern const struct mux_ops mux_epoll_ops;
-extern const struct mux_ops mux_epoll_et_ops;
+/* The backend a program uses unless told otherwise. */
+#define MUX_DEFAULT "epoll"
 
-/* NULL-terminated table of every backend, in --list-backends order. */
+/* NULL-terminated table of every backend, in --list-backends order (the registry, src/mux/mux.c). */
 extern const struct mux_ops *const mux_backends[];
 
 /* The front layer: what every caller uses. */

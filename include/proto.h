@@ -50,12 +50,11 @@ struct proto_ops {
 		      const struct proto_config *cfg);
 };
 
-extern const struct proto_ops proto_echo_ops;
+/* The two the parser tests and fuzz targets drive directly. */
 extern const struct proto_ops proto_http_ops;
 extern const struct proto_ops proto_sockperf_ops;
-extern const struct proto_ops proto_udp_ops;
 
-/* The registry, NULL-terminated: the one list of protocols (usage texts derive from it). */
+/* The registry (src/server/proto.c), NULL-terminated, the default first: usage texts derive from it. */
 extern const struct proto_ops *const proto_all[];
 const struct proto_ops *proto_find(const char *name);
 const char *proto_names(void);

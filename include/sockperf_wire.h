@@ -1,7 +1,7 @@
 /*
  * sockperf_wire.h - sockperf's TCP framing as seen on the wire from sockperf
- * 3.7, shared by the server's protocol (src/sockperf.c) and muxload's
- * (src/load_sockperf.c). Each message starts with a 14-byte big-endian
+ * 3.7, shared by the server's protocol (src/server/proto_sockperf.c) and muxload's
+ * (src/load/load_sockperf.c). Each message starts with a 14-byte big-endian
  * header: u64 sequence number, u16 flags, u32 length of the whole message
  * (header included).
  */

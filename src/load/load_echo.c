@@ -84,19 +84,3 @@ const struct load_proto load_echo_proto = {
 	.request = echo_request,
 	.consume = echo_consume,
 };
-
-const struct load_proto *const load_protos[] = {
-	&load_echo_proto, &load_http_proto, &load_sockperf_proto, &load_udp_proto, NULL
-};
-
-const struct load_proto *load_proto_find(const char *name)
-{
-	return cli_find((const void *const *)load_protos, name);
-}
-
-const char *load_proto_names(void)
-{
-	static char names[128];
-
-	return cli_names((const void *const *)load_protos, names, sizeof(names));
-}

@@ -31,19 +31,3 @@ const struct proto_ops proto_udp_ops = {
 	.datagram = true,
 	.input = echo_input,
 };
-
-const struct proto_ops *const proto_all[] = {
-	&proto_echo_ops, &proto_http_ops, &proto_sockperf_ops, &proto_udp_ops, NULL
-};
-
-const struct proto_ops *proto_find(const char *name)
-{
-	return cli_find((const void *const *)proto_all, name);
-}
-
-const char *proto_names(void)
-{
-	static char names[128];
-
-	return cli_names((const void *const *)proto_all, names, sizeof(names));
-}

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "mux.h"
-#include "testutil.h"
+#include "../testutil.h"
 
 #define OUT_MAX 16384
 

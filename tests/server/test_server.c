@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "mux.h"
-#include "testutil.h"
+#include "../testutil.h"
 
 #define HOST "127.0.0.1"
 

@@ -42,7 +42,6 @@ static struct mux *poll_create(int capacity_hint)
 
 	if (!p)
 		return NULL;
-	p->base.ops = &mux_poll_ops;
 	if (mux_grow((void **)&p->pfds, &p->pfds_cap, hint, sizeof(struct pollfd)) ||
 	    mux_grow((void **)&p->slot_of, &p->slot_cap, hint, sizeof(size_t))) {
 		poll_destroy(&p->base);

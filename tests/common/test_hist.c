@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "hist.h"
-#include "testutil.h"
+#include "../testutil.h"
 
 enum { N = 200000 };
 

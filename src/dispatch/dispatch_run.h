@@ -1,4 +1,4 @@
-/* dispatch_run.h - running muxdispatch's measurements (src/dispatch.c). */
+/* dispatch_run.h - running muxdispatch's measurements (dispatch.c). */
 #ifndef DISPATCH_RUN_H
 #define DISPATCH_RUN_H
 

@@ -49,10 +49,6 @@ struct load_proto {
 /* Requests never exceed --size + this many bytes (http's request line and headers). */
 #define LOAD_REQUEST_SLACK 256
 
-extern const struct load_proto load_echo_proto;
-extern const struct load_proto load_http_proto;
-extern const struct load_proto load_sockperf_proto;
-extern const struct load_proto load_udp_proto;
 /* NULL-terminated table of every protocol, in --help order. */
 extern const struct load_proto *const load_protos[];
 const struct load_proto *load_proto_find(const char *name);

@@ -12,7 +12,7 @@
 #include <string.h>
 
 /*
- * Events per wait. Not the server's batch (512: MAX_EVENTS in src/server.c);
+ * Events per wait. Not the server's batch (512: MAX_EVENTS in src/server/server.c);
  * 1024 since the first runs, so that figures stay comparable with them.
  */
 #define BATCH 1024

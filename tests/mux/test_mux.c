@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "mux.h"
-#include "testutil.h"
+#include "../testutil.h"
 
 #define MAX_FDS 16
 

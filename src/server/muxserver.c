@@ -19,7 +19,7 @@ static void usage(FILE *out)
 "usage: muxserver [options]\n"
 "A server (echo, HTTP, sockperf or UDP) on a multiplexer backend chosen at run time.\n"
 "\n"
-"  -b, --backend NAME     %s (default epoll)\n"
+"  -b, --backend NAME     %s (default %s)\n"
 "      --list-backends    print each backend, OK or FAILED on this host, and a summary;\n"
 "                         exit 1 if any failed\n"
 "  -H, --host ADDR        numeric IPv4/IPv6 address to listen on (default 127.0.0.1)\n"
@@ -43,7 +43,7 @@ static void usage(FILE *out)
 "      --sndbuf SIZE      SO_SNDBUF of accepted sockets (default: kernel's)\n"
 "      --rcvbuf SIZE      SO_RCVBUF of accepted sockets and of the udp socket (default: kernel's)\n"
 "      --backlog N        listen(2) backlog (default 4096)\n"
-"      --proto NAME       the protocol served (default echo), one of the list below\n"
+"      --proto NAME       the protocol served (default %s), one of the list below\n"
 "      --dgram-size SIZE  udp: receive buffer (default 64K); longer datagrams are counted, not echoed\n"
 "      --body-size SIZE   http: bytes of response body (default 13: 'Hello, World!')\n"
 "      --upper            echo upper-cased\n"
@@ -53,7 +53,7 @@ static void usage(FILE *out)
 "Signals: SIGUSR1 prints a 'stats ...' line; SIGINT/SIGTERM stop accepting and\n"
 "wait for clients (a second signal stops at once); the 'summary ...' line is printed on exit.\n"
 "\n"
-"Protocols:\n", mux_names());
+"Protocols:\n", mux_names(), MUX_DEFAULT, proto_all[0]->name);
 	for (size_t i = 0; proto_all[i]; i++)
 		fprintf(out, "  %-9s %s\n", proto_all[i]->name, proto_all[i]->summary);
 }
@@ -196,8 +196,8 @@ int main(int argc, char **argv)
 	struct server_config cfg = {
 		.host = "127.0.0.1",
 		.port = 7000,
-		.backend = &mux_epoll_ops,
-		.proto = &proto_echo_ops,
+		.backend = mux_find(MUX_DEFAULT),
+		.proto = proto_all[0],
 		.pcfg = { .body_size = 13, .dgram_size = 65536 },
 		.max_pending = 1 << 20,
 		.grace_s = 5,

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "testutil.h"
+#include "../testutil.h"
 
 #define OUT_MAX 65536
 

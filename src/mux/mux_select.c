@@ -75,7 +75,6 @@ static struct mux *select_create(int capacity_hint)
 
 	if (!s)
 		return NULL;
-	s->base.ops = &mux_select_ops;
 	s->max_fd = -1;
 	if (grow_sets(s, hint)) {
 		select_destroy(&s->base);

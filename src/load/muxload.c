@@ -299,7 +299,7 @@ static int write_hgrm(const char *path, const struct load_result *r)
 int main(int argc, char **argv)
 {
 	struct load_config cfg = {
-		.host = "127.0.0.1", .port = 7000, .proto = &load_echo_proto,
+		.host = "127.0.0.1", .port = 7000, .proto = load_protos[0],
 		.connections = 10, .threads = 1, .duration_s = 10, .warmup_s = 1,
 		.size = 64, .pipeline = 1, .timeout_s = 10,
 	};

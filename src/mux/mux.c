@@ -11,13 +11,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-const struct mux_ops *const mux_backends[] = {
-	&mux_select_ops,
-	&mux_poll_ops,
-	&mux_epoll_ops,
-	&mux_epoll_et_ops,
-	NULL,
-};
+/*
+ * The registry, the one list of backends, in --list-backends order: a new
+ * backend is its file in src/mux/ (the Makefile takes every file there) and
+ * its name in this line. Usage texts, muxdispatch's drivers and Kerrisk
+ * columns, the tests and the bench scripts (through --list-backends) all
+ * derive from it.
+ */
+#define BACKENDS(X) X(select) X(poll) X(epoll) X(epoll_et)
+
+#define DECLARE(name) extern const struct mux_ops mux_##name##_ops;
+#define ENTRY(name) &mux_##name##_ops,
+BACKENDS(DECLARE)
+const struct mux_ops *const mux_backends[] = { BACKENDS(ENTRY) NULL };
 
 const struct mux_ops *mux_find(const char *name)
 {
@@ -50,6 +56,8 @@ struct mux *mux_create(const struct mux_ops *ops, int capacity_hint)
 {
 	struct mux *m = ops->create(capacity_hint);
 
+	if (m)
+		m->ops = ops;	/* one create may serve several tables (epoll and epoll-et) */
 	if (m && mux_grow((void **)&m->interest, &m->interest_cap,
 			  (size_t)(capacity_hint > 0 ? capacity_hint : 1), 1)) {
 		ops->destroy(m);

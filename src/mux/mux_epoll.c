@@ -45,15 +45,18 @@ static void epoll_destroy(struct mux *m)
 	free(e);
 }
 
-/* capacity_hint is not needed: the kernel sizes the interest list itself. */
-static struct mux *create(const struct mux_ops *ops)
+/*
+ * Both tables share it: mux_create() sets ops, and with it edge_triggered.
+ * capacity_hint is not needed: the kernel sizes its interest list itself.
+ */
+static struct mux *epoll_mux_create(int capacity_hint)
 {
 	struct mux_epoll *e = calloc(1, sizeof(*e));
 	int saved;
 
+	(void)capacity_hint;
 	if (!e)
 		return NULL;
-	e->base.ops = ops;
 	e->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (e->epfd == -1) {
 		saved = errno;
@@ -62,18 +65,6 @@ static struct mux *create(const struct mux_ops *ops)
 		return NULL;
 	}
 	return &e->base;
-}
-
-static struct mux *epoll_lt_create(int capacity_hint)
-{
-	(void)capacity_hint;
-	return create(&mux_epoll_ops);
-}
-
-static struct mux *epoll_et_create(int capacity_hint)
-{
-	(void)capacity_hint;
-	return create(&mux_epoll_et_ops);
 }
 
 static uint32_t kernel_mask(struct mux *m, unsigned interest)
@@ -154,7 +145,7 @@ const struct mux_ops mux_epoll_ops = {
 	.name = "epoll",
 	.summary = "epoll(7), level-triggered; O(ready) per wait, one epoll_ctl per interest change",
 	.edge_triggered = false,
-	.create = epoll_lt_create,
+	.create = epoll_mux_create,
 	.add = epoll_add,
 	.mod = epoll_mod,
 	.del = epoll_del,
@@ -167,7 +158,7 @@ const struct mux_ops mux_epoll_et_ops = {
 	.summary = "epoll(7), edge-triggered; registered IN|OUT once, caller drains to EAGAIN",
 	.mechanism = "epoll",
 	.edge_triggered = true,
-	.create = epoll_et_create,
+	.create = epoll_mux_create,
 	.add = epoll_add,
 	.mod = epoll_mod,
 	.del = epoll_del,

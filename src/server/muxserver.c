@@ -70,7 +70,7 @@ static int list_backends(void)
 		/* Creating one proves the backend works on this kernel, as haproxy -vv does. */
 		printf("%-9s %-6s %s\n", ops->name, m ? "OK" : "FAILED", ops->summary);
 		if (m)
-			ops->destroy(m);
+			mux_destroy(m);
 		failed += !m;
 	}
 	return failed;

@@ -94,7 +94,9 @@ struct backend_test {
 
 /*
  * Run every (backend, test) cell, named "backend/test", with optional
- * per-test setup/teardown, then the `once` tests. Returns main's exit status.
+ * per-test setup/teardown, then the `once` tests; CMOCKA_TEST_FILTER (with
+ * cmocka's * and ? wildcards, e.g. "epoll/idle*") runs only the cells it
+ * matches. Returns main's exit status.
  */
 struct CMUnitTest;
 int run_backend_matrix(const char *group, const struct backend_test *tests, size_t ntests,

@@ -199,15 +199,18 @@ static bool buf_append(struct buf *b, const char *data, size_t n)
 	return true;
 }
 
+static void buf_free(struct buf *b)
+{
+	free(b->data);
+	*b = (struct buf){ 0 };
+}
+
 /* Forget a drained buffer's contents; give big ones back to the allocator. */
 static void buf_reset(struct buf *b)
 {
 	b->off = b->len = 0;
-	if (b->cap > KEEP_BUFFER) {
-		free(b->data);
-		b->data = NULL;
-		b->cap = 0;
-	}
+	if (b->cap > KEEP_BUFFER)
+		buf_free(b);
 }
 
 void proto_emit(struct proto_out *o, const char *data, size_t n)
@@ -325,6 +328,7 @@ static bool deliver(struct server *s, struct conn *c, char *data, size_t n)
 	if (used < 0) {
 		c->closing = true;	/* close once the replies are out; ignore anything after */
 		buf_reset(&c->in);
+		c->partial_since = 0;	/* nothing is awaited now: no 408 may follow the last reply */
 		return true;
 	}
 	if (data == c->in.data) {
@@ -735,6 +739,7 @@ static void begin_stop(struct server *s)
 		mux_del(s->mux, s->listen_fd);
 	close(s->listen_fd);
 	s->listen_fd = -1;
+	s->accept_paused_until = 0;	/* nothing to resume: no retries (and log lines) every 100 ms */
 	if (s->deadline == 0 || mono_s() + s->cfg->grace_s < s->deadline)
 		s->deadline = mono_s() + s->cfg->grace_s;
 }
@@ -837,7 +842,7 @@ static void sweep_timeouts(struct server *s)
 			   s->now - c->out_since >= cfg->send_timeout_s) {
 			conn_close(s, c);	/* the peer stopped reading: its output can only pile up */
 			s->st.send_timeouts++;
-		} else if (cfg->header_timeout_s > 0 && c->partial_since && !c->paused_since &&
+		} else if (cfg->header_timeout_s > 0 && c->partial_since && !c->paused_since && !c->closing &&
 			   s->now - c->partial_since >= cfg->header_timeout_s) {
 			request_timed_out(s, c);
 		}
@@ -851,10 +856,32 @@ static void sweep_timeouts(struct server *s)
  * met (as redis's maxmemory-clients does), so one client's backlog never
  * stalls the others. One log line per second of it at most.
  */
+/*
+ * Drained buffers are kept for reuse (up to KEEP_BUFFER) and so stay
+ * charged; over the budget they are given back first, so that no idle
+ * connection is closed for memory it does not use.
+ */
+static void release_empty_buffers(struct server *s)
+{
+	for (size_t fd = 0; fd < s->by_fd_cap; fd++) {
+		struct conn *c = s->by_fd[fd];
+
+		if (!c)
+			continue;
+		if (c->in.cap && c->in.off == c->in.len)
+			buf_free(&c->in);
+		if (c->out.cap && !pending(c))
+			buf_free(&c->out);
+		account(s, c);
+	}
+}
+
 static void enforce_budget(struct server *s)
 {
 	char msg[128];
 
+	if (over_budget(s))
+		release_empty_buffers(s);
 	if (!over_budget(s))
 		return;
 	if (s->now - s->mem_logged_at >= 1) {

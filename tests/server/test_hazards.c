@@ -1509,6 +1509,86 @@ static void udp_drops_counted(void **state)
 	close(fd);
 }
 
+/*
+ * A request that came in two reads and asked to close gets its reply, then
+ * the close, and nothing else: the header deadline of the part that came
+ * first must not add a 408 while the (slowly read) reply drains. Reading
+ * 1 MiB at 64 KiB a tenth of a second outlasts --header-timeout 1.
+ */
+static void closing_reply_not_followed_by_408(void **state)
+{
+	enum { BODY = 1 << 20, STEP = 64 << 10, CAP = BODY + 4096 };
+	static const char part1[] = "GET / HTTP/1.1\r\nConnec", part2[] = "tion: close\r\n\r\n";
+	char *buf = test_alloc(CAP), *body;
+	struct child c;
+	size_t got = 0;
+	int fd;
+
+	child_start(&c, backend_of(state), "--proto", "http", "--body-size", "1M", "--header-timeout", "1",
+		    "--sndbuf", "4K", NULL);
+	fd = tcp_connect(HOST, c.port);
+	assert_true(fd >= 0);
+	assert_true(write_all(fd, part1, sizeof(part1) - 1, 10));
+	assert_int_equal(await_at_least(&c, "reads", 1, 10) >= 1, 1);	/* the first part was read alone */
+	assert_true(write_all(fd, part2, sizeof(part2) - 1, 10));
+	for (double end = mono_s() + 60; got < CAP; sleep_s(0.1)) {
+		ssize_t r;
+
+		if (mono_s() > end)
+			fail_msg("%s: no close within 60 s after %zu bytes", backend_of(state), got);
+		if (!fd_ready(fd, POLLIN, 10))
+			continue;
+		r = recv(fd, buf + got, STEP < CAP - got ? STEP : CAP - got, MSG_DONTWAIT);
+		if (r == 0 || (r == -1 && errno == ECONNRESET))
+			break;
+		got += r > 0 ? (size_t)r : 0;
+	}
+	buf[got < CAP ? got : CAP - 1] = 0;
+	body = strstr(buf, "\r\n\r\n");
+	if (!body || strncmp(buf, "HTTP/1.1 200 ", 13) != 0 || got != (size_t)(body + 4 - buf) + BODY)
+		fail_msg("%s: %zu bytes: not one 200 with a 1 MiB body and then the close (ends '%.20s')",
+			 backend_of(state), got, got > 20 ? buf + got - 20 : buf);
+	child_stats(&c);
+	assert_int_equal(child_stat(&c, "header_timeouts"), 0);
+	close(fd);
+	expect_clean_stop(&c);
+}
+
+/*
+ * --max-memory counts buffers that hold bytes, not drained ones kept for
+ * reuse: 20 connections, one after another, back up 60 KiB of echo each and
+ * read it all; idle, they hold nothing, so none is closed for memory, though
+ * their kept buffers alone would pass the 512 KiB budget.
+ */
+static void idle_buffers_not_charged(void **state)
+{
+	enum { N = 20, LEN = 60 << 10, SMALL = 4096 };
+	unsigned char *data = test_alloc(LEN), *back = test_alloc(LEN);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fds[N], small = SMALL;
+	struct child c;
+
+	fill_random(data, LEN, 41);
+	child_start(&c, backend_of(state), "--max-memory", "512K", "--sndbuf", "4K", NULL);
+	to.sin_port = htons((uint16_t)c.port);
+	for (int i = 0; i < N; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		assert_int_equal(connect(fds[i], (struct sockaddr *)&to, sizeof(to)), 0);
+		assert_true(write_all(fds[i], data, LEN, 30));	/* the echo backs up into the server */
+		assert_true(read_exact(fds[i], back, LEN, 30));
+		assert_memory_equal(back, data, LEN);
+	}
+	for (int i = 0; i < N; i++)
+		if (!echo_once(fds[i], 10))
+			fail_msg("%s: idle connection %d was closed", backend_of(state), i);
+	child_stats(&c);
+	assert_int_equal(child_stat(&c, "mem_closed"), 0);
+	assert_int_equal(child_stat(&c, "open"), N);
+	close_all(fds, N);
+	expect_clean_stop(&c);
+}
+
 #define HAZARDS(X) \
 	X(fd_limit_sheds_without_spinning) X(fd_above_setsize_preopened) X(idle_1500_others_served) \
 	X(dels_match_closes) X(write_interest_off_when_idle) X(slow_reader_is_capped) \
@@ -1519,7 +1599,7 @@ static void udp_drops_counted(void **state)
 	X(garbage_never_crashes) X(udp_echo_and_truncation) X(udp_drops_counted) \
 	X(reply_burst_within_max_pending) X(header_deadline_paused_with_output) \
 	X(memory_budget_closes_largest) X(send_timeout_closes_stalled_reader) X(http_head_and_field_checks) \
-	X(held_requests_then_reading_resumes)
+	X(held_requests_then_reading_resumes) X(closing_reply_not_followed_by_408) X(idle_buffers_not_charged)
 
 #define ENTRY(name) { #name, name },
 static const struct backend_test hazards[] = { HAZARDS(ENTRY) };

@@ -14,4 +14,12 @@
  */
 int fdlimit_raise(rlim_t need, bool raise_hard, rlim_t *hard);
 
+/*
+ * Set the soft limit to `soft`, lowering it if it is higher (a run that
+ * asks for fewer fds, as muxserver --nofile does); past the hard limit,
+ * to the hard limit, so RLIM_INFINITY takes all the hard limit allows.
+ * 0, or -errno when the limit cannot be read or set.
+ */
+int fdlimit_set(rlim_t soft);
+
 #endif

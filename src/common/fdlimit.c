@@ -1,4 +1,4 @@
-/* fdlimit.c - RLIMIT_NOFILE raised to what a run needs, in one place. */
+/* fdlimit.c - RLIMIT_NOFILE set to what a run needs, in one place. */
 #include "fdlimit.h"
 
 #include <errno.h>
@@ -27,4 +27,16 @@ int fdlimit_raise(rlim_t need, bool raise_hard, rlim_t *hard)
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return -errno;
 	return rl.rlim_cur >= need ? 0 : -EMFILE;
+}
+
+int fdlimit_set(rlim_t soft)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -errno;
+	rl.rlim_cur = soft < rl.rlim_max ? soft : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -errno;
+	return 0;
 }

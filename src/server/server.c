@@ -7,6 +7,7 @@
 #include "server.h"
 #include "cli.h"
 #include "clock.h"
+#include "fdlimit.h"
 #include "proto.h"
 
 #include <arpa/inet.h>
@@ -961,17 +962,6 @@ static int run_loop(struct server *s)
 	return 0;
 }
 
-static void set_nofile(long want)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return;
-	/* C10K needs more than the usual 1024 soft limit; the hard limit is ours to take. */
-	rl.rlim_cur = want > 0 && (rlim_t)want < rl.rlim_max ? (rlim_t)want : rl.rlim_max;
-	setrlimit(RLIMIT_NOFILE, &rl);
-}
-
 /* Bind and listen; -1 after printing one line naming the cause. */
 static int open_listener(const struct server_config *cfg)
 {
@@ -1040,7 +1030,8 @@ static int setup(struct server *s, const struct server_config *cfg)
 	s->cfg = cfg;
 	s->spare_fd = -1;
 	s->sig_pipe[0] = s->sig_pipe[1] = -1;
-	set_nofile(cfg->nofile);
+	/* C10K needs more than the usual 1024 soft limit; the hard limit is ours to take. */
+	fdlimit_set(cfg->nofile > 0 ? (rlim_t)cfg->nofile : RLIM_INFINITY);
 	s->listen_fd = open_listener(cfg);
 	if (s->listen_fd == -1)
 		return -1;

@@ -1265,8 +1265,8 @@ static void stats_round(struct child *c, int fd)
 /*
  * Fill the server's stdout pipe, which nobody reads, with stats lines until
  * it will not take another. A write end of the same pipe, opened through
- * /proc, says POLLOUT exactly when the server's emit() would write: that is
- * the test, not how long the pipe has been still.
+ * /proc, says POLLOUT exactly when the server's print_line() would write:
+ * that is the test, not how long the pipe has been still.
  */
 static void fill_stdout(struct child *c, int fd)
 {

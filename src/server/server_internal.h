@@ -1,0 +1,137 @@
+/*
+ * server_internal.h - what the files of the server share, private to
+ * src/server/: the server and connection structs, the small helpers the
+ * hot path inlines, and the functions one file calls in another. The
+ * server runs whatever the protocol (include/proto.h) and the backend: it
+ * uses only include/mux.h, and the one backend property it reads is
+ * edge_triggered, which decides whether a wake-up is drained until EAGAIN.
+ */
+#ifndef SERVER_INTERNAL_H
+#define SERVER_INTERNAL_H
+
+#include "server.h"
+
+#include <stdlib.h>
+
+/* One read's worth. 64 KiB lets a bulk sender fill a loopback window in few calls. */
+#define READ_CHUNK (64 * 1024)
+/* Buffers bigger than this are freed once drained instead of kept for reuse. */
+#define KEEP_BUFFER (64 * 1024)
+
+/* Bytes data[off .. len) of a growable buffer. */
+struct buf {
+	char *data;
+	size_t off, len, cap;
+};
+
+struct conn {
+	int fd;
+	unsigned interest;
+	bool peer_eof;
+	bool peer_done_sending;    /* MUX_RDHUP seen: read on until EOF */
+	bool closing;              /* the protocol asked to close once output is sent */
+	bool held;                 /* `in` may hold requests not parsed for want of output room */
+	bool in_ready_list;
+	double last_active;        /* loop time of its last event, for --idle-timeout */
+	double partial_since;      /* loop time the incomplete request in `in` began; 0: none */
+	double paused_since;       /* loop time we stopped reading it for its output; 0: reading */
+	double out_since;          /* loop time its pending output last moved, for --send-timeout */
+	size_t charged;            /* in.cap + out.cap, as last counted in st.mem */
+	struct buf out;            /* replies the socket would not take yet */
+	struct buf in;             /* a partial request, or requests held while output is at the cap */
+	struct conn *prev, *next;  /* ready list (edge-triggered work left over) */
+	unsigned char proto_state[]; /* the protocol's per-connection state */
+};
+
+/* What the protocol emitted for one read: the first reply by reference, more copied. */
+struct proto_out {
+	struct buf *stage;
+	const char *first;
+	size_t first_len;
+	size_t limit;              /* bytes it may emit before the connection is at --max-pending */
+	bool staged, failed;
+	uint64_t replies;
+};
+
+struct server {
+	const struct server_config *cfg;
+	struct mux *mux;
+	int listen_fd;
+	int spare_fd;              /* kept open so EMFILE can be answered by accept-and-close */
+	int sig_pipe[2];
+	struct conn **by_fd;
+	size_t by_fd_cap;
+	long open_conns;
+	struct conn *ready_head;
+	bool stopping, stop_now, shedding;
+	int stops_taken;           /* stop_signals already acted on */
+	double accept_paused_until, deadline;
+	double now;                /* monotonic time, read once per loop turn */
+	double next_sweep;         /* loop time of the next timeout sweep; 0: no timeouts set */
+	double mem_logged_at;      /* loop time of the last --max-memory log line */
+	struct server_stats st;
+	struct buf stage;          /* replies of one read, when there is more than one */
+	char scratch[READ_CHUNK];
+};
+
+static inline size_t pending(const struct conn *c)
+{
+	return c->out.len - c->out.off;
+}
+
+static inline void buf_free(struct buf *b)
+{
+	free(b->data);
+	*b = (struct buf){ 0 };
+}
+
+/* Forget a drained buffer's contents; give big ones back to the allocator. */
+static inline void buf_reset(struct buf *b)
+{
+	b->off = b->len = 0;
+	if (b->cap > KEEP_BUFFER)
+		buf_free(b);
+}
+
+/* Count what a connection's buffers hold now into the server-wide total. */
+static inline void account(struct server *s, struct conn *c)
+{
+	size_t now = c->in.cap + c->out.cap;
+
+	s->st.mem = s->st.mem - c->charged + now;
+	c->charged = now;
+	if (s->st.mem > s->st.mem_max)
+		s->st.mem_max = s->st.mem;
+}
+
+static inline bool over_budget(const struct server *s)
+{
+	return s->cfg->max_memory && s->st.mem >= s->cfg->max_memory;
+}
+
+/* server_conn.c: a connection's reads, replies and buffers; the ready list. */
+void conn_open(struct server *s, int fd);
+void conn_close(struct server *s, struct conn *c);
+void conn_serve(struct server *s, struct conn *c, unsigned events);
+bool conn_send_reply(struct server *s, struct conn *c, const char *data, size_t n);
+void conn_settle(struct server *s, struct conn *c);
+void ready_list_serve(struct server *s);
+
+/* server_listen.c: the listening socket, TCP's accepts and UDP's datagrams. */
+int listener_open(const struct server_config *cfg);
+int listener_port(int fd);
+void listener_accept(struct server *s);
+void listener_serve_datagrams(struct server *s);
+void listener_resume(struct server *s);
+
+/* server_limits.c: the timeouts and --max-memory, which close connections. */
+double limits_sweep_interval(const struct server_config *cfg);
+void limits_sweep_timeouts(struct server *s);
+void limits_enforce_budget(struct server *s);
+
+/* server_print.c: stats, summary and log lines, none of which may block the loop. */
+void print_line(struct server *s, int fd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void print_log(struct server *s, const char *msg);
+void print_stats(struct server *s, const char *tag);
+
+#endif

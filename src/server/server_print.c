@@ -1,0 +1,105 @@
+/*
+ * server_print.c - what the server prints after its port line: stats and
+ * summary lines on stdout, log lines on stderr.
+ */
+#include "server_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/sock_diag.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/*
+ * One line of output that never blocks the loop: a reader that stops
+ * reading (a supervisor that only wanted the port line) must not freeze
+ * every client and SIGTERM with it. A line that would block is dropped and
+ * counted. For a pipe, POLLOUT means a free page, so a line of at most
+ * PIPE_BUF bytes then goes in whole. fd's flags stay as they are: making it
+ * O_NONBLOCK would change them for every process sharing it.
+ */
+void __attribute__((format(printf, 3, 4)))
+print_line(struct server *s, int fd, const char *fmt, ...)
+{
+	char line[PIPE_BUF];
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	ssize_t w = -1;
+	va_list ap;
+	int len, r;
+
+	va_start(ap, fmt);
+	len = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		return;
+	if ((size_t)len >= sizeof(line))
+		len = sizeof(line) - 1;
+	while ((r = poll(&p, 1, 0)) == -1 && errno == EINTR)
+		;
+	if (r == 1 && (p.revents & POLLOUT))
+		while ((w = write(fd, line, (size_t)len)) == -1 && errno == EINTR)
+			;
+	if (w != len)
+		s->st.log_dropped++;
+}
+
+void print_log(struct server *s, const char *msg)
+{
+	if (!s->cfg->quiet)
+		print_line(s, STDERR_FILENO, "muxserver: %s\n", msg);
+}
+
+/*
+ * udp: datagrams the kernel dropped for want of receive buffer, read when
+ * stats are printed and not per datagram. It is the counter SO_RXQ_OVFL
+ * would stamp on each datagram, but that stamp only arrives with the next
+ * datagram queued, so drops after the last one would go unseen.
+ */
+static void refresh_rcv_drops(struct server *s)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mem);
+
+	if (s->cfg->proto->datagram &&
+	    getsockopt(s->listen_fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 && len > SK_MEMINFO_DROPS * 4)
+		s->st.rcv_drops = mem[SK_MEMINFO_DROPS];
+}
+
+void print_stats(struct server *s, const char *tag)
+{
+	const struct mux_stats *m = &s->mux->stats;
+	struct rusage ru;
+
+	refresh_rcv_drops(s);
+	getrusage(RUSAGE_SELF, &ru);
+	print_line(s, STDOUT_FILENO, "%s backend=%s open=%ld accepted=%llu closed=%llu refused=%llu shed=%llu "
+	     "bytes_in=%llu bytes_out=%llu requests=%llu reads=%llu writes=%llu "
+	     "resets=%llu paused=%llu pending_max=%llu dels=%llu idle_closed=%llu header_timeouts=%llu "
+	     "send_timeouts=%llu mem=%llu mem_max=%llu mem_closed=%llu "
+	     "out_events=%llu truncated=%llu send_drops=%llu rcv_drops=%llu log_dropped=%llu "
+	     "waits=%llu events=%llu events_per_wait=%.2f scanned=%llu ctl=%llu "
+	     "cpu_user_s=%.3f cpu_sys_s=%.3f\n",
+	     tag, s->mux->ops->name, s->open_conns,
+	     (unsigned long long)s->st.accepted, (unsigned long long)s->st.closed,
+	     (unsigned long long)s->st.refused, (unsigned long long)s->st.shed,
+	     (unsigned long long)s->st.bytes_in, (unsigned long long)s->st.bytes_out,
+	     (unsigned long long)s->st.requests, (unsigned long long)s->st.reads,
+	     (unsigned long long)s->st.writes, (unsigned long long)s->st.resets,
+	     (unsigned long long)s->st.paused, (unsigned long long)s->st.pending_max,
+	     (unsigned long long)s->st.dels, (unsigned long long)s->st.idle_closed,
+	     (unsigned long long)s->st.header_timeouts,
+	     (unsigned long long)s->st.send_timeouts, (unsigned long long)s->st.mem,
+	     (unsigned long long)s->st.mem_max, (unsigned long long)s->st.mem_closed,
+	     (unsigned long long)s->st.out_events,
+	     (unsigned long long)s->st.truncated, (unsigned long long)s->st.send_drops,
+	     (unsigned long long)s->st.rcv_drops, (unsigned long long)s->st.log_dropped,
+	     (unsigned long long)m->waits, (unsigned long long)m->events,
+	     m->waits ? (double)m->events / (double)m->waits : 0.0,
+	     (unsigned long long)m->scanned, (unsigned long long)m->ctl_calls,
+	     (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+	     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+}

@@ -106,79 +106,111 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static int set_backend(struct server_config *cfg)
+{
+	cfg->backend = mux_find(optarg);
+	if (!cfg->backend) {
+		fprintf(stderr, PROG ": unknown backend '%s' (valid: %s)\n",
+			optarg, mux_names());
+		return 2;
+	}
+	return 0;
+}
+
+static int set_proto(struct server_config *cfg)
+{
+	cfg->proto = proto_find(optarg);
+	if (!cfg->proto) {
+		fprintf(stderr, PROG ": unknown protocol '%s' (valid: %s)\n", optarg, proto_names());
+		return 2;
+	}
+	return 0;
+}
+
+/* The flags that take a size or a count; false after cli_* reported a bad value. */
+static bool set_number(int c, struct server_config *cfg)
+{
+	bool ok = true;
+	long v;
+
+	switch (c) {
+	case 'p': ok = cli_long(PROG, "port", optarg, 0, 65535, &v); cfg->port = (int)v; break;
+	case OPT_MAX_PENDING:
+		ok = cli_size(PROG, "max-pending", optarg, 1, 1L << 40, &v);
+		cfg->max_pending = (size_t)v;
+		break;
+	case OPT_MAX_MEMORY:
+		ok = cli_size(PROG, "max-memory", optarg, 0, 1L << 40, &v);
+		cfg->max_memory = (size_t)v;
+		break;
+	case OPT_MAX_CONNS: ok = cli_long(PROG, "max-conns", optarg, 0, 1L << 30, &cfg->max_conns); break;
+	case OPT_NOFILE: ok = cli_long(PROG, "nofile", optarg, 16, 1L << 30, &cfg->nofile); break;
+	case OPT_SNDBUF: ok = cli_size(PROG, "sndbuf", optarg, 1, 1L << 30, &v); cfg->sndbuf = (int)v; break;
+	case OPT_RCVBUF: ok = cli_size(PROG, "rcvbuf", optarg, 1, 1L << 30, &v); cfg->rcvbuf = (int)v; break;
+	case OPT_BACKLOG: ok = cli_long(PROG, "backlog", optarg, 1, 1L << 20, &v); cfg->backlog = (int)v; break;
+	case OPT_DGRAM_SIZE:
+		ok = cli_size(PROG, "dgram-size", optarg, 1, 65536, &v);
+		cfg->pcfg.dgram_size = (size_t)v;
+		break;
+	case OPT_BODY_SIZE:
+		ok = cli_size(PROG, "body-size", optarg, 0, 1L << 20, &v);
+		cfg->pcfg.body_size = (size_t)v;
+		break;
+	}
+	return ok;
+}
+
+/* The flags that take seconds; false after cli_double reported a bad value. */
+static bool set_seconds(int c, struct server_config *cfg)
+{
+	switch (c) {
+	case 'd': return cli_double(PROG, "duration", optarg, 0.001, 1e7, &cfg->duration_s);
+	case OPT_IDLE_TIMEOUT:
+		return cli_double(PROG, "idle-timeout", optarg, 0.01, 1e7, &cfg->idle_timeout_s);
+	case OPT_HEADER_TIMEOUT:
+		return cli_double(PROG, "header-timeout", optarg, 0, 1e7, &cfg->header_timeout_s);
+	case OPT_SEND_TIMEOUT:
+		return cli_double(PROG, "send-timeout", optarg, 0, 1e7, &cfg->send_timeout_s);
+	case OPT_GRACE: return cli_double(PROG, "grace", optarg, 0, 1e7, &cfg->grace_s);
+	}
+	return true;
+}
+
+/* One flag from getopt_long; returns as parse() does, 0 to go on. */
+static int parse_flag(int c, char **argv, struct server_config *cfg)
+{
+	switch (c) {
+	case 'b': return set_backend(cfg);
+	case OPT_PROTO: return set_proto(cfg);
+	case OPT_LIST: return list_backends() ? 1 : -1;
+	case 'p': case OPT_MAX_PENDING: case OPT_MAX_MEMORY: case OPT_MAX_CONNS: case OPT_NOFILE:
+	case OPT_SNDBUF: case OPT_RCVBUF: case OPT_BACKLOG: case OPT_DGRAM_SIZE: case OPT_BODY_SIZE:
+		return set_number(c, cfg) ? 0 : 2;
+	case 'd': case OPT_IDLE_TIMEOUT: case OPT_HEADER_TIMEOUT: case OPT_SEND_TIMEOUT: case OPT_GRACE:
+		return set_seconds(c, cfg) ? 0 : 2;
+	case 'H': cfg->host = optarg; return 0;
+	case OPT_UPPER: cfg->pcfg.upper = true; return 0;
+	case 'q': cfg->quiet = true; return 0;
+	case 'h': usage(stdout); return -1;
+	case ':':
+		fprintf(stderr, PROG ": %s needs a value (see --help)\n", argv[optind - 1]);
+		return 2;
+	default:
+		fprintf(stderr, PROG ": unknown option '%s' (see --help)\n", argv[optind - 1]);
+		return 2;
+	}
+}
+
 /* 0: parsed; 2: bad flags (already reported); 1: a backend failed in --list-backends;
  * -1: --help or --list-backends done. */
 static int parse(int argc, char **argv, struct server_config *cfg)
 {
-	long v;
-	int c;
+	int c, rc;
 
 	opterr = 0;	/* we print our own one-line errors */
-	while ((c = getopt_long(argc, argv, ":b:H:p:d:qh", options, NULL)) != -1) {
-		bool ok = true;
-
-		switch (c) {
-		case 'b':
-			cfg->backend = mux_find(optarg);
-			if (!cfg->backend) {
-				fprintf(stderr, PROG ": unknown backend '%s' (valid: %s)\n",
-					optarg, mux_names());
-				return 2;
-			}
-			break;
-		case OPT_LIST: return list_backends() ? 1 : -1;
-		case 'H': cfg->host = optarg; break;
-		case 'p': ok = cli_long(PROG, "port", optarg, 0, 65535, &v); cfg->port = (int)v; break;
-		case OPT_MAX_PENDING:
-			ok = cli_size(PROG, "max-pending", optarg, 1, 1L << 40, &v);
-			cfg->max_pending = (size_t)v;
-			break;
-		case OPT_MAX_MEMORY:
-			ok = cli_size(PROG, "max-memory", optarg, 0, 1L << 40, &v);
-			cfg->max_memory = (size_t)v;
-			break;
-		case OPT_MAX_CONNS: ok = cli_long(PROG, "max-conns", optarg, 0, 1L << 30, &cfg->max_conns); break;
-		case 'd': ok = cli_double(PROG, "duration", optarg, 0.001, 1e7, &cfg->duration_s); break;
-		case OPT_IDLE_TIMEOUT: ok = cli_double(PROG, "idle-timeout", optarg, 0.01, 1e7, &cfg->idle_timeout_s); break;
-		case OPT_HEADER_TIMEOUT:
-			ok = cli_double(PROG, "header-timeout", optarg, 0, 1e7, &cfg->header_timeout_s);
-			break;
-		case OPT_SEND_TIMEOUT:
-			ok = cli_double(PROG, "send-timeout", optarg, 0, 1e7, &cfg->send_timeout_s);
-			break;
-		case OPT_GRACE: ok = cli_double(PROG, "grace", optarg, 0, 1e7, &cfg->grace_s); break;
-		case OPT_NOFILE: ok = cli_long(PROG, "nofile", optarg, 16, 1L << 30, &cfg->nofile); break;
-		case OPT_SNDBUF: ok = cli_size(PROG, "sndbuf", optarg, 1, 1L << 30, &v); cfg->sndbuf = (int)v; break;
-		case OPT_RCVBUF: ok = cli_size(PROG, "rcvbuf", optarg, 1, 1L << 30, &v); cfg->rcvbuf = (int)v; break;
-		case OPT_BACKLOG: ok = cli_long(PROG, "backlog", optarg, 1, 1L << 20, &v); cfg->backlog = (int)v; break;
-		case OPT_UPPER: cfg->pcfg.upper = true; break;
-		case OPT_PROTO:
-			cfg->proto = proto_find(optarg);
-			if (!cfg->proto) {
-				fprintf(stderr, PROG ": unknown protocol '%s' (valid: %s)\n", optarg, proto_names());
-				return 2;
-			}
-			break;
-		case OPT_DGRAM_SIZE:
-			ok = cli_size(PROG, "dgram-size", optarg, 1, 65536, &v);
-			cfg->pcfg.dgram_size = (size_t)v;
-			break;
-		case OPT_BODY_SIZE:
-			ok = cli_size(PROG, "body-size", optarg, 0, 1L << 20, &v);
-			cfg->pcfg.body_size = (size_t)v;
-			break;
-		case 'q': cfg->quiet = true; break;
-		case 'h': usage(stdout); return -1;
-		case ':':
-			fprintf(stderr, PROG ": %s needs a value (see --help)\n", argv[optind - 1]);
-			return 2;
-		default:
-			fprintf(stderr, PROG ": unknown option '%s' (see --help)\n", argv[optind - 1]);
-			return 2;
-		}
-		if (!ok)
-			return 2;
-	}
+	while ((c = getopt_long(argc, argv, ":b:H:p:d:qh", options, NULL)) != -1)
+		if ((rc = parse_flag(c, argv, cfg)) != 0)
+			return rc;
 	if (!cli_sockaddr(cfg->host, 0, NULL, NULL)) {
 		fprintf(stderr, PROG ": --host: expected a numeric IPv4 or IPv6 address, got '%s'\n",
 			cfg->host);

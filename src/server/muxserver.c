@@ -1,4 +1,4 @@
-/* muxserver.c - command line of the echo server. */
+/* muxserver.c - command line of the server (echo, http, sockperf, udp). */
 #include "cli.h"
 #include "mux.h"
 #include "server.h"

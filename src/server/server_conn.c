@@ -251,7 +251,7 @@ static bool serve_held(struct server *s, struct conn *c)
 }
 
 /*
- * Read and echo. Level-triggered: one read per wake-up (the backend will
+ * Read and answer. Level-triggered: one read per wake-up (the backend will
  * report the fd again if more is there). Edge-triggered: read until EAGAIN
  * or a short read, at most ET_READS_PER_WAKE times, then queue the
  * connection on the ready list so the others get their turn.
@@ -331,7 +331,7 @@ void conn_settle(struct server *s, struct conn *c)
 	track_pause(s, c);
 
 	if (!want) {
-		conn_close(s, c);	/* peer finished and everything was echoed */
+		conn_close(s, c);	/* peer finished and every reply was sent */
 		return;
 	}
 	if (want == c->interest)
@@ -376,7 +376,7 @@ void conn_open(struct server *s, int fd)
 		close(fd);
 		return;
 	}
-	/* Echo replies are small and latency-bound: do not let Nagle hold them. */
+	/* Replies are latency-bound: do not let Nagle hold a short one back. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (s->cfg->sndbuf > 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &s->cfg->sndbuf, sizeof(s->cfg->sndbuf));

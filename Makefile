@@ -20,7 +20,7 @@ endif
 .PHONY: all test test-deps bench-deps check check-san clang-check test-extras fuzz fuzz-smoke valgrind bench bench-smoke profile clean
 
 # The programs, each built from its folder: a new file there needs no edit here.
-COMMON   := src/common/cli.c src/common/fdlimit.c
+COMMON   := src/common/cli.c src/common/fdlimit.c src/common/grow.c
 CORE     := $(wildcard src/mux/*.c) $(COMMON)
 SERVER   := $(CORE) $(wildcard src/server/*.c)
 LOAD     := $(COMMON) src/common/hist.c $(wildcard src/load/*.c)

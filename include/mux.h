@@ -134,11 +134,4 @@ const char *mux_names(void);
 /* The kernel interface ops drives: ops->mechanism, or its name. */
 const char *mux_mechanism(const struct mux_ops *ops);
 
-/*
- * Grow a zeroed array so that index `need` fits. *arr holds *cap elements of
- * elem_size bytes; new elements are zeroed. 0 or -ENOMEM. Shared by the
- * backends that index state by fd number.
- */
-int mux_grow(void **arr, size_t *cap, size_t need, size_t elem_size);
-
 #endif

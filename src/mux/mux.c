@@ -4,12 +4,12 @@
  * all backends (see include/mux.h).
  */
 #include "mux.h"
+#include "grow.h"
 #include "cli.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <string.h>
 
 /*
  * The registry, the one list of backends, in --list-backends order: a new
@@ -58,8 +58,8 @@ struct mux *mux_create(const struct mux_ops *ops, int capacity_hint)
 
 	if (m)
 		m->ops = ops;	/* one create may serve several tables (epoll and epoll-et) */
-	if (m && mux_grow((void **)&m->interest, &m->interest_cap,
-			  (size_t)(capacity_hint > 0 ? capacity_hint : 1), 1)) {
+	if (m && grow_array((void **)&m->interest, &m->interest_cap,
+			    (size_t)(capacity_hint > 0 ? capacity_hint : 1), 1)) {
 		ops->destroy(m);
 		errno = ENOMEM;
 		return NULL;
@@ -81,7 +81,7 @@ int mux_add(struct mux *m, int fd, unsigned interest)
 		return -EINVAL;
 	if (mux_interest(m, fd))
 		return -EEXIST;
-	if (mux_grow((void **)&m->interest, &m->interest_cap, (size_t)fd, 1))
+	if (grow_array((void **)&m->interest, &m->interest_cap, (size_t)fd, 1))
 		return -ENOMEM;
 	err = m->ops->add(m, fd, interest);
 	if (err)
@@ -122,22 +122,4 @@ int mux_del(struct mux *m, int fd)
 int mux_wait(struct mux *m, struct mux_event *out, int max, int timeout_ms)
 {
 	return max > 0 ? m->ops->wait(m, out, max, timeout_ms) : -EINVAL;
-}
-
-int mux_grow(void **arr, size_t *cap, size_t need, size_t elem_size)
-{
-	size_t new_cap = *cap ? *cap : 64;
-	char *p;
-
-	if (need < *cap)
-		return 0;
-	while (new_cap <= need)
-		new_cap *= 2;
-	p = realloc(*arr, new_cap * elem_size);
-	if (!p)
-		return -ENOMEM;
-	memset(p + *cap * elem_size, 0, (new_cap - *cap) * elem_size);
-	*arr = p;
-	*cap = new_cap;
-	return 0;
 }

@@ -12,6 +12,7 @@
  * wanted it is reported again instead of being lost.
  */
 #include "mux.h"
+#include "grow.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -120,8 +121,8 @@ static int epoll_wait_ready(struct mux *m, struct mux_event *out, int max, int t
 	struct mux_epoll *e = to_epoll(m);
 	int got, n = 0;
 
-	if (mux_grow((void **)&e->ready, &e->ready_cap, (size_t)max - 1,
-		     sizeof(struct epoll_event)))
+	if (grow_array((void **)&e->ready, &e->ready_cap, (size_t)max - 1,
+		       sizeof(struct epoll_event)))
 		return -ENOMEM;
 	m->stats.waits++;
 	got = epoll_wait(e->epfd, e->ready, max, timeout_ms);

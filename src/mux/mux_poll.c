@@ -6,6 +6,7 @@
  * search. del moves the last entry into the hole.
  */
 #include "mux.h"
+#include "grow.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -42,8 +43,8 @@ static struct mux *poll_create(int capacity_hint)
 
 	if (!p)
 		return NULL;
-	if (mux_grow((void **)&p->pfds, &p->pfds_cap, hint, sizeof(struct pollfd)) ||
-	    mux_grow((void **)&p->slot_of, &p->slot_cap, hint, sizeof(size_t))) {
+	if (grow_array((void **)&p->pfds, &p->pfds_cap, hint, sizeof(struct pollfd)) ||
+	    grow_array((void **)&p->slot_of, &p->slot_cap, hint, sizeof(size_t))) {
 		poll_destroy(&p->base);
 		errno = ENOMEM;
 		return NULL;
@@ -66,8 +67,8 @@ static int poll_add(struct mux *m, int fd, unsigned interest)
 {
 	struct mux_poll *p = to_poll(m);
 
-	if (mux_grow((void **)&p->slot_of, &p->slot_cap, (size_t)fd, sizeof(size_t)) ||
-	    mux_grow((void **)&p->pfds, &p->pfds_cap, p->count, sizeof(struct pollfd)))
+	if (grow_array((void **)&p->slot_of, &p->slot_cap, (size_t)fd, sizeof(size_t)) ||
+	    grow_array((void **)&p->pfds, &p->pfds_cap, p->count, sizeof(struct pollfd)))
 		return -ENOMEM;
 	p->pfds[p->count] = (struct pollfd){ .fd = fd, .events = to_poll_events(interest) };
 	p->slot_of[fd] = ++p->count;

@@ -8,6 +8,7 @@
  * the bit arrays, size them to the highest fd, and set the bits ourselves.
  */
 #include "mux.h"
+#include "grow.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -59,7 +60,7 @@ static int grow_sets(struct mux_select *s, int fd)
 		return 0;
 	for (size_t i = 0; i < 4; i++) {
 		cap = s->words;
-		if (mux_grow((void **)sets[i], &cap, need, sizeof(unsigned long)))
+		if (grow_array((void **)sets[i], &cap, need, sizeof(unsigned long)))
 			return -ENOMEM;
 	}
 	s->words = cap;

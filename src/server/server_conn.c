@@ -5,6 +5,7 @@
  * for the turn they gave up.
  */
 #include "server_internal.h"
+#include "grow.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -371,7 +372,7 @@ void conn_open(struct server *s, int fd)
 	struct conn *c;
 	int one = 1;
 
-	if (mux_grow((void **)&s->by_fd, &s->by_fd_cap, (size_t)fd, sizeof(*s->by_fd)) ||
+	if (grow_array((void **)&s->by_fd, &s->by_fd_cap, (size_t)fd, sizeof(*s->by_fd)) ||
 	    !(c = calloc(1, sizeof(*c) + s->cfg->proto->state_size))) {
 		close(fd);
 		return;

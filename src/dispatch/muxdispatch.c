@@ -6,9 +6,9 @@
  * instead of taking the run with it.
  */
 #include "cli.h"
-#include "dispatch_run.h"
 #include "fdlimit.h"
 #include "mux.h"
+#include "muxdispatch.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -18,10 +18,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#define PROG "muxdispatch"
-#define MAX_FDS_LIST 16
-#define MAX_REPEAT 100
 
 /* Ours first, then the peers this build found. */
 static const struct dispatch_library *const libraries[] = {
@@ -35,7 +31,7 @@ static const struct dispatch_library *const libraries[] = {
 };
 
 /* Every driver of this build, in --list order; filled by list_drivers() before anything else. */
-static struct dispatch_list drivers;
+struct dispatch_list drivers;
 
 /* Kerrisk, LCA 2006 (and TLPI table 63-9): seconds for 100 000 operations, in his column order. */
 /* His ratios are each mechanism's time over the reference's, epoll, which comes last. */
@@ -44,25 +40,6 @@ static const char *const his_mechanisms[HIS_MECHS] = { "poll", "select", "epoll"
 static const struct { int fds; double s[HIS_MECHS]; } kerrisk_2006[] = {
 	{ 10, { 1.12, 1.28, 0.65 } }, { 100, { 6.8, 7.1, 0.68 } }, { 1000, { 157, 151, 0.89 } },
 	{ 10000, { 1750, 1087, 0.97 } },
-};
-
-struct options {
-	const struct dispatch_driver *drivers[DISPATCH_MAX_DRIVERS];
-	int ndrivers;
-	long fds[MAX_FDS_LIST];
-	int nfds;
-	long active, writes, repeat, ops;
-	enum dispatch_source source;
-	bool kerrisk;
-	const char *csv, *medians;
-};
-
-/* What a child reports for one cell. */
-struct cell {
-	enum dispatch_outcome outcome;
-	char why[160];
-	int reps;
-	struct dispatch_sample s[MAX_REPEAT];
 };
 
 static void usage(FILE *out)

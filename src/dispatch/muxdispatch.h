@@ -1,0 +1,40 @@
+/*
+ * muxdispatch.h - what the parts of muxdispatch share: its options, what one
+ * cell reports, and the drivers of this build. main and the drivers are in
+ * muxdispatch.c.
+ */
+#ifndef MUXDISPATCH_H
+#define MUXDISPATCH_H
+
+#include "dispatch_run.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define PROG "muxdispatch"
+#define MAX_FDS_LIST 16
+#define MAX_REPEAT 100
+
+/* Every driver of this build, in --list order (muxdispatch.c). */
+extern struct dispatch_list drivers;
+
+struct options {
+	const struct dispatch_driver *drivers[DISPATCH_MAX_DRIVERS];
+	int ndrivers;
+	long fds[MAX_FDS_LIST];
+	int nfds;
+	long active, writes, repeat, ops;
+	enum dispatch_source source;
+	bool kerrisk;
+	const char *csv, *medians;
+};
+
+/* What a child reports for one cell. */
+struct cell {
+	enum dispatch_outcome outcome;
+	char why[160];
+	int reps;
+	struct dispatch_sample s[MAX_REPEAT];
+};
+
+#endif

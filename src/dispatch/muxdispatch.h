@@ -37,4 +37,7 @@ struct cell {
 	struct dispatch_sample s[MAX_REPEAT];
 };
 
+/* dispatch_flags.c: the command line into *o. 0: run; 2: bad flags (reported); -1: --help or --list printed. */
+int parse(int argc, char **argv, struct options *o);
+
 #endif

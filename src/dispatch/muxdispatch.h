@@ -40,4 +40,10 @@ struct cell {
 /* dispatch_flags.c: the command line into *o. 0: run; 2: bad flags (reported); -1: --help or --list printed. */
 int parse(int argc, char **argv, struct options *o);
 
+/* dispatch_cells.c: one cell in a child (n/a when it dies), all of them at one size, a cell's figures. */
+void run_cell(const struct options *o, const struct dispatch_driver *d, long fds, struct cell *c);
+void run_interleaved(const struct options *o, long fds, struct cell *row);
+double us_per_event(const struct dispatch_sample *s);
+void spread(const struct options *o, const struct cell *c, double out[3]);
+
 #endif

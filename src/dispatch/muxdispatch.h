@@ -46,4 +46,11 @@ void run_interleaved(const struct options *o, long fds, struct cell *row);
 double us_per_event(const struct dispatch_sample *s);
 void spread(const struct options *o, const struct cell *c, double out[3]);
 
+/* dispatch_report.c: the sweep (1 when ours failed or a peer was wrong), and text the reports share. */
+int run_sweep(const struct options *o);
+const char *source_name(const struct options *o);
+FILE *open_out(const char *path);
+const char *fig(char *buf, size_t len, double v, int decimals);
+const char *outcome_text(const struct cell *c);
+
 #endif

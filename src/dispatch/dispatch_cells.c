@@ -1,8 +1,7 @@
 /*
- * dispatch_cells.c - running muxdispatch's cells: one (backend, fds) cell in
- * a child process, so that a peer that crashes or aborts at some fd count
- * is reported as n/a instead of taking the run with it; every backend's
- * repetitions interleaved; a cell's median, min and max.
+ * dispatch_cells.c - running muxdispatch's cells: one (backend, fds) cell
+ * in a child process, every backend's repetitions at one size interleaved,
+ * and a cell's median, min and max.
  */
 #include "fdlimit.h"
 #include "muxdispatch.h"

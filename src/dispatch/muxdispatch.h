@@ -53,4 +53,7 @@ FILE *open_out(const char *path);
 const char *fig(char *buf, size_t len, double v, int decimals);
 const char *outcome_text(const struct cell *c);
 
+/* dispatch_kerrisk.c: the --kerrisk table (1 when a cell failed). */
+int run_kerrisk(const struct options *o);
+
 #endif

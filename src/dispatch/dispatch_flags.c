@@ -112,6 +112,24 @@ static bool parse_flag(int c, struct options *o)
 	return false;
 }
 
+/* What the flags left open: the drivers and the sizes of the mode asked for. */
+static void fill_defaults(struct options *o)
+{
+	if (o->kerrisk && o->ndrivers == 0)	/* ours: the table is about the mechanisms */
+		for (int i = 0; i < drivers.n; i++)
+			if (drivers.d[i].lib == &dispatch_muxlab)
+				o->drivers[o->ndrivers++] = &drivers.d[i];
+	if (o->ndrivers == 0)
+		add_driver(o, "all");
+	if (o->nfds == 0) {
+		static const long sweep[] = { 100, 1000, 10000 }, table[] = { 10, 100, 1000, 10000 };
+		const long *d = o->kerrisk ? table : sweep;
+
+		o->nfds = o->kerrisk ? 4 : 3;
+		memcpy(o->fds, d, (size_t)o->nfds * sizeof(long));
+	}
+}
+
 /* 0: run; 2: bad flags (reported); -1: --help or --list printed. */
 int parse(int argc, char **argv, struct options *o)
 {
@@ -139,18 +157,6 @@ int parse(int argc, char **argv, struct options *o)
 		fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
 		return 2;
 	}
-	if (o->kerrisk && o->ndrivers == 0)	/* ours: the table is about the mechanisms */
-		for (int i = 0; i < drivers.n; i++)
-			if (drivers.d[i].lib == &dispatch_muxlab)
-				o->drivers[o->ndrivers++] = &drivers.d[i];
-	if (o->ndrivers == 0)
-		add_driver(o, "all");
-	if (o->nfds == 0) {
-		static const long sweep[] = { 100, 1000, 10000 }, table[] = { 10, 100, 1000, 10000 };
-		const long *d = o->kerrisk ? table : sweep;
-
-		o->nfds = o->kerrisk ? 4 : 3;
-		memcpy(o->fds, d, (size_t)o->nfds * sizeof(long));
-	}
+	fill_defaults(o);
 	return 0;
 }

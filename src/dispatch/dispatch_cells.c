@@ -53,12 +53,28 @@ static void measure_cell(const struct options *o, const struct dispatch_driver *
 	world_close(&w);
 }
 
+/* The child's report from fd until it is whole or the child is gone: the bytes read. */
+static size_t read_cell(int fd, struct cell *c)
+{
+	size_t got = 0;
+
+	while (got < sizeof(*c)) {
+		ssize_t r = read(fd, (char *)c + got, sizeof(*c) - got);
+
+		if (r <= 0 && !(r == -1 && errno == EINTR))
+			break;
+		if (r > 0)
+			got += (size_t)r;
+	}
+	return got;
+}
+
 /* Run one cell in a child; a crash or abort there becomes n/a here. */
 void run_cell(const struct options *o, const struct dispatch_driver *d, long fds, struct cell *c)
 {
 	int p[2], status;
 	pid_t pid;
-	size_t got = 0;
+	size_t got;
 
 	memset(c, 0, sizeof(*c));
 	c->outcome = DISPATCH_NA;
@@ -75,14 +91,7 @@ void run_cell(const struct options *o, const struct dispatch_driver *d, long fds
 		_exit(write(p[1], c, sizeof(*c)) == (ssize_t)sizeof(*c) ? 0 : 1);
 	}
 	close(p[1]);
-	while (got < sizeof(*c)) {
-		ssize_t r = read(p[0], (char *)c + got, sizeof(*c) - got);
-
-		if (r <= 0 && !(r == -1 && errno == EINTR))
-			break;
-		if (r > 0)
-			got += (size_t)r;
-	}
+	got = read_cell(p[0], c);
 	close(p[0]);
 	waitpid(pid, &status, 0);
 	if (got != sizeof(*c)) {

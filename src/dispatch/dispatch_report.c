@@ -90,6 +90,41 @@ static void per_run_rows(FILE *f, const struct options *o, const struct dispatch
 	}
 }
 
+/* One backend's line of the table, and its medians row. */
+static void report_driver(const struct options *o, long fds, struct cell *row, int i, FILE *medians)
+{
+	long active = o->active < fds ? o->active : fds;
+	const struct dispatch_driver *d = o->drivers[i];
+	const struct dispatch_sample *s = &row[i].s[0];
+	double m[3], peer, r_event = NAN, r_ev = NAN, scanned = NAN;
+	char b[3][24];
+
+	if (row[i].outcome != DISPATCH_OK) {
+		printf("  %-16s %s\n", d->name, outcome_text(&row[i]));
+		if (medians)
+			fprintf(medians, "%s,%s,%s,%ld,%ld,%ld,0,n/a,n/a,n/a,n/a,n/a,n/a,%s,%s\n", d->name,
+				d->lib->name, d->mechanism, fds, active, o->writes, source_name(o),
+				outcome_text(&row[i]));
+		return;
+	}
+	spread(o, &row[i], m);
+	if (d->lib == &dispatch_muxlab) {
+		if (peer_median(o, row, i, "libevent", &peer))
+			r_event = m[0] / peer;
+		if (peer_median(o, row, i, "libev", &peer))
+			r_ev = m[0] / peer;
+	}
+	if (s->waits && s->scanned)
+		scanned = (double)s->scanned / (double)s->waits;
+	printf("  %-16s %9.4f %9.4f %9.4f %12s %12s %9s\n", d->name, m[0], m[1], m[2],
+	       fig(b[0], 24, scanned, 1), fig(b[1], 24, r_event, 2), fig(b[2], 24, r_ev, 2));
+	if (medians)
+		fprintf(medians, "%s,%s,%s,%ld,%ld,%ld,%d,%.4f,%.4f,%.4f,%s,%s,%s,%s,ok\n", d->name,
+			d->lib->name, d->mechanism, fds, active, o->writes, row[i].reps, m[0], m[1], m[2],
+			fig(b[0], 24, scanned, 1), fig(b[1], 24, r_event, 3), fig(b[2], 24, r_ev, 3),
+			source_name(o));
+}
+
 /* One fds value: the human table, and the medians rows. */
 static void report_row(const struct options *o, long fds, struct cell *row, FILE *medians)
 {
@@ -99,37 +134,8 @@ static void report_row(const struct options *o, long fds, struct cell *row, FILE
 	       o->writes, source_name(o), o->repeat);
 	printf("  %-16s %9s %9s %9s %12s %12s %9s\n", "backend", "median", "min", "max", "scanned/wait",
 	       "vs libevent", "vs libev");
-	for (int i = 0; i < o->ndrivers; i++) {
-		const struct dispatch_driver *d = o->drivers[i];
-		const struct dispatch_sample *s = &row[i].s[0];
-		double m[3], peer, r_event = NAN, r_ev = NAN, scanned = NAN;
-		char b[3][24];
-
-		if (row[i].outcome != DISPATCH_OK) {
-			printf("  %-16s %s\n", d->name, outcome_text(&row[i]));
-			if (medians)
-				fprintf(medians, "%s,%s,%s,%ld,%ld,%ld,0,n/a,n/a,n/a,n/a,n/a,n/a,%s,%s\n", d->name,
-					d->lib->name, d->mechanism, fds, active, o->writes, source_name(o),
-					outcome_text(&row[i]));
-			continue;
-		}
-		spread(o, &row[i], m);
-		if (d->lib == &dispatch_muxlab) {
-			if (peer_median(o, row, i, "libevent", &peer))
-				r_event = m[0] / peer;
-			if (peer_median(o, row, i, "libev", &peer))
-				r_ev = m[0] / peer;
-		}
-		if (s->waits && s->scanned)
-			scanned = (double)s->scanned / (double)s->waits;
-		printf("  %-16s %9.4f %9.4f %9.4f %12s %12s %9s\n", d->name, m[0], m[1], m[2],
-		       fig(b[0], 24, scanned, 1), fig(b[1], 24, r_event, 2), fig(b[2], 24, r_ev, 2));
-		if (medians)
-			fprintf(medians, "%s,%s,%s,%ld,%ld,%ld,%d,%.4f,%.4f,%.4f,%s,%s,%s,%s,ok\n", d->name,
-				d->lib->name, d->mechanism, fds, active, o->writes, row[i].reps, m[0], m[1], m[2],
-				fig(b[0], 24, scanned, 1), fig(b[1], 24, r_event, 3), fig(b[2], 24, r_ev, 3),
-				source_name(o));
-	}
+	for (int i = 0; i < o->ndrivers; i++)
+		report_driver(o, fds, row, i, medians);
 }
 
 int run_sweep(const struct options *o)

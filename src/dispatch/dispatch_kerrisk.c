@@ -171,8 +171,11 @@ int run_kerrisk(const struct options *o)
 	struct our_columns c;
 	int rc = 0;
 
-	if ((o->csv && !csv) || !row)
+	if ((o->csv && !csv) || !row) {
+		close_out(csv);
+		free(row);
 		return 1;
+	}
 	our_columns(&c);
 	if (csv)
 		fprintf(csv, "backend,fds,ops,seconds\n");
@@ -187,8 +190,7 @@ int run_kerrisk(const struct options *o)
 		for (int k = 0; k < HIS_MECHS; k++)
 			fprintf(csv, "kerrisk2006-%s,%d,100000,%g\n", his_mechanisms[k], kerrisk_2006[i].fds,
 				kerrisk_2006[i].s[k]);
-	if (csv && csv != stdout)
-		fclose(csv);
+	close_out(csv);
 	free(row);
 	return rc;
 }

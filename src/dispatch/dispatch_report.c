@@ -16,6 +16,13 @@ const char *source_name(const struct options *o)
 	return o->source == SOURCE_EVENTFD ? "eventfd" : "socketpair";
 }
 
+/* Close what open_out opened (NULL and stdout are left alone). */
+void close_out(FILE *f)
+{
+	if (f && f != stdout)
+		fclose(f);
+}
+
 FILE *open_out(const char *path)
 {
 	FILE *f;
@@ -144,8 +151,10 @@ int run_sweep(const struct options *o)
 	struct cell *row = calloc((size_t)o->ndrivers, sizeof(*row));
 	int rc = 0;
 
-	if ((o->csv && !csv) || (o->medians && !medians) || !row)
-		return 1;
+	if ((o->csv && !csv) || (o->medians && !medians) || !row) {
+		rc = 1;	/* open_out said which file; what did open is closed below */
+		goto done;
+	}
 	if (csv)
 		fprintf(csv, "backend,fds,active,writes,rep,us_per_event,library,mechanism,events,waits,"
 			"scanned_per_wait,source,status\n");
@@ -165,10 +174,9 @@ int run_sweep(const struct options *o)
 		report_row(o, o->fds[f], row, medians);
 		fflush(NULL);
 	}
-	if (csv && csv != stdout)
-		fclose(csv);
-	if (medians && medians != stdout)
-		fclose(medians);
+done:
+	close_out(csv);
+	close_out(medians);
 	free(row);
 	return rc;
 }

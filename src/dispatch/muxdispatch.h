@@ -50,6 +50,7 @@ void spread(const struct options *o, const struct cell *c, double out[3]);
 int run_sweep(const struct options *o);
 const char *source_name(const struct options *o);
 FILE *open_out(const char *path);
+void close_out(FILE *f);
 const char *fig(char *buf, size_t len, double v, int decimals);
 const char *outcome_text(const struct cell *c);
 

@@ -181,6 +181,31 @@ static void bad_flags_one_line(void **state)
 	assert_non_null(strstr(out, "--kerrisk"));
 }
 
+/*
+ * An output file that cannot be written is one line and exit 1, before any
+ * measurement, for the sweep and for the Kerrisk table (under ASan+UBSan
+ * this also holds muxdispatch to freeing what it had set up).
+ */
+static void unwritable_output_one_line(void **state)
+{
+	static const char *const modes[][4] = {
+		{ "--csv", "/nonexistent-dir/x.csv", "--fds", "10" },
+		{ "--medians", "/nonexistent-dir/m.csv", "--fds", "10" },
+		{ "--kerrisk", "--csv", "/nonexistent-dir/k.csv", NULL },
+	};
+	char err[1024], *out = test_alloc(OUT_MAX);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		int rc = run_prog(out, OUT_MAX, err, sizeof(err), muxdispatch(), modes[i][0], modes[i][1],
+				  modes[i][2], modes[i][3], NULL);
+
+		if (rc != 1 || !strstr(err, "muxdispatch: cannot write /nonexistent-dir/") ||
+		    strchr(err, '\n') != err + strlen(err) - 1 || out[0] != '\0')
+			fail_msg("%s %s: exit %d, stdout '%.80s', stderr '%s'", modes[i][0], modes[i][1], rc, out, err);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +215,7 @@ int main(void)
 		cmocka_unit_test_teardown(kerrisk_table, test_teardown),
 		cmocka_unit_test_teardown(peer_beyond_fd_setsize_reported, test_teardown),
 		cmocka_unit_test_teardown(bad_flags_one_line, test_teardown),
+		cmocka_unit_test_teardown(unwritable_output_one_line, test_teardown),
 	};
 
 	return cmocka_run_group_tests_name("muxdispatch", tests, NULL, NULL);

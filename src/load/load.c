@@ -397,6 +397,29 @@ static int wait_events(struct lthread *t, struct epoll_event *ev, int max, int64
 	return n == -1 ? 0 : n;
 }
 
+/* Hand each ready connection to its writer and to the reader its protocol needs. */
+static void handle_events(struct lthread *t, struct epoll_event *ev, int n)
+{
+	const struct shared *sh = t->sh;
+
+	for (int i = 0; i < n; i++) {
+		struct lconn *c = ev[i].data.ptr;
+
+		if (ev[i].data.u64 & IDLE_TAG) {
+			on_idle_event(t, (int)(ev[i].data.u64 & ~IDLE_TAG));
+			continue;
+		}
+		if (!c->dead && (ev[i].events & EPOLLOUT))
+			write_pending(t, c);
+		if (c->dead || !(ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+			continue;
+		if (sh->cfg->proto->datagram)
+			on_datagram(t, c);
+		else
+			on_readable(t, c);
+	}
+}
+
 static void run_loop(struct lthread *t)
 {
 	struct shared *sh = t->sh;
@@ -427,22 +450,7 @@ static void run_loop(struct lthread *t)
 		if (!t->wall0_ns && sh->warm_ns < until)
 			until = sh->warm_ns;
 		n = wait_events(t, ev, 256, until);
-		for (int i = 0; i < n; i++) {
-			struct lconn *c = ev[i].data.ptr;
-
-			if (ev[i].data.u64 & IDLE_TAG) {
-				on_idle_event(t, (int)(ev[i].data.u64 & ~IDLE_TAG));
-				continue;
-			}
-			if (!c->dead && (ev[i].events & EPOLLOUT))
-				write_pending(t, c);
-			if (c->dead || !(ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-				continue;
-			if (sh->cfg->proto->datagram)
-				on_datagram(t, c);
-			else
-				on_readable(t, c);
-		}
+		handle_events(t, ev, n);
 		if (mono_ns() >= next_check) {
 			check_timeouts(t, mono_ns());
 			next_check = mono_ns() + TIMEOUT_CHECK_NS;
@@ -726,6 +734,72 @@ static void merge(struct load_result *res, struct lthread *ts, long n)
 	}
 }
 
+/* Before any thread: the address, the fd limit, and someone answering. -1 after one line. */
+static int preflight(const struct load_config *cfg, struct shared *sh)
+{
+	if (resolve(cfg, sh) || ensure_fds(cfg) ||
+	    (cfg->proto->datagram ? probe_datagram(cfg, sh) : probe(cfg, sh)))
+		return -1;
+	return 0;
+}
+
+/* Each thread's share of the connections, its epoll fd and buffers; false after one line. */
+static bool threads_init(struct shared *sh, struct lthread *ts, long n)
+{
+	const struct load_config *cfg = sh->cfg;
+
+	for (long i = 0, first = 0; i < n; i++) {
+		/* Spread connections as evenly as possible; the first threads take the remainder. */
+		long nc = cfg->connections / n + (i < cfg->connections % n);
+		long ni = cfg->idle / n + (i < cfg->idle % n);
+
+		ts[i].ep = -1;
+		if (!thread_init(&ts[i], sh, nc, ni, (uint32_t)first)) {
+			fprintf(stderr, "muxload: out of memory or fds setting up thread %ld\n", i);
+			return false;
+		}
+		first += nc;
+	}
+	return true;
+}
+
+static void start_threads(struct lthread *ts, long n)
+{
+	for (long i = 0; i < n; i++) {
+		/* pthread_create returns its error; it does not set errno. */
+		int err = pthread_create(&ts[i].tid, NULL, thread_main, &ts[i]);
+
+		if (err) {
+			/* Threads already started sit at a barrier we cannot release: just go. */
+			fprintf(stderr, "muxload: cannot start thread %ld: %s\n", i, strerror(err));
+			exit(1);
+		}
+	}
+}
+
+/* The clock starts once every thread has connected: connecting is not measured. */
+static void run_threads(struct shared *sh, struct lthread *ts, long n)
+{
+	const struct load_config *cfg = sh->cfg;
+
+	pthread_barrier_wait(&sh->connected);
+	sh->start_ns = mono_ns();
+	sh->warm_ns = sh->start_ns + (int64_t)(cfg->warmup_s * 1e9);
+	sh->end_ns = cfg->duration_s > 0 ? sh->warm_ns + (int64_t)(cfg->duration_s * 1e9) : INT64_MAX;
+	pthread_barrier_wait(&sh->go);
+	supervise(sh, ts, n);
+	for (long i = 0; i < n; i++)
+		pthread_join(ts[i].tid, NULL);
+}
+
+/* From the warm-up's end to --requests reached, the --duration's end, or now. */
+static double measured_seconds(const struct shared *sh)
+{
+	int64_t end = sh->reached_ns ? sh->reached_ns : (sh->cfg->duration_s > 0 ? sh->end_ns : mono_ns());
+
+	return end > sh->warm_ns ? (double)(end - sh->warm_ns) / 1e9 : 0;
+}
+
 int load_run(const struct load_config *cfg, struct load_result *res)
 {
 	struct shared sh = { .cfg = cfg };
@@ -737,8 +811,7 @@ int load_run(const struct load_config *cfg, struct load_result *res)
 	hist_init(&res->latency);
 	hist_init(&res->uncorrected);
 	signal(SIGPIPE, SIG_IGN);
-	if (resolve(cfg, &sh) || ensure_fds(cfg) ||
-	    (cfg->proto->datagram ? probe_datagram(cfg, &sh) : probe(cfg, &sh)))
+	if (preflight(cfg, &sh))
 		return -1;
 	ts = calloc((size_t)n, sizeof(*ts));
 	if (!ts) {
@@ -747,42 +820,12 @@ int load_run(const struct load_config *cfg, struct load_result *res)
 	}
 	pthread_barrier_init(&sh.connected, NULL, (unsigned)n + 1);
 	pthread_barrier_init(&sh.go, NULL, (unsigned)n + 1);
-	for (long i = 0, first = 0; i < n; i++) {
-		/* Spread connections as evenly as possible; the first threads take the remainder. */
-		long nc = cfg->connections / n + (i < cfg->connections % n);
-		long ni = cfg->idle / n + (i < cfg->idle % n);
-
-		ts[i].ep = -1;
-		if (!thread_init(&ts[i], &sh, nc, ni, (uint32_t)first)) {
-			fprintf(stderr, "muxload: out of memory or fds setting up thread %ld\n", i);
-			goto out;
-		}
-		first += nc;
-	}
-	for (long i = 0; i < n; i++) {
-		/* pthread_create returns its error; it does not set errno. */
-		int err = pthread_create(&ts[i].tid, NULL, thread_main, &ts[i]);
-
-		if (err) {
-			/* Threads already started sit at a barrier we cannot release: just go. */
-			fprintf(stderr, "muxload: cannot start thread %ld: %s\n", i, strerror(err));
-			exit(1);
-		}
-	}
-	pthread_barrier_wait(&sh.connected);
-	sh.start_ns = mono_ns();
-	sh.warm_ns = sh.start_ns + (int64_t)(cfg->warmup_s * 1e9);
-	sh.end_ns = cfg->duration_s > 0 ? sh.warm_ns + (int64_t)(cfg->duration_s * 1e9) : INT64_MAX;
-	pthread_barrier_wait(&sh.go);
-	supervise(&sh, ts, n);
-	for (long i = 0; i < n; i++)
-		pthread_join(ts[i].tid, NULL);
+	if (!threads_init(&sh, ts, n))
+		goto out;
+	start_threads(ts, n);
+	run_threads(&sh, ts, n);
 	merge(res, ts, n);
-	{
-		int64_t end = sh.reached_ns ? sh.reached_ns : (cfg->duration_s > 0 ? sh.end_ns : mono_ns());
-
-		res->measured_s = end > sh.warm_ns ? (double)(end - sh.warm_ns) / 1e9 : 0;
-	}
+	res->measured_s = measured_seconds(&sh);
 	rc = 0;
 out:
 	for (long i = 0; i < n; i++)

@@ -113,10 +113,9 @@ static bool parse_flag(int c, struct load_config *cfg, struct outputs *o, bool *
 	return false;
 }
 
-/* 0: run; 2: bad flags (reported); -1: --help printed. */
-static int parse(int argc, char **argv, struct load_config *cfg, struct outputs *o)
+/* The flags one by one. 0: all read; 2: a bad one (reported); -1: --help printed. */
+static int read_flags(int argc, char **argv, struct load_config *cfg, struct outputs *o, bool *duration_set)
 {
-	bool duration_set = false;
 	int c;
 
 	opterr = 0;
@@ -133,36 +132,55 @@ static int parse(int argc, char **argv, struct load_config *cfg, struct outputs 
 			fprintf(stderr, PROG ": unknown option '%s' (see --help)\n", argv[optind - 1]);
 			return 2;
 		}
-		if (!parse_flag(c, cfg, o, &duration_set))
+		if (!parse_flag(c, cfg, o, duration_set))
 			return 2;
 	}
 	if (optind < argc) {
 		fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
 		return 2;
 	}
+	return 0;
+}
+
+/* What no single flag can check: the flags together. false after one line. */
+static bool flags_agree(const struct load_config *cfg, bool duration_set)
+{
 	if (!cli_sockaddr(cfg->host, 0, NULL, NULL)) {
 		fprintf(stderr, PROG ": --host: expected a numeric IPv4 or IPv6 address, got '%s'\n", cfg->host);
-		return 2;
+		return false;
 	}
 	if (duration_set && cfg->requests) {
 		fprintf(stderr, PROG ": use --duration or --requests, not both\n");
-		return 2;
+		return false;
 	}
 	if (cfg->threads > cfg->connections) {
 		fprintf(stderr, PROG ": --threads (%ld) must not exceed --connections (%ld)\n",
 			cfg->threads, cfg->connections);
-		return 2;
+		return false;
 	}
 	if (cfg->size < (long)cfg->proto->min_size || cfg->size > (long)cfg->proto->max_size) {
 		fprintf(stderr, PROG ": --size %ld: --proto %s needs %zu to %zu bytes\n", cfg->size,
 			cfg->proto->name, cfg->proto->min_size, cfg->proto->max_size);
-		return 2;
+		return false;
 	}
 	if (cfg->proto->datagram && cfg->idle) {
 		fprintf(stderr, PROG ": --idle holds TCP connections open; it has no meaning for --proto %s\n",
 			cfg->proto->name);
-		return 2;
+		return false;
 	}
+	return true;
+}
+
+/* 0: run; 2: bad flags (reported); -1: --help printed. */
+static int parse(int argc, char **argv, struct load_config *cfg, struct outputs *o)
+{
+	bool duration_set = false;
+	int rc = read_flags(argc, argv, cfg, o, &duration_set);
+
+	if (rc)
+		return rc;
+	if (!flags_agree(cfg, duration_set))
+		return 2;
 	if (cfg->requests)
 		cfg->duration_s = 0;
 	if (!cfg->progress)

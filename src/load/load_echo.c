@@ -1,6 +1,6 @@
 /*
- * load_echo.c - the echo protocol for muxload, the exact-reply checker the
- * binary protocols share, and the protocol registry. Request (conn, seq) is
+ * load_echo.c - the echo protocol for muxload, and the exact-reply checker the
+ * binary protocols share (the registry is load_proto.c). Request (conn, seq) is
  * `size` bytes of a keyed pseudo-random stream; the reply must be the same
  * bytes. Checking regenerates the expected bytes, so a reply from another
  * connection, a stale or reordered reply and a flipped bit all fail.

@@ -124,10 +124,11 @@ static bool thread_init(struct lthread *t, struct shared *sh, long nconns, long 
 	t->conns = calloc((size_t)nconns, sizeof(*t->conns));
 	if (t->ep == -1 || !t->conns)
 		return false;
+	for (long i = 0; i < nconns; i++)
+		t->conns[i].fd = -1;	/* before any allocation can fail: cleanup closes fds != -1 */
 	for (long i = 0; i < nconns; i++) {
 		struct lconn *c = &t->conns[i];
 
-		c->fd = -1;
 		c->tx = malloc((size_t)cfg->size + LOAD_REQUEST_SLACK);
 		c->t_intended = malloc(ring * sizeof(int64_t));
 		c->t_sent = malloc(ring * sizeof(int64_t));
@@ -142,12 +143,14 @@ bool threads_init(struct shared *sh, struct lthread *ts, long n)
 {
 	const struct load_config *cfg = sh->cfg;
 
+	/* Cleanup frees every thread, also those never set up: no fd 0 to close. */
+	for (long i = 0; i < n; i++)
+		ts[i].ep = -1;
 	for (long i = 0, first = 0; i < n; i++) {
 		/* Spread connections as evenly as possible; the first threads take the remainder. */
 		long nc = cfg->connections / n + (i < cfg->connections % n);
 		long ni = cfg->idle / n + (i < cfg->idle % n);
 
-		ts[i].ep = -1;
 		if (!thread_init(&ts[i], sh, nc, ni, (uint32_t)first)) {
 			fprintf(stderr, "muxload: out of memory or fds setting up thread %ld\n", i);
 			return false;

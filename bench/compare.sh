@@ -202,6 +202,7 @@ function words(s, set,    w, n, i) { n = split(s, w, " "); for (i = 1; i <= n; i
 function warn(s) { if (!(s in warned)) print "compare.sh: " s > "/dev/stderr"; warned[s] = 1 }
 function note(s) { if (csv) print s > "/dev/stderr"; else print s }
 function ceil(x,    k) { k = int(x); return k < x ? k + 1 : k }
+function howmany(n) { return n == 1 ? "1 cell" : n " cells" }
 '
 
 # The resampling. A Lehmer generator (48271 x mod 2^31-1) rather than rand():
@@ -365,7 +366,7 @@ function print_csv(f,    n) {
 function print_table(f, ncommon, repsa, repsb,    n, k, d, s, same, t, w, fmt, m) {
 	for (k = 1; k <= nkey; k++) if (!(k in varies) && ncommon) same = same " " key[k] "=" first[k]
 	if (!nvaries) same = ""	# every key fixed: the cells say it
-	s = "== " fname[f] ": " ncommon " cells in both"
+	s = "== " fname[f] ": " howmany(ncommon) " in both"
 	if (same != "") s = s ", each with" same
 	if (ncommon) s = s "; reps A " repsa ", B " repsb
 	print s
@@ -403,7 +404,7 @@ BEGIN {
 }
 END {
 	for (f = 1; f <= nf; f++) compare(f)
-	note("note: " cellsa + 0 " cells only in A, " cellsb + 0 " only in B: not compared.")
+	note("note: " howmany(cellsa + 0) " only in A, " cellsb + 0 " only in B: not compared.")
 	if (filesa != "") note("note: only in A, not compared:" filesa)
 	if (filesb != "") note("note: only in B, not compared:" filesb)
 	note("ratio = B median / A median; 95% CI: bootstrap of the ratio of medians, " N " resamples, seed " seed \

@@ -22,7 +22,11 @@
 # rank) of the N ratios of medians are the bounds. A row is marked * when the
 # interval excludes 1, ~ (no difference shown) otherwise. A cell with fewer
 # than 2 repetitions on either side gets its ratio and "too few reps", no
-# interval. Each row's resampling is seeded by --seed and the row's own name,
+# interval. With 3 repetitions a side, the interval is in effect
+# [min B / max A, max B / min A]: a row is marked when the two sets of
+# repetitions do not overlap, which two runs of one and the same thing do by
+# chance in 1 row in 10 (2 orders out of the 20 ways to split 6 values in 3
+# and 3). Each row's resampling is seeded by --seed and the row's own name,
 # so the same call prints the same, with mawk or gawk, whatever the filters.
 # Values that are not numbers (n/a) are left out; a metric with no number on
 # one side is not printed.
@@ -41,8 +45,9 @@ AWK=${AWK:-awk}
 # commit may order or add them differently.
 #
 # FILES: the CSV files read, each with one row per repetition (kerrisk.csv
-# holds one row per cell, so its cells are "too few reps"). The *medians.csv
-# files are left out on purpose: their rows are already medians.
+# holds one row per cell, so its cells are "too few reps"; curve.csv and
+# fixed.csv are the open-loop files to come). The *medians.csv files are left
+# out on purpose: their rows are already medians.
 FILES="bench.csv curve.csv fixed.csv peers.csv sockperf.csv dispatch.csv socketpair.csv kerrisk.csv"
 # KEYS: the columns that name a cell (what was run). Rows with equal values in
 # all of them are repetitions of one cell.

@@ -111,7 +111,7 @@ while [ $# -gt 0 ]; do
 	--metric) among "$2" "$METRICS" || die "unknown metric '$2' (known: $(flat "$METRICS"))"
 		want="$want $2"; shift ;;
 	--file) among "$2" "$FILES" || die "unknown file '$2' (known: $FILES)"
-		files="$files $2"; shift ;;
+		among "$2" "$files" || files="$files $2"; shift ;;
 	--resamples) count "$2" "$1"; [ "$2" -ge 1 ] || die "--resamples needs at least 1"
 		resamples=$2; shift ;;
 	--seed) count "$2" "$1"; seed=$2; shift ;;

@@ -140,7 +140,7 @@ clang-check:
 
 # The suites first, so that a new machine gets its packages before anything
 # runs; make -k so one failure does not hide the rest; the summary decides.
-SUITES := $(TESTS) $(addsuffix -san,$(TESTS)) clang-check fuzz-smoke bench-smoke
+SUITES := $(TESTS) $(addsuffix -san,$(TESTS)) clang-check fuzz-smoke bench-smoke bench-compare
 test:
 	$(Q)rm -f $(TALLY) $(TALLY).skips
 	$(Q)$(MAKE) -s --no-print-directory test-deps
@@ -151,6 +151,7 @@ test-extras: all
 	$(Q)$(SUITE) clang-check $(MAKE) -s --no-print-directory clang-check || true
 	$(Q)$(SUITE) fuzz-smoke $(MAKE) -s --no-print-directory fuzz-smoke || true
 	$(Q)$(SUITE) bench-smoke $(GUARD) bench/smoke.sh || true
+	$(Q)$(SUITE) bench-compare tests/bench/compare.sh || true
 
 # libFuzzer targets for the HTTP parser and the sockperf framing (clang only).
 FUZZ_CC   := clang

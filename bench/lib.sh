@@ -71,7 +71,7 @@ bench_cleanup() {
 
 # start_server OUT [--sleep S] CMD...: CMD (a server, possibly behind a
 # wrapper such as strace or valgrind) in the background on core $cpu_server,
-# stdout to OUT, stderr to OUT.err, its pid added to $spid. Then it waits for
+# stdout to OUT, stderr to OUT.err, its pid in $server_pid and added to $spid. Then it waits for
 # muxserver's "port=N" line and sets $port; or, with --sleep (servers that do
 # not print their port: nginx, sockperf), gives it S seconds. A server that
 # dies before it is up ends the script with its output.
@@ -81,6 +81,7 @@ start_server() {
 	[ "$1" != --sleep ] || { _sleep=$2; shift 2; }
 	taskset -c "$cpu_server" "$@" > "$_out" 2> "$_out.err" &
 	_pid=$!
+	server_pid=$_pid
 	spid="${spid:+$spid }$_pid"
 	if [ -z "$_sleep" ]; then
 		# shellcheck disable=SC2034 # used by the scripts
@@ -131,6 +132,154 @@ free_port() {
 # stamp: the UTC time for the name of a results directory.
 stamp() {
 	date -u +%Y%m%dT%H%M%SZ
+}
+
+# --- Measuring -----------------------------------------------------------
+
+# machine_facts: $kernel, $cpu (the model name, commas dropped: it goes in
+# CSV rows), $cores and $commit (short hash, "-dirty" when tracked files
+# differ from it), for CSV rows and plot captions.
+machine_facts() {
+	kernel=$(uname -r)
+	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr -d ',')
+	[ -n "$cpu" ] || cpu=$(uname -m)
+	cores=$(nproc)
+	commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+	[ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit-dirty"
+}
+
+# server_snapshot OUT: the newest "stats" line of the muxserver writing to
+# OUT (started by start_server, pid $server_pid), after asking for a fresh
+# one with SIGUSR1.
+server_snapshot() {
+	_n=$(grep -c '^stats ' "$1" || true)
+	kill -USR1 "$server_pid"
+	while [ "$(grep -c '^stats ' "$1" || true)" -le "$_n" ]; do sleep 0.02; done
+	grep '^stats ' "$1" | tail -n 1
+}
+
+# hold_idle SERVER_OUT N: N idle connections to the server on $port, opened
+# by a muxload of their own (on core $cpu_client, one request a second on
+# one more connection, its pid added to $spid) and held until bench_stop.
+# Returns once the server has them all open. Opening them costs the server
+# more the more it already holds (select and poll scan every one of them per
+# accept): held apart, that cost stays out of the figures of the
+# repetitions measured on top of them.
+hold_idle() {
+	[ "$2" -gt 0 ] || return 0
+	taskset -c "$cpu_client" build/muxload --port "$port" --connections 1 --idle "$2" --rate 1 \
+		--duration 100000 --warmup 0 > /dev/null 2> "$tmp/hold.err" &
+	spid="$spid $!"
+	_t=0
+	while [ "$(field "$(server_snapshot "$1")" open)" -le "$2" ]; do
+		bench_alive $! || { echo "bench: holding $2 idle connections failed: $(head -n 1 "$tmp/hold.err")" >&2; exit 1; }
+		_t=$((_t + 1))
+		[ $_t -lt 600 ] || { echo "bench: $2 idle connections not open after a minute" >&2; exit 1; }
+		sleep 0.1
+	done
+}
+
+# measure_cols: the columns of the row measure_rep prints, in order.
+measure_cols=rps,p50_us,p99_us,p999_us,server_cpu_us_per_req,syscalls_per_req,waits_per_req,scanned_per_wait,events_per_wait,errors,client_cpu_pct,client_saturated
+
+# measure_rep SERVER_OUT MUXLOAD_ARGS...: one repetition. muxload --json on
+# core $cpu_client against $port, the server's counters read before and
+# after (so the server's CPU, syscalls and waits are those of this
+# repetition, warm-up included, over the requests the server counted); prints
+# one CSV row of $measure_cols. rps is what the client measured (the achieved
+# rate in open loop); latencies are coordinated-omission corrected in open
+# loop. A muxload that cannot run ends the script with its error.
+measure_rep() {
+	_sout=$1; shift
+	_before=$(server_snapshot "$_sout")
+	taskset -c "$cpu_client" build/muxload --port "$port" --json "$@" > "$tmp/measure.json" 2> "$tmp/measure.err" || true
+	_after=$(server_snapshot "$_sout")
+	if ! grep -q throughput_rps "$tmp/measure.json"; then
+		echo "bench: muxload $* failed: $(head -n 1 "$tmp/measure.err")" >&2
+		exit 1
+	fi
+	awk -v rps="$(json_num "$tmp/measure.json" throughput_rps)" \
+	    -v p50="$(json_num_in "$tmp/measure.json" latency_us p50)" \
+	    -v p99="$(json_num_in "$tmp/measure.json" latency_us p99)" \
+	    -v p999="$(json_num_in "$tmp/measure.json" latency_us p99_9)" \
+	    -v err="$(json_num "$tmp/measure.json" errors)" \
+	    -v ccpu="$(json_num_in "$tmp/measure.json" client_cpu busiest_thread_pct)" \
+	    -v sat="$(json_num_in "$tmp/measure.json" client_cpu saturated)" \
+	    -v before="$_before" -v after="$_after" '
+	function kv(line, a,    n, i, f, p) {	# the key=value fields of a stats line
+		n = split(line, f, " ")
+		for (i = 1; i <= n; i++) if ((p = index(f[i], "=")) > 0) a[substr(f[i], 1, p - 1)] = substr(f[i], p + 1)
+	}
+	function d(k) { return a1[k] - a0[k] }
+	BEGIN {
+		kv(before, a0); kv(after, a1)
+		req = d("requests") > 0 ? d("requests") : 1
+		waits = d("waits") > 0 ? d("waits") : 1
+		printf "%.1f,%d,%d,%d,%.3f,%.3f,%.4f,%.1f,%.2f,%d,%.1f,%d\n", rps, p50, p99, p999,
+			(d("cpu_user_s") + d("cpu_sys_s")) * 1e6 / req,
+			(d("reads") + d("writes") + d("waits") + d("ctl")) / req, d("waits") / req,
+			d("scanned") / waits, d("events") / waits, err, ccpu, sat == "true"
+	}'
+}
+
+# measure_get ROW NAME: the field NAME (one of $measure_cols) of a row
+# measure_rep printed.
+measure_get() {
+	printf '%s\n' "$1" | awk -F, -v cols="$measure_cols" -v name="$2" '
+		BEGIN { n = split(cols, h, ","); for (i = 1; i <= n; i++) if (h[i] == name) c = i
+			if (!c) { printf "bench: no field \"%s\" in a measured row\n", name > "/dev/stderr"; exit 2 } }
+		{ print $c }'
+}
+
+# unsettled CSV METRIC CONDITION: the backends (in the order of $backends)
+# that need another repetition among the rows of CSV for which the awk
+# CONDITION (over col()) holds: fewer than $min_reps rows, or a spread of
+# METRIC - (max - min) / median - over $spread_max, unless they have
+# $max_reps rows already. Empty when every cell is settled.
+unsettled() {
+	awk -F, -v metric="$2" -v lo="$min_reps" -v hi="$max_reps" -v limit="$spread_max" \
+	    -v order="$backends" "$awk_csv$awk_median$awk_spread"'
+	'"$3"' { b = col("backend"); n[b]++; v[b, n[b]] = col(metric) }
+	END {
+		k = split(order, list, " ")
+		for (i = 1; i <= k; i++) {
+			b = list[i]
+			if (n[b] < lo || (n[b] < hi && spread_of(v, b, n[b]) > limit)) printf "%s ", b
+		}
+	}' "$1"
+}
+
+# awk_spread: awk source with spread_of(A, K, N), (max - min) / median of
+# A[K, 1..N]: the figure every cell's noise is judged by (0 for one value).
+awk_spread='
+function spread_of(a, k, n,    i, lo, hi, m) {
+	lo = hi = a[k, 1] + 0
+	for (i = 2; i <= n; i++) { if (a[k, i] + 0 < lo) lo = a[k, i] + 0; if (a[k, i] + 0 > hi) hi = a[k, i] + 0 }
+	m = median_of(a, k, n)
+	return m > 0 ? (hi - lo) / m : 0
+}
+'
+
+# Repetitions: at least MIN_REPS, more (up to MAX_REPS) while a cell's
+# spread exceeds SPREAD (a fraction); cells still over it are flagged noisy.
+min_reps=${MIN_REPS:-3}
+max_reps=${MAX_REPS:-5}
+spread_max=${SPREAD:-0.10}
+
+# progress_start N WHAT: a phase of N runs begins (at least N: noisy cells
+# add repetitions). progress LABEL: one line on stderr per run, with the
+# phase's estimated time left from the runs so far.
+progress_start() {
+	_runs=$1; _done=0; _t0=$(date +%s)
+	echo "bench: $2: at least $1 runs" >&2
+}
+progress() {
+	_done=$((_done + 1))
+	[ "$_done" -le "$_runs" ] || _runs=$_done
+	_el=$(($(date +%s) - _t0))
+	_eta=0
+	[ "$_done" -le 1 ] || _eta=$((_el * (_runs - _done + 1) / (_done - 1)))
+	printf '[%d/%d] %s  ETA %02d:%02d\n' "$_done" "$_runs" "$1" $((_eta / 60)) $((_eta % 60)) >&2
 }
 
 # --- Reading results -----------------------------------------------------
@@ -217,6 +366,13 @@ png_svg() {
 		esac
 		printf "set terminal %s\nset output '%s'\n%s\n" "$_term" "$1.$_ext" "$_script" | gnuplot
 	done
+}
+
+# plot_caption CSV: "CPU, N cores, Linux K, commit C" from the first row of
+# a results CSV with those columns: every plot names the machine it came from.
+plot_caption() {
+	printf '%s, %s cores, Linux %s, commit %s' "$(csv_get "$1" cpu)" "$(csv_get "$1" cores)" \
+		"$(csv_get "$1" kernel)" "$(csv_get "$1" commit)"
 }
 
 # nginx_conf DIR PORT [DIRECTIVE] - DIR/nginx.conf for the peer we measure:

@@ -13,45 +13,87 @@ case $mode in full) cmd="make bench FULL=1" ;; smoke) cmd="make bench-smoke" ;; 
 echo "# muxlab sweep: $(basename "$dir")"
 echo
 echo "Machine: $cpu, $cores cores, Linux $kernel. Commit $commit. Command: \`$cmd\`."
-echo "Server pinned to core 0, muxload to core 1; a fresh server per cell; medians of"
-echo "$(csv_get "$m" reps) repetitions (min and max of requests/s in brackets)."
+echo "Server pinned to core 0, muxload to core 1; a fresh server per repetition; medians of"
+echo "at least $(csv_get "$m" reps) repetitions in rounds over all cells, more (up to the cap) while a cell's"
+echo "(max - min) / median stayed over the threshold (min and max in brackets)."
 echo "Server CPU and syscalls per request come from the server's own counters (getrusage;"
-echo "read + write + wait + epoll_ctl calls), over each whole repetition."
+echo "read + write + wait + epoll_ctl calls) over each repetition, warm-up included; idle connections"
+echo "are opened by a muxload of their own before it, so their set-up is not counted."
 echo
-echo "## Headline"
+echo "## Headline: what the server alone decides"
 echo
-awk -F, "$awk_csv"'
-	BEGIN { maxidle = 0; maxact = 0 }
-	col("size") == 64 && col("rate") == 0 {
-		b = col("backend"); a = col("active"); i = col("idle")
-		rps[b, a, i] = col("rps_median"); cpu[b, a, i] = col("server_cpu_us_per_req")
-		if (i + 0 > maxidle) maxidle = i; if (a + 0 > maxact) maxact = a
-		if (!seenb[b]++) order[++nb] = b }
-	END {
-		a = maxact
-		if (!(("epoll", a, 0) in rps)) exit
-		printf "At %d active connections, share of epoll'"'"'s requests/s kept by each backend:\n\n", a
-		printf "| backend | 0 idle | %d idle | CPU us/request at 0 idle | at %d idle |\n|---|---|---|---|---|\n", maxidle, maxidle
-		for (i = 1; i <= nb; i++) {
-			b = order[i]
-			printf "| %s | %.2f | %.2f | %.2f | %.2f |\n", b, rps[b, a, 0] / rps["epoll", a, 0],
-				rps[b, a, maxidle] / rps["epoll", a, maxidle], cpu[b, a, 0], cpu[b, a, maxidle]
-		}
-	}' "$m"
+rate=$(awk -F, "$awk_csv"'col("rate") > 0 { print col("rate"); exit }' "$m")
+if [ -n "$rate" ]; then
+	echo "**Server CPU per request at a fixed $rate requests/s** (open loop, 64 B echo; the rate was"
+	echo "chosen so that every backend's server is busy at most half the time at the most idle connections,"
+	echo "and the client is far from saturated). Median [min-max] of the repetitions, in us; the last"
+	echo "column is the ratio of the medians at the most idle connections to 0 idle, with the range of"
+	echo "ratios the repetitions allow."
+	echo
+	awk -F, -v rate="$rate" "$awk_csv"'
+		col("rate") == rate && col("size") == 64 {
+			b = col("backend"); i = col("idle") + 0
+			med[b, i] = col("server_cpu_us_per_req"); lo[b, i] = col("cpu_min"); hi[b, i] = col("cpu_max")
+			noisy[b, i] = col("noisy"); if (!seenb[b]++) order[++nb] = b; if (!seeni[i]++) idl[++ni] = i }
+		END {
+			for (j = 2; j <= ni; j++) for (k = j; k > 1 && idl[k - 1] > idl[k]; k--) { t = idl[k]; idl[k] = idl[k - 1]; idl[k - 1] = t }
+			printf "| backend |"; for (j = 1; j <= ni; j++) printf " %d idle |", idl[j]
+			printf " %d idle / 0 idle |\n|---|", idl[ni]; for (j = 1; j <= ni + 1; j++) printf "---|"; print ""
+			for (x = 1; x <= nb; x++) {
+				b = order[x]; printf "| %s |", b
+				for (j = 1; j <= ni; j++) printf " %.2f [%.2f-%.2f]%s |", med[b, idl[j]], lo[b, idl[j]], hi[b, idl[j]], noisy[b, idl[j]] ? " (noisy)" : ""
+				z = idl[1]; e = idl[ni]
+				printf " %.2f [%.2f-%.2f] |\n", med[b, e] / med[b, z], lo[b, e] / hi[b, z], hi[b, e] / lo[b, z]
+			}
+		}' "$m"
+	echo
+fi
+if [ -f "$dir/sustainable.csv" ]; then
+	slo=$(csv_get "$dir/sustainable.csv" slo_us)
+	echo "**Sustainable rate**: the highest offered rate (open loop, 64 active connections) whose p99"
+	echo "(coordinated-omission corrected) stayed under $slo us with the rate reached and no errors;"
+	echo "median [min-max] over the rounds of \`bench/curve.sh\`, and what the first failing step was"
+	echo "limited by (\`client\`: muxload's thread was saturated, so the figure is a lower bound)."
+	echo
+	awk -F, "$awk_csv$awk_median"'
+		{ b = col("backend"); i = col("idle") + 0; n[b, i]++; v[b SUBSEP i, n[b, i]] = col("sustainable_rps")
+		  by[b, i] = by[b, i] (by[b, i] == "" ? "" : "/") col("limited_by")
+		  if (!seenb[b]++) order[++nb] = b; if (!seeni[i]++) idl[++ni] = i }
+		END {
+			printf "| backend |"; for (j = 1; j <= ni; j++) printf " %d idle |", idl[j]; printf "\n|---|"
+			for (j = 1; j <= ni; j++) printf "---|"; print ""
+			for (x = 1; x <= nb; x++) {
+				b = order[x]; printf "| %s |", b
+				for (j = 1; j <= ni; j++) {
+					k = b SUBSEP idl[j]; lo = hi = v[k, 1]
+					for (r = 2; r <= n[b, idl[j]]; r++) { if (v[k, r] + 0 < lo + 0) lo = v[k, r]; if (v[k, r] + 0 > hi + 0) hi = v[k, r] }
+					printf " %d [%d-%d] (%s) |", median_of(v, k, n[b, idl[j]]), lo, hi, by[b, idl[j]]
+				}
+				print ""
+			}
+		}' "$dir/sustainable.csv"
+	echo
+fi
+noisy=$(awk -F, "$awk_csv"'col("noisy") == 1 { printf "%s%s %s active %s idle %s", (n++ ? "; " : ""), col("backend"), col("active"), col("idle"), col("rate") > 0 ? "at " col("rate") "/s" : "closed loop" }' "$m")
+sat=$(awk -F, "$awk_csv"'col("rate") == 0 && col("saturated_reps") > 0 { n++ } END { print n + 0 }' "$m")
+echo "Cells whose spread stayed over the threshold after the most repetitions (noisy): ${noisy:-none}."
+echo "Closed-loop cells where the client saturated in at least one repetition: $sat of"
+echo "$(awk -F, "$awk_csv"'col("rate") == 0 { n++ } END { print n + 0 }' "$m") (their requests/s is the client's rate, not the server's)."
 echo
 echo "## Plots"
 echo
-for f in rps p99 cpu; do
+for f in fixed curve-idle0 curve-idle1000 curve-idle5000 curve-idle10000 rps p99 cpu; do
 	[ -f "$dir/$f.png" ] && echo "![$f]($f.png)" && echo
 done
 echo "## Medians"
 echo
-echo "| backend | active | idle | size | rate | requests/s [min-max] | p50 us | p99 us | server CPU us/req | syscalls/req | waits/req | errors | client saturated (reps) |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-awk -F, "$awk_csv"'{ printf "| %s | %d | %d | %d | %s | %d [%d-%d] | %d | %d | %.2f | %.3f | %.4f | %d | %d/%d |\n",
+echo "| backend | active | idle | size | rate | reps | requests/s [min-max] | p50 us | p99 us | server CPU us/req | syscalls/req | waits/req | errors | client saturated (reps) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+awk -F, "$awk_csv"'{ printf "| %s | %d | %d | %d | %s | %d%s | %d [%d-%d] | %d | %d | %.2f | %.3f | %.4f | %d | %d/%d |\n",
 	col("backend"), col("active"), col("idle"), col("size"), col("rate") == 0 ? "closed" : col("rate"),
-	col("rps_median"), col("rps_min"), col("rps_max"), col("p50_us"), col("p99_us"), col("server_cpu_us_per_req"),
+	col("reps"), col("noisy") ? " noisy" : "", col("rps_median"), col("rps_min"), col("rps_max"), col("p50_us"), col("p99_us"), col("server_cpu_us_per_req"),
 	col("syscalls_per_req"), col("waits_per_req"), col("errors"), col("saturated_reps"), col("reps") }' "$m"
 echo
 echo "Files: \`bench.csv\` (one row per repetition), \`bench.json\` (the same with the parameters),"
+echo "\`curve.csv\` and \`sustainable.csv\` (bench/curve.sh), compared across runs by \`bench/compare.sh\`;"
 echo "\`medians.csv\`, \`rps\`, \`p99\`, \`cpu\` plots in PNG and SVG."

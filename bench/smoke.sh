@@ -20,8 +20,9 @@ for b in $backends; do
 	check "$b: a row with requests/s > 0" awk -F, -v b="$b" "$awk_csv"'col("backend") == b && col("rps") > 0 { ok = 1 } END { exit !ok }' "$tmp/bench.csv"
 	check "$b: no errors" awk -F, -v b="$b" "$awk_csv"'col("backend") == b && col("errors") != 0 { bad = 1 } END { exit bad }' "$tmp/bench.csv"
 	check "$b: in bench.json" grep -q "\"backend\":\"$b\"" "$tmp/bench.json"
+	check "$b: a fixed-rate row with server CPU per request > 0" awk -F, -v b="$b" "$awk_csv"'col("backend") == b && col("rate") > 0 && col("server_cpu_us_per_req") > 0 { ok = 1 } END { exit !ok }' "$tmp/bench.csv"
 done
-for f in rps p99 cpu; do
+for f in fixed rps p99 cpu; do
 	check "$f.png is a PNG" sh -c "head -c 8 '$tmp/$f.png' | od -An -c | grep -q 'P   N   G'"
 	check "$f.svg is an SVG" grep -q '<svg' "$tmp/$f.svg"
 done

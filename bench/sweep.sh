@@ -1,16 +1,22 @@
 #!/bin/sh
-# sweep.sh - the C10K sweep: every backend x idle connections x active
-# connections, a fresh muxserver per cell, REPS repetitions of muxload.
-# Server pinned to core 0, load generator to core 1 (when there are two).
-# Server CPU and syscalls come from the server's own counters, read by
-# SIGUSR1 before and after each repetition.
+# sweep.sh - make bench: the C10K sweep. Every backend x idle connections x
+# active connections in closed loop; then each backend's server CPU per
+# request at one fixed offered rate across the idle counts (the headline:
+# what the server alone decides); then the latency-load curves
+# (bench/curve.sh) and the peers. A fresh muxserver per repetition, pinned to
+# core 0, muxload on core 1 (when there are two); repetitions in rounds over
+# all cells. Server CPU and syscalls come from the server's own counters,
+# read by SIGUSR1 before and after each repetition.
 #
 # Usage: bench/sweep.sh [--full] [--smoke] [--out DIR]
-#   default  idle {0,100,1000,5000} x active {1,64}, 64 B, closed loop, 3 reps
-#   --full   adds 10000 idle, 4 KiB messages and open-loop rate steps
-#   --smoke  one short cell per backend (the check run by make test)
-# Writes DIR/bench.csv, bench.json, medians.csv, plots (PNG, SVG), README.md.
-# REPS=n and SECS=s in the environment override repetitions and measured seconds.
+#   default  idle {0,100,1000,5000} x active {1,64}, 64 B
+#   --full   adds 10000 idle and 4 KiB messages, and curves at more idle counts
+#   --smoke  one short cell per backend, one repetition (the check run by make test)
+# Writes DIR/bench.csv (a row per repetition), bench.json, medians.csv,
+# curve.csv, plots (PNG, SVG), README.md.
+# Environment: MIN_REPS (3), MAX_REPS (5), SPREAD (0.10): repetitions go on
+# past MIN_REPS while a cell's (max - min) / median is over SPREAD; SECS (2)
+# measured seconds per repetition; RATE (requests/s) sets the fixed rate.
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -18,22 +24,19 @@ cd "$(dirname "$0")/.."
 idles="0 100 1000 5000"
 actives="1 64"
 sizes="64"
-rates="0"
-reps=3
 secs=2
 warm=0.5
 mode=default
 out=""
 while [ $# -gt 0 ]; do
 	case $1 in
-	--full) mode=full; idles="$idles 10000"; sizes="64 4096"; rates="0 20000 50000" ;;
-	--smoke) mode=smoke; idles="0"; actives="8"; reps=1; secs=1; warm=0.3 ;;
+	--full) mode=full; idles="$idles 10000"; sizes="64 4096" ;;
+	--smoke) mode=smoke; idles="0"; actives="8"; min_reps=1; max_reps=1; secs=1; warm=0.3 ;;
 	--out) out=$2; shift ;;
 	*) echo "sweep.sh: unknown argument '$1' (use --full, --smoke, --out DIR)" >&2; exit 2 ;;
 	esac
 	shift
 done
-reps=${REPS:-$reps}
 secs=${SECS:-$secs}
 host=$(hostname 2>/dev/null || cat /etc/hostname)
 [ -n "$out" ] || out="results/$(stamp)-$host"
@@ -41,84 +44,81 @@ mkdir -p "$out"
 
 bench_prologue
 backends=$(backends)
-cores=$(nproc)
-kernel=$(uname -r)
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr ',' ' ')
-[ -n "$cpu" ] || cpu=$(uname -m)
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit-dirty"
+machine_facts
 
 csv="$out/bench.csv"
-load="$tmp/load.json"
-echo "backend,proto,active,idle,size,rate,rep,rps,p50_us,p99_us,p999_us,server_cpu_us_per_req,syscalls_per_req,waits_per_req,scanned_per_wait,events_per_wait,errors,client_saturated,kernel,cpu,cores,commit" > "$csv"
+echo "backend,proto,active,idle,size,rate,rep,$measure_cols,kernel,cpu,cores,commit" > "$csv"
 
-# The server's newest "stats" line, after asking for a fresh one.
-snapshot() {
-	n=$(grep -c '^stats ' "$tmp/server.out" || true)
-	kill -USR1 "$spid"
-	while [ "$(grep -c '^stats ' "$tmp/server.out" || true)" -le "$n" ]; do sleep 0.02; done
-	grep '^stats ' "$tmp/server.out" | tail -n 1
-}
-
-# One repetition: muxload, then the server's counter deltas; appends a CSV row.
-run_rep() { # backend active idle size rate rep
-	before=$(snapshot)
-	rate_flag=""
-	[ "$5" = 0 ] || rate_flag="--rate $5"
+# One repetition of one cell on a fresh server: appends a row to bench.csv.
+cell_rep() { # backend active idle size rate
+	_rep=$(awk -F, -v k="$1,echo,$2,$3,$4,$5," 'index($0, k) == 1 { n++ } END { print n + 1 }' "$csv")
+	_rate=""
+	[ "$5" = 0 ] || _rate="--rate $5"
+	progress "$1 idle $3 active $2 size $4 $( [ "$5" = 0 ] && echo closed || echo "rate $5") rep $_rep"
+	start_server "$tmp/server.out" build/muxserver --backend "$1" --port 0 --quiet
+	hold_idle "$tmp/server.out" "$3"
 	# shellcheck disable=SC2086
-	taskset -c $cpu_client build/muxload --port "$port" --connections "$2" --idle "$3" \
-		--size "$4" $rate_flag --duration "$secs" --warmup "$warm" --json \
-		> "$load" 2> "$tmp/load.err" || true
-	after=$(snapshot)
-	if ! grep -q throughput_rps "$load"; then
-		echo "sweep.sh: muxload failed in $1 active=$2 idle=$3: $(head -n 1 "$tmp/load.err")" >&2
-		exit 1
-	fi
-	awk -v b="$1" -v a="$2" -v i="$3" -v s="$4" -v r="$5" -v rep="$6" \
-	    -v rps="$(json_num "$load" throughput_rps)" -v p50="$(json_num_in "$load" latency_us p50)" \
-	    -v p99="$(json_num_in "$load" latency_us p99)" -v p999="$(json_num_in "$load" latency_us p99_9)" \
-	    -v err="$(json_num "$load" errors)" -v sat="$(json_num "$load" saturated)" \
-	    -v req="$(($(field "$after" requests) - $(field "$before" requests)))" \
-	    -v cpu0="$(field "$before" cpu_user_s) $(field "$before" cpu_sys_s)" \
-	    -v cpu1="$(field "$after" cpu_user_s) $(field "$after" cpu_sys_s)" \
-	    -v sys="$(($(field "$after" reads) + $(field "$after" writes) + $(field "$after" waits) + $(field "$after" ctl) \
-		- $(field "$before" reads) - $(field "$before" writes) - $(field "$before" waits) - $(field "$before" ctl)))" \
-	    -v waits="$(($(field "$after" waits) - $(field "$before" waits)))" \
-	    -v scanned="$(($(field "$after" scanned) - $(field "$before" scanned)))" \
-	    -v events="$(($(field "$after" events) - $(field "$before" events)))" \
-	    -v kernel="$kernel" -v cpu="$cpu" -v cores="$cores" -v commit="$commit" 'BEGIN {
-		split(cpu0, c0, " "); split(cpu1, c1, " ")
-		us = (c1[1] + c1[2] - c0[1] - c0[2]) * 1e6
-		q = req > 0 ? req : 1; w = waits > 0 ? waits : 1
-		printf "%s,echo,%d,%d,%d,%s,%d,%.1f,%d,%d,%d,%.3f,%.3f,%.4f,%.1f,%.2f,%d,%d,%s,%s,%d,%s\n",
-			b, a, i, s, r, rep, rps, p50, p99, p999, us / q, sys / q, waits / q,
-			scanned / w, events / w, err, sat == "true", kernel, cpu, cores, commit
-	}' >> "$csv"
+	_row=$(measure_rep "$tmp/server.out" --connections "$2" --size "$4" $_rate \
+		--duration "$secs" --warmup "$warm")
+	bench_stop
+	echo "$1,echo,$2,$3,$4,$5,$_rep,$_row,$kernel,$cpu,$cores,$commit" >> "$csv"
 }
 
-ncells=0
-for s in $sizes; do for r in $rates; do for a in $actives; do for i in $idles; do for b in $backends; do
-	[ "$r" = 0 ] || [ "$a" -ge 64 ] || continue
-	ncells=$((ncells + 1))
-done; done; done; done; done
-
-cell=0
-t0=$(date +%s)
-for s in $sizes; do for r in $rates; do for a in $actives; do for i in $idles; do for b in $backends; do
-	# Open-loop steps only at 64 active connections: one connection cannot carry 50k/s.
-	[ "$r" = 0 ] || [ "$a" -ge 64 ] || continue
-	cell=$((cell + 1))
-	now=$(date +%s)
-	eta=0
-	[ $cell -le 1 ] || eta=$(( (now - t0) * (ncells - cell + 1) / (cell - 1) ))
-	printf '[%d/%d] %-8s idle %-5d active %-3d size %-4d rate %-6s ETA %02d:%02d\n' \
-		$cell $ncells $b $i $a $s "$r" $((eta / 60)) $((eta % 60)) >&2
-	start_server "$tmp/server.out" build/muxserver --backend "$b" --port 0 --quiet
-	for rep in $(seq 1 $reps); do
-		run_rep $b $a $i $s $r $rep
+# Rounds over every idle count and backend, so that each repetition of a
+# cell sits beside one of every other (the machine drifts between minutes):
+# every cell min_reps times, then again only the cells whose spread of
+# METRIC is still over spread_max, up to max_reps.
+rounds() { # active size rate metric
+	while :; do
+		_any=""
+		for _i in $idles; do
+			for _b in $(unsettled "$csv" "$4" "col(\"active\") == $1 && col(\"idle\") == $_i && col(\"size\") == $2 && col(\"rate\") == $3"); do
+				cell_rep "$_b" "$1" "$_i" "$2" "$3"
+				_any=1
+			done
+		done
+		[ -n "$_any" ] || break
 	done
-	bench_stop
-done; done; done; done; done
+}
+
+nb=$(echo $backends | wc -w); ni=$(echo $idles | wc -w); na=$(echo $actives | wc -w); ns=$(echo $sizes | wc -w)
+progress_start $((nb * ni * (na * ns + 1) * min_reps)) "closed-loop cells, then the fixed-rate cells"
+for s in $sizes; do for a in $actives; do
+	rounds "$a" "$s" 0 rps
+done; done
+
+# The fixed rate: the highest of RATE_CAP, RATE_CAP/2, ... (down to 100) at
+# which every backend, at the most idle connections, keeps its server busy
+# at most half the time (CPU per request x rate <= 0.5 s/s), measured by a
+# 1-second probe per backend. Closed-loop maxima cannot choose it: there
+# every wake-up serves many requests, so a select scan is shared among them;
+# at a fixed rate it is paid by one or two. RATE_CAP (10000) keeps the client
+# far from saturated (one muxload thread is ~40% busy at 10 000/s open loop
+# on the 2-core VMs we measured). RATE=n skips the probe.
+amax=$(echo $actives | tr ' ' '\n' | sort -n | tail -n 1)
+imax=$(echo $idles | tr ' ' '\n' | sort -n | tail -n 1)
+pick_rate() {
+	_r=${RATE_CAP:-10000}
+	while [ "$_r" -gt 100 ]; do
+		_busy=0
+		for _b in $backends; do
+			start_server "$tmp/server.out" build/muxserver --backend "$_b" --port 0 --quiet
+			hold_idle "$tmp/server.out" "$imax"
+			_row=$(measure_rep "$tmp/server.out" --connections "$amax" --rate "$_r" --duration 1 --warmup 0.3)
+			bench_stop
+			_busy=$(awk -v b="$_busy" -v c="$(measure_get "$_row" server_cpu_us_per_req)" -v r="$_r" \
+				'BEGIN { u = c * r / 1e6; print (u > b ? u : b) }')
+			echo "sweep.sh: probe: $_b at $_r/s, $imax idle: server busy $(awk -v u="$_busy" 'BEGIN { printf "%.0f", u * 100 }')% (the most so far)" >&2
+		done
+		awk -v u="$_busy" 'BEGIN { exit !(u <= 0.5) }' && break
+		_r=$((_r / 2))
+	done
+	fixed_rate=$_r
+}
+if [ -n "${RATE:-}" ]; then fixed_rate=$RATE; else pick_rate; fi
+echo "sweep.sh: fixed rate for server CPU per request: $fixed_rate requests/s ($amax active)" >&2
+rounds "$amax" 64 "$fixed_rate" server_cpu_us_per_req
+[ "$mode" = smoke ] || bench/curve.sh --out "$out" $( [ "$mode" = full ] && echo --full)
 
 # Medians (and min, max) per cell, in the order of the sweep's keys.
 sort_key() { _k=$(csv_index "$csv" "$1"); echo "-k$_k,$_k${2:-}"; }
@@ -126,35 +126,43 @@ sort_key() { _k=$(csv_index "$csv" "$1"); echo "-k$_k,$_k${2:-}"; }
 	head -n 1 "$csv"
 	tail -n +2 "$csv" | sort -t, "$(sort_key backend)" "$(sort_key active n)" "$(sort_key idle n)" \
 		"$(sort_key size n)" "$(sort_key rate n)"
-} | awk -F, "$awk_csv$awk_median"'
-	function flush(    lo, hi, k) {
-		lo = hi = rps[1]
-		for (k = 2; k <= n; k++) { if (rps[k] + 0 < lo + 0) lo = rps[k]; if (rps[k] + 0 > hi + 0) hi = rps[k] }
-		printf "%s,%d,%.0f,%.0f,%.0f,%d,%d,%.3f,%.3f,%.4f,%d,%d\n", last, n, median(rps, n), lo, hi,
-			median(p50, n), median(p99, n), median(cpu, n), median(sc, n), median(wt, n), errs, sat
+} | awk -F, -v limit="$spread_max" "$awk_csv$awk_median$awk_spread"'
+	# A cell is judged by the figure its repetitions were repeated for:
+	# requests/s in closed loop, server CPU per request at a fixed rate.
+	function flush(    judged) {
+		judged = last_rate ? "cpu" : "rps"
+		printf "%s,%d,%.0f,%.0f,%.0f,%d,%d,%d,%.3f,%.3f,%.3f,%.3f,%.4f,%d,%d,%.3f,%d\n", last, n,
+			median_of(v, "rps", n), lo["rps"], hi["rps"], median_of(v, "p50", n), median_of(v, "p99", n),
+			median_of(v, "p999", n), median_of(v, "cpu", n), lo["cpu"], hi["cpu"], median_of(v, "sc", n),
+			median_of(v, "wt", n), errs, sat, spread_of(v, judged, n), (spread_of(v, judged, n) > limit)
 		n = errs = sat = 0
+	}
+	function keep(name, x) {
+		v[name, n] = x
+		if (n == 1 || x + 0 < lo[name]) lo[name] = x + 0
+		if (n == 1 || x + 0 > hi[name]) hi[name] = x + 0
 	}
 	{ k = col("backend") "," col("active") "," col("idle") "," col("size") "," col("rate")
 	  if (n && k != last) flush()
-	  last = k; n++
-	  rps[n] = col("rps"); p50[n] = col("p50_us"); p99[n] = col("p99_us"); cpu[n] = col("server_cpu_us_per_req")
-	  sc[n] = col("syscalls_per_req"); wt[n] = col("waits_per_req")
+	  last = k; last_rate = col("rate") + 0; n++
+	  keep("rps", col("rps")); keep("p50", col("p50_us")); keep("p99", col("p99_us")); keep("p999", col("p999_us"))
+	  keep("cpu", col("server_cpu_us_per_req")); keep("sc", col("syscalls_per_req")); keep("wt", col("waits_per_req"))
 	  errs += col("errors"); sat += col("client_saturated") }
 	END { if (n) flush() }' > "$tmp/medians.body"
 {
-	echo "backend,active,idle,size,rate,reps,rps_median,rps_min,rps_max,p50_us,p99_us,server_cpu_us_per_req,syscalls_per_req,waits_per_req,errors,saturated_reps"
+	echo "backend,active,idle,size,rate,reps,rps_median,rps_min,rps_max,p50_us,p99_us,p999_us,server_cpu_us_per_req,cpu_min,cpu_max,syscalls_per_req,waits_per_req,errors,saturated_reps,spread,noisy"
 	cat "$tmp/medians.body"
 } > "$out/medians.csv"
 
 # bench.json: the parameters, the machine, and every row.
 list() { printf '%s' "$1" | tr ' ' ','; }
-awk -F, -v mode="$mode" -v reps="$reps" -v secs="$secs" -v warm="$warm" -v idles="$(list "$idles")" \
-    -v actives="$(list "$actives")" -v sizes="$(list "$sizes")" -v rates="$(list "$rates")" \
+awk -F, -v mode="$mode" -v reps="$min_reps" -v maxreps="$max_reps" -v spread="$spread_max" -v secs="$secs" \
+    -v warm="$warm" -v idles="$(list "$idles")" -v actives="$(list "$actives")" -v sizes="$(list "$sizes")" -v rate="$fixed_rate" \
     -v cs="$cpu_server" -v cc="$cpu_client" '
 	NR == 1 { for (i = 1; i <= NF; i++) col[i] = $i; nf = NF
-		printf "{\"params\":{\"mode\":\"%s\",\"reps\":%d,\"duration_s\":%s,\"warmup_s\":%s,", mode, reps, secs, warm
-		printf "\"idle\":[%s],\"active\":[%s],\"size\":[%s],\"rate\":[%s],", idles, actives, sizes, rates
-		printf "\"server_cpu\":%d,\"client_cpu\":%d,\"proto\":\"echo\",\"loop\":\"closed unless rate > 0\"},\"rows\":[", cs, cc
+		printf "{\"params\":{\"mode\":\"%s\",\"min_reps\":%d,\"max_reps\":%d,\"spread\":%s,\"duration_s\":%s,\"warmup_s\":%s,", mode, reps, maxreps, spread, secs, warm
+		printf "\"idle\":[%s],\"active\":[%s],\"size\":[%s],\"fixed_rate\":%d,", idles, actives, sizes, rate
+		printf "\"server_cpu\":%d,\"client_cpu\":%d,\"proto\":\"echo\",\"loop\":\"closed when rate is 0, open at rate\"},\"rows\":[", cs, cc
 		next }
 	{ printf "%s{", (NR > 2 ? "," : "")
 	  for (i = 1; i <= nf; i++) {

@@ -1,0 +1,119 @@
+#!/bin/sh
+# curve.sh - latency-load curves, the wrk2 way, and the sustainable rate.
+# Per backend and idle count, open-loop steps at 64 active connections from
+# 10% to 115% of the backend's closed-loop maximum there (read from
+# DIR/bench.csv when the sweep measured it, else a 1-second probe); latency
+# is counted from each request's intended send time (coordinated omission
+# corrected). The sustainable rate is the highest offered rate whose p99
+# stays under SLO_US with the rate reached (95%) and no errors: the steps
+# find the knee, two bisections between the last step that held and the
+# first that did not narrow it. Each (backend, idle) gets a fresh server per
+# round; rounds go over every backend and idle count in turn.
+#
+# Usage: bench/curve.sh [--out DIR] [--full]
+#   idle counts 0 and 5000 (--full: 0, 1000, 5000 and 10000)
+# Environment: SLO_US (1000), CURVE_REPS (2) rounds, CURVE_SECS (1.5) per step.
+# Writes DIR/curve.csv (a row per step and round), DIR/sustainable.csv (a row
+# per backend, idle count and round) and the plots curve-idle<N>.png/.svg.
+set -eu
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+
+idles="0 5000"
+out=""
+while [ $# -gt 0 ]; do
+	case $1 in
+	--full) idles="0 1000 5000 10000" ;;
+	--out) [ $# -ge 2 ] || { echo "curve.sh: --out needs a directory" >&2; exit 2; }; out=$2; shift ;;
+	*) echo "curve.sh: unknown argument '$1' (use --out DIR, --full)" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ -n "$out" ] || out="results/curve-$(stamp)"
+mkdir -p "$out"
+slo=${SLO_US:-1000}
+reps=${CURVE_REPS:-2}
+secs=${CURVE_SECS:-1.5}
+warm=0.3
+active=64
+steps="0.10 0.25 0.40 0.55 0.70 0.85 1.00 1.15"
+
+bench_prologue
+backends=$(backends)
+machine_facts
+csv="$out/curve.csv"
+sus="$out/sustainable.csv"
+echo "backend,idle,rep,rate,step,$(echo "$measure_cols" | sed 's/^rps,/achieved,/'),kernel,cpu,cores,commit" > "$csv"
+echo "backend,idle,rep,slo_us,sustainable_rps,limited_by,closed_max_rps,kernel,cpu,cores,commit" > "$sus"
+
+# closed_max BACKEND IDLE: the median closed-loop requests/s at 64 active
+# connections, 64 B, from the sweep's bench.csv; else a 1-second probe on the
+# server already running.
+closed_max() {
+	_m=""
+	[ ! -f "$out/bench.csv" ] || _m=$(awk -F, -v b="$1" -v i="$2" -v a="$active" "$awk_csv$awk_median"'
+		col("backend") == b && col("idle") == i && col("active") == a && col("size") == 64 && col("rate") == 0 { v[++n] = col("rps") }
+		END { if (n) printf "%d\n", median(v, n) }' "$out/bench.csv")
+	if [ -z "$_m" ]; then
+		_m=$(measure_rep "$tmp/server.out" --connections "$active" --duration 1 --warmup 0.3)
+		_m=$(measure_get "$_m" rps)
+	fi
+	printf '%.0f\n' "$_m"
+}
+
+# step BACKEND IDLE REP RATE LABEL: one open-loop run; appends to curve.csv,
+# keeps its row in $row and succeeds when it held the SLO.
+step() {
+	progress "$1 idle $2 round $3 rate $4 ($5)"
+	row=$(measure_rep "$tmp/server.out" --connections "$active" --rate "$4" \
+		--duration "$secs" --warmup "$warm" --timeout 5)
+	echo "$1,$2,$3,$4,$5,$row,$kernel,$cpu,$cores,$commit" >> "$csv"
+	awk -v p99="$(measure_get "$row" p99_us)" -v got="$(measure_get "$row" rps)" -v rate="$4" \
+	    -v errors="$(measure_get "$row" errors)" -v slo="$slo" 'BEGIN { exit !(p99 <= slo && got >= 0.95 * rate && errors == 0) }'
+}
+
+# limited_by: after a step that failed, "client" when muxload's thread was
+# saturated (then the rate measures the client and the sustainable rate is a
+# lower bound), else "server".
+limited_by() {
+	[ "$(measure_get "$row" client_saturated)" = 1 ] && echo client || echo server
+}
+
+# One curve: the steps up to one past the first that failed, then two
+# bisections; appends the sustainable rate to sustainable.csv.
+curve() { # backend idle rep
+	start_server "$tmp/server.out" build/muxserver --backend "$1" --port 0 --quiet
+	hold_idle "$tmp/server.out" "$2"
+	_max=$(closed_max "$1" "$2")
+	_ok=0; _bad=""; _why=none
+	for _f in $steps; do
+		_r=$(awk -v m="$_max" -v f="$_f" 'BEGIN { printf "%d\n", m * f }')
+		if step "$1" "$2" "$3" "$_r" "$_f"; then
+			[ -n "$_bad" ] || _ok=$_r
+		elif [ -z "$_bad" ]; then
+			_bad=$_r; _why=$(limited_by)
+		else
+			break	# one step past the knee is enough for the curve
+		fi
+	done
+	for _k in 1 2; do
+		[ -n "$_bad" ] || break
+		_r=$(((_ok + _bad) / 2))
+		if step "$1" "$2" "$3" "$_r" bisect; then _ok=$_r; else _bad=$_r; _why=$(limited_by); fi
+	done
+	bench_stop
+	echo "$1,$2,$3,$slo,$_ok,$_why,$_max,$kernel,$cpu,$cores,$commit" >> "$sus"
+}
+
+nsteps=$(echo $steps | wc -w)
+progress_start $(($(echo $backends | wc -w) * $(echo $idles | wc -w) * reps * (nsteps + 2))) \
+	"latency-load curves (about; steps past a knee are skipped)"
+for rep in $(seq 1 "$reps"); do
+	for i in $idles; do
+		for b in $backends; do
+			curve "$b" "$i" "$rep"
+		done
+	done
+done
+bench/plot-curve.sh "$out"
+echo "curve.sh: $csv, $sus" >&2

@@ -45,24 +45,29 @@ AWK=${AWK:-awk}
 # commit may order or add them differently.
 #
 # FILES: the CSV files read, each with one row per repetition (kerrisk.csv
-# holds one row per cell, so its cells are "too few reps"; curve.csv and
-# fixed.csv are the open-loop files to come). The *medians.csv files are left
-# out on purpose: their rows are already medians.
-FILES="bench.csv curve.csv fixed.csv peers.csv sockperf.csv dispatch.csv socketpair.csv kerrisk.csv"
+# holds one row per cell, so its cells are "too few reps"; bench.csv holds
+# the fixed-rate cells beside the closed-loop ones (rate > 0); curve.csv's
+# steps are fractions of each run's own closed-loop maximum, so two runs
+# share its cells by step, not rate). The *medians.csv files are left out on
+# purpose: their rows are already medians.
+FILES="bench.csv curve.csv sustainable.csv peers.csv sockperf.csv dispatch.csv socketpair.csv kerrisk.csv"
 # KEYS: the columns that name a cell (what was run). Rows with equal values in
 # all of them are repetitions of one cell.
-KEYS="backend proto active idle size rate fds writes ops mode server client peer driver library mechanism source"
+KEYS="backend proto active idle size rate step slo_us fds writes ops mode server client peer driver library mechanism source"
+# NOT_KEYS: FILE:COLUMN, a key column that does not name cells in that file:
+# curve.csv's offered rate is its step times each run's own maximum.
+NOT_KEYS="curve.csv:rate"
 # METRICS: the columns that were measured.
 METRICS="rps achieved p50_us p99_us p999_us avg_us server_cpu_us_per_req client_cpu_us_per_req
 server_user_us_per_req server_sys_us_per_req syscalls_per_req waits_per_req scanned_per_wait
-events_per_wait us_per_event seconds"
+events_per_wait us_per_event seconds client_cpu_pct sustainable_rps closed_max_rps"
 # IGNORED: neither key nor metric. rep numbers the repetitions; the machine
 # columns are printed once at the top; errors and client_saturated qualify a
 # row; dispatch.csv's events and waits are counts (0 where a library does not
 # count them). status: a row whose status is not "ok" (a crashed dispatch
 # cell) is left out. A column in no list is ignored with a warning on stderr,
 # so that a new key cannot silently merge cells.
-IGNORED="rep kernel cpu cores commit errors client_saturated events waits status"
+IGNORED="rep kernel cpu cores commit errors client_saturated events waits status limited_by"
 # MACHINE: the columns of each run's machine line, taken from its first row.
 MACHINE="cpu cores kernel commit"
 
@@ -261,13 +266,15 @@ function columns(f,    i, s, side, other, name) {
 	for (i = 1; i <= ncol[f, "A"]; i++) {
 		name = head[f, "A", i]
 		if (!((f, "B", name) in col)) continue
-		if (name in iskey) key[++nkey] = name
+		if ((name in iskey) && !((fname[f] ":" name) in notkey)) key[++nkey] = name
 		else if ((name in ismetric) && (nwant == 0 || (name in wanted))) met[++nmet] = name
 	}
 	for (s = 0; s < 2; s++) {
 		side = s ? "B" : "A"; other = s ? "A" : "B"
 		for (i = 1; i <= ncol[f, side]; i++) {
 			name = head[f, side, i]
+			if ((fname[f] ":" name) in notkey)
+				continue
 			if (!((name in iskey) || (name in ismetric) || (name in ignored)))
 				warn(fname[f] ": column \"" name "\" is in no list of compare.sh: ignored")
 			else if ((name in iskey) && !((f, other, name) in col))
@@ -402,7 +409,7 @@ BEGIN {
 	FS = ","
 	LEHMER = 2147483647
 	INF = 1e300
-	words(keys, iskey); words(metrics, ismetric); words(ignoredcols, ignored)
+	words(keys, iskey); words(metrics, ismetric); words(ignoredcols, ignored); words(notkeys, notkey)
 	nwant = words(want, wanted)
 	for (i = 1; i < 128; i++) ord[sprintf("%c", i)] = i
 	if (csv) print "file,cell,metric,a_median,b_median,ratio,ci_lo,ci_hi,changed"
@@ -418,6 +425,6 @@ END {
 '
 
 # shellcheck disable=SC2154 # awk_median comes from lib.sh
-$AWK -v keys="$(flat "$KEYS")" -v metrics="$(flat "$METRICS")" -v ignoredcols="$(flat "$IGNORED")" -v want="$want" \
+$AWK -v keys="$(flat "$KEYS")" -v notkeys="$(flat "$NOT_KEYS")" -v metrics="$(flat "$METRICS")" -v ignoredcols="$(flat "$IGNORED")" -v want="$want" \
 	-v N="$resamples" -v seed="$seed" -v csv="$csv" -v changed="$changed" -v filesa="$onlya" -v filesb="$onlyb" \
 	"$awk_median$awk_util$awk_boot$awk_file$awk_print$awk_read$awk_main" "$@"

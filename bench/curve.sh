@@ -99,7 +99,7 @@ curve() { # backend idle rep
 	for _k in 1 2; do
 		[ -n "$_bad" ] || break
 		_r=$(((_ok + _bad) / 2))
-		if step "$1" "$2" "$3" "$_r" bisect; then _ok=$_r; else _bad=$_r; _why=$(limited_by); fi
+		if step "$1" "$2" "$3" "$_r" "bisect$_k"; then _ok=$_r; else _bad=$_r; _why=$(limited_by); fi
 	done
 	bench_stop
 	echo "$1,$2,$3,$slo,$_ok,$_why,$_max,$kernel,$cpu,$cores,$commit" >> "$sus"

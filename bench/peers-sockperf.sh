@@ -1,15 +1,16 @@
 #!/bin/sh
 # peers-sockperf.sh [OUTDIR] - sockperf ping-pong (TCP, 64 B) against
 # sockperf's own server with -F select|poll|epoll and against muxserver
-# --proto sockperf with the matching backend, alternating, REPS rounds of
-# SECS seconds; server on core 0, client on core 1. Writes
-# OUTDIR/sockperf.csv and prints the median p50/p99/p99.9 side by side.
+# --proto sockperf with the matching backend, alternating, REPS (6) rounds
+# of SECS (2) seconds; server on core 0, client on core 1. Writes
+# OUTDIR/sockperf.csv and sockperf.txt: the median p50/p99/p99.9 side by
+# side, and per backend the p50 ratio paired by round with a verdict.
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 out=${1:-results/peers-$(stamp)}
-reps=${REPS:-3}
-secs=${SECS:-5}
+reps=${REPS:-6}
+secs=${SECS:-2}
 bench/need.sh cmd:sockperf:sockperf
 make -s build/muxserver
 mkdir -p "$out"
@@ -41,13 +42,31 @@ for rep in $(seq 1 "$reps"); do
 		done
 	done
 done
+# The comparison is paired: in each round the two servers ran one after the
+# other, so their ratio in that round shares the machine's state of the
+# moment. Verdict from the rounds' ratios: "differs" only when every round
+# agrees on the side of 1.0 (a sign test: 6 rounds give p = 0.03); rounds
+# whose ratios spread over more than 10% cannot resolve a 5% difference.
 awk -F, "$awk_csv$awk_median"'
 	{ k = col("server") "-" col("backend"); i = ++n[k]
 		p50[k, i] = col("p50_us"); p99[k, i] = col("p99_us"); p999[k, i] = col("p999_us")
-		if (!seen[k]++) order[++m] = k }
+		if (!seen[k]++) order[++m] = k
+		if (!seenb[col("backend")]++) bk[++nb] = col("backend") }
 	END {
 		printf "%-20s %9s %9s %9s\n", "server-backend", "p50 us", "p99 us", "p99.9 us"
 		for (i = 1; i <= m; i++) { k = order[i]
 			printf "%-20s %9.3f %9.3f %9.3f\n", k, median_of(p50, k, n[k]), median_of(p99, k, n[k]),
 				median_of(p999, k, n[k]) }
+		printf "\np50 muxserver / sockperf, paired by round (%d rounds):\n", n["muxserver-" bk[1]]
+		for (j = 1; j <= nb; j++) {
+			b = bk[j]; r = n["muxserver-" b]; lo = hi = 0
+			for (x = 1; x <= r; x++) {
+				q[b, x] = p50["muxserver-" b, x] / p50["sockperf-" b, x]
+				if (x == 1 || q[b, x] < lo) lo = q[b, x]; if (x == 1 || q[b, x] > hi) hi = q[b, x]
+			}
+			med = median_of(q, b, r)
+			verdict = lo > 1 ? "muxserver slower in every round" : hi < 1 ? "muxserver faster in every round" : "no difference shown: the rounds disagree"
+			if (hi - lo > 0.10 * med) verdict = verdict "; these rounds cannot resolve a 5% difference"
+			printf "  %-9s %.3f [%.3f-%.3f]  %s\n", b, med, lo, hi, verdict
+		}
 	}' "$out/sockperf.csv" | tee "$out/sockperf.txt"

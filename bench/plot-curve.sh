@@ -16,7 +16,7 @@ for i in $idles; do
 	for b in $backends; do
 		# The steps only (bisections land on rates of their own): rate, median p99, min, max.
 		awk -F, -v b="$b" -v i="$i" "$awk_csv$awk_median"'
-			col("backend") == b && col("idle") == i && col("step") != "bisect" {
+			col("backend") == b && col("idle") == i && col("step") !~ /^bisect/ {
 				r = col("rate"); if (!(r in n)) order[++k] = r; n[r]++; v[r, n[r]] = col("p99_us") }
 			END { for (j = 1; j <= k; j++) { r = order[j]; lo = hi = v[r, 1]
 				for (x = 2; x <= n[r]; x++) { if (v[r, x] + 0 < lo + 0) lo = v[r, x]; if (v[r, x] + 0 > hi + 0) hi = v[r, x] }

@@ -183,7 +183,7 @@ if [ "$mode" != smoke ]; then
 		echo "sweep.sh: wrk or nginx not installed: no nginx comparison (apt-get install wrk nginx-light)" >&2
 	fi
 	if command -v sockperf >/dev/null; then
-		SECS=3 bench/peers-sockperf.sh "$out" >&2
+		bench/peers-sockperf.sh "$out" >&2
 	else
 		echo "sweep.sh: sockperf not installed: no sockperf comparison (apt-get install sockperf)" >&2
 	fi

@@ -6,8 +6,9 @@
 # is counted from each request's intended send time (coordinated omission
 # corrected). The sustainable rate is the highest offered rate whose p99
 # stays under SLO_US with the rate reached (95%) and no errors: the steps
-# find the knee, two bisections between the last step that held and the
-# first that did not narrow it. Each (backend, idle) gets a fresh server per
+# find the knee (when even the first fails, halvings find a rate that
+# holds), two bisections between the last rate that held and the first that
+# did not narrow it. Each (backend, idle) gets a fresh server per
 # round; rounds go over every backend and idle count in turn.
 #
 # Usage: bench/curve.sh [--out DIR] [--full]
@@ -55,7 +56,7 @@ closed_max() {
 		col("backend") == b && col("idle") == i && col("active") == a && col("size") == 64 && col("rate") == 0 { v[++n] = col("rps") }
 		END { if (n) printf "%d\n", median(v, n) }' "$out/bench.csv")
 	if [ -z "$_m" ]; then
-		_m=$(measure_rep "$tmp/server.out" --connections "$active" --duration 1 --warmup 0.3)
+		_m=$(measure_rep "$tmp/server.out" 0.3 1 --connections "$active")
 		_m=$(measure_get "$_m" rps)
 	fi
 	printf '%.0f\n' "$_m"
@@ -65,8 +66,7 @@ closed_max() {
 # keeps its row in $row and succeeds when it held the SLO.
 step() {
 	progress "$1 idle $2 round $3 rate $4 ($5)"
-	row=$(measure_rep "$tmp/server.out" --connections "$active" --rate "$4" \
-		--duration "$secs" --warmup "$warm" --timeout 5)
+	row=$(measure_rep "$tmp/server.out" "$warm" "$secs" --connections "$active" --rate "$4" --timeout 5)
 	echo "$1,$2,$3,$4,$5,$row,$kernel,$cpu,$cores,$commit" >> "$csv"
 	awk -v p99="$(measure_get "$row" p99_us)" -v got="$(measure_get "$row" rps)" -v rate="$4" \
 	    -v errors="$(measure_get "$row" errors)" -v slo="$slo" 'BEGIN { exit !(p99 <= slo && got >= 0.95 * rate && errors == 0) }'
@@ -95,6 +95,15 @@ curve() { # backend idle rep
 		else
 			break	# one step past the knee is enough for the curve
 		fi
+	done
+	# Nothing held (select and poll with thousands of idle connections carry a
+	# small fraction of their closed-loop maximum when requests arrive one by
+	# one): halve the rate until one holds, then bisect.
+	_k=0
+	while [ "$_ok" = 0 ] && [ -n "$_bad" ] && [ "$_bad" -gt 20 ]; do
+		_k=$((_k + 1))
+		_r=$((_bad / 2))
+		if step "$1" "$2" "$3" "$_r" "down$_k"; then _ok=$_r; else _bad=$_r; _why=$(limited_by); fi
 	done
 	for _k in 1 2; do
 		[ -n "$_bad" ] || break

@@ -167,7 +167,7 @@ server_snapshot() {
 # repetitions measured on top of them.
 hold_idle() {
 	[ "$2" -gt 0 ] || return 0
-	taskset -c "$cpu_client" build/muxload --port "$port" --connections 1 --idle "$2" --rate 1 \
+	taskset -c "$cpu_client" build/muxload --port "$port" --connections 1 --idle "$2" --rate 0.1 \
 		--duration 100000 --warmup 0 > /dev/null 2> "$tmp/hold.err" &
 	spid="$spid $!"
 	_t=0
@@ -182,18 +182,27 @@ hold_idle() {
 # measure_cols: the columns of the row measure_rep prints, in order.
 measure_cols=rps,p50_us,p99_us,p999_us,server_cpu_us_per_req,syscalls_per_req,waits_per_req,scanned_per_wait,events_per_wait,errors,client_cpu_pct,client_saturated
 
-# measure_rep SERVER_OUT MUXLOAD_ARGS...: one repetition. muxload --json on
-# core $cpu_client against $port, the server's counters read before and
-# after (so the server's CPU, syscalls and waits are those of this
-# repetition, warm-up included, over the requests the server counted); prints
-# one CSV row of $measure_cols. rps is what the client measured (the achieved
-# rate in open loop); latencies are coordinated-omission corrected in open
-# loop. A muxload that cannot run ends the script with its error.
+# measure_rep SERVER_OUT WARMUP SECS MUXLOAD_ARGS...: one repetition.
+# muxload --json for WARMUP + SECS seconds on core $cpu_client against $port;
+# the server's counters are read twice while it runs, 0.2 s after its
+# warm-up began to end and 0.1 s before its end: so the server's CPU,
+# syscalls and waits per request are those of the steady state, without
+# muxload's connecting and closing (which cost select and poll a scan of
+# every idle fd per connection: at low rates more than the requests).
+# Prints one CSV row of $measure_cols; rps and latency are muxload's own
+# (after its warm-up; the achieved rate in open loop; latency coordinated-
+# omission corrected in open loop). A muxload that cannot run ends the
+# script with its error.
 measure_rep() {
-	_sout=$1; shift
+	_sout=$1 _warm=$2 _secs=$3; shift 3
+	taskset -c "$cpu_client" build/muxload --port "$port" --json --warmup "$_warm" --duration "$_secs" "$@" \
+		> "$tmp/measure.json" 2> "$tmp/measure.err" &
+	_lpid=$!
+	sleep "$(awk -v w="$_warm" 'BEGIN { print w + 0.2 }')"
 	_before=$(server_snapshot "$_sout")
-	taskset -c "$cpu_client" build/muxload --port "$port" --json "$@" > "$tmp/measure.json" 2> "$tmp/measure.err" || true
+	sleep "$(awk -v s="$_secs" 'BEGIN { print s - 0.3 }')"
 	_after=$(server_snapshot "$_sout")
+	wait "$_lpid" || true
 	if ! grep -q throughput_rps "$tmp/measure.json"; then
 		echo "bench: muxload $* failed: $(head -n 1 "$tmp/measure.err")" >&2
 		exit 1

@@ -13,12 +13,12 @@ case $mode in full) cmd="make bench FULL=1" ;; smoke) cmd="make bench-smoke" ;; 
 echo "# muxlab sweep: $(basename "$dir")"
 echo
 echo "Machine: $cpu, $cores cores, Linux $kernel. Commit $commit. Command: \`$cmd\`."
-echo "Server pinned to core 0, muxload to core 1; a fresh server per repetition; medians of"
+echo "Servers pinned to core 0, muxload to core 1; one server per backend and idle count; medians of"
 echo "at least $(csv_get "$m" reps) repetitions in rounds over all cells, more (up to the cap) while a cell's"
 echo "(max - min) / median stayed over the threshold (min and max in brackets)."
 echo "Server CPU and syscalls per request come from the server's own counters (getrusage;"
 echo "read + write + wait + epoll_ctl calls) over each repetition, warm-up included; idle connections"
-echo "are opened by a muxload of their own before it, so their set-up is not counted."
+echo "are opened by a muxload of their own when the server starts, so their set-up is never counted."
 echo
 echo "## Headline: what the server alone decides"
 echo

@@ -3,9 +3,10 @@
 # active connections in closed loop; then each backend's server CPU per
 # request at one fixed offered rate across the idle counts (the headline:
 # what the server alone decides); then the latency-load curves
-# (bench/curve.sh) and the peers. A fresh muxserver per repetition, pinned to
-# core 0, muxload on core 1 (when there are two); repetitions in rounds over
-# all cells. Server CPU and syscalls come from the server's own counters,
+# (bench/curve.sh) and the peers. One muxserver per backend and idle count,
+# its idle connections held from the start, pinned to core 0, muxload on
+# core 1 (when there are two); repetitions in rounds over all cells.
+# Server CPU and syscalls come from the server's own counters,
 # read by SIGUSR1 before and after each repetition.
 #
 # Usage: bench/sweep.sh [--full] [--smoke] [--out DIR]
@@ -15,7 +16,7 @@
 # Writes DIR/bench.csv (a row per repetition), bench.json, medians.csv,
 # curve.csv, plots (PNG, SVG), README.md.
 # Environment: MIN_REPS (3), MAX_REPS (5), SPREAD (0.10): repetitions go on
-# past MIN_REPS while a cell's (max - min) / median is over SPREAD; SECS (2)
+# past MIN_REPS while a cell's (max - min) / median is over SPREAD; SECS (1.5)
 # measured seconds per repetition; RATE (requests/s) sets the fixed rate.
 set -eu
 cd "$(dirname "$0")/.."
@@ -24,7 +25,7 @@ cd "$(dirname "$0")/.."
 idles="0 100 1000 5000"
 actives="1 64"
 sizes="64"
-secs=2
+secs=1.5
 warm=0.5
 mode=default
 out=""
@@ -49,18 +50,37 @@ machine_facts
 csv="$out/bench.csv"
 echo "backend,proto,active,idle,size,rate,rep,$measure_cols,kernel,cpu,cores,commit" > "$csv"
 
-# One repetition of one cell on a fresh server: appends a row to bench.csv.
+# One server per backend and idle count for the whole sweep, its idle
+# connections held from the start: opening 5000 of them costs select and poll
+# a scan per accept (seconds), paid once, never inside a measured window.
+# $tmp/servers: "backend idle port pid" a line.
+servers_start() {
+	: > "$tmp/servers"
+	for _si in $idles; do for _sb in $backends; do
+		echo "sweep.sh: starting $_sb with $_si idle connections" >&2
+		start_server "$tmp/server-$_sb-$_si.out" build/muxserver --backend "$_sb" --port 0 --quiet
+		hold_idle "$tmp/server-$_sb-$_si.out" "$_si"
+		echo "$_sb $_si $port $server_pid" >> "$tmp/servers"
+	done; done
+}
+
+# use_server BACKEND IDLE: $port, $server_pid and $sout of that server.
+use_server() {
+	port=$(awk -v b="$1" -v i="$2" '$1 == b && $2 == i { print $3 }' "$tmp/servers")
+	server_pid=$(awk -v b="$1" -v i="$2" '$1 == b && $2 == i { print $4 }' "$tmp/servers")
+	sout="$tmp/server-$1-$2.out"
+	bench_alive "$server_pid" || { echo "sweep.sh: the $1 server with $2 idle connections died:" >&2; cat "$sout.err" >&2; exit 1; }
+}
+
+# One repetition of one cell: appends a row to bench.csv.
 cell_rep() { # backend active idle size rate
 	_rep=$(awk -F, -v k="$1,echo,$2,$3,$4,$5," 'index($0, k) == 1 { n++ } END { print n + 1 }' "$csv")
 	_rate=""
 	[ "$5" = 0 ] || _rate="--rate $5"
 	progress "$1 idle $3 active $2 size $4 $( [ "$5" = 0 ] && echo closed || echo "rate $5") rep $_rep"
-	start_server "$tmp/server.out" build/muxserver --backend "$1" --port 0 --quiet
-	hold_idle "$tmp/server.out" "$3"
+	use_server "$1" "$3"
 	# shellcheck disable=SC2086
-	_row=$(measure_rep "$tmp/server.out" --connections "$2" --size "$4" $_rate \
-		--duration "$secs" --warmup "$warm")
-	bench_stop
+	_row=$(measure_rep "$sout" "$warm" "$secs" --connections "$2" --size "$4" $_rate)
 	echo "$1,echo,$2,$3,$4,$5,$_rep,$_row,$kernel,$cpu,$cores,$commit" >> "$csv"
 }
 
@@ -81,16 +101,19 @@ rounds() { # active size rate metric
 	done
 }
 
+servers_start
 nb=$(echo $backends | wc -w); ni=$(echo $idles | wc -w); na=$(echo $actives | wc -w); ns=$(echo $sizes | wc -w)
 progress_start $((nb * ni * (na * ns + 1) * min_reps)) "closed-loop cells, then the fixed-rate cells"
 for s in $sizes; do for a in $actives; do
 	rounds "$a" "$s" 0 rps
 done; done
 
-# The fixed rate: the highest of RATE_CAP, RATE_CAP/2, ... (down to 100) at
-# which every backend, at the most idle connections, keeps its server busy
-# at most half the time (CPU per request x rate <= 0.5 s/s), measured by a
-# 1-second probe per backend. Closed-loop maxima cannot choose it: there
+# The fixed rate: the highest rate, from RATE_CAP down, at which every
+# backend, at the most idle connections, keeps its server busy at most half
+# the time (CPU per request x rate <= 0.5 s/s), by a 1-second probe per
+# backend; each step down aims at 45% busy for the busiest backend, at most
+# half the rate before (its CPU per request grows as the rate falls: fewer
+# requests share each wake-up). Closed-loop maxima cannot choose it: there
 # every wake-up serves many requests, so a select scan is shared among them;
 # at a fixed rate it is paid by one or two. RATE_CAP (10000) keeps the client
 # far from saturated (one muxload thread is ~40% busy at 10 000/s open loop
@@ -99,25 +122,27 @@ amax=$(echo $actives | tr ' ' '\n' | sort -n | tail -n 1)
 imax=$(echo $idles | tr ' ' '\n' | sort -n | tail -n 1)
 pick_rate() {
 	_r=${RATE_CAP:-10000}
-	while [ "$_r" -gt 100 ]; do
+	while :; do
 		_busy=0
 		for _b in $backends; do
-			start_server "$tmp/server.out" build/muxserver --backend "$_b" --port 0 --quiet
-			hold_idle "$tmp/server.out" "$imax"
-			_row=$(measure_rep "$tmp/server.out" --connections "$amax" --rate "$_r" --duration 1 --warmup 0.3)
-			bench_stop
-			_busy=$(awk -v b="$_busy" -v c="$(measure_get "$_row" server_cpu_us_per_req)" -v r="$_r" \
-				'BEGIN { u = c * r / 1e6; print (u > b ? u : b) }')
-			echo "sweep.sh: probe: $_b at $_r/s, $imax idle: server busy $(awk -v u="$_busy" 'BEGIN { printf "%.0f", u * 100 }')% (the most so far)" >&2
+			use_server "$_b" "$imax"
+			_row=$(measure_rep "$sout" 0.3 1 --connections "$amax" --rate "$_r")
+			_u=$(awk -v c="$(measure_get "$_row" server_cpu_us_per_req)" -v r="$_r" 'BEGIN { print c * r / 1e6 }')
+			_busy=$(awk -v b="$_busy" -v u="$_u" 'BEGIN { print (u > b ? u : b) }')
+			echo "sweep.sh: probe: $_b at $_r/s with $imax idle: server busy $(awk -v u="$_u" 'BEGIN { printf "%.0f", u * 100 }')%" >&2
 		done
 		awk -v u="$_busy" 'BEGIN { exit !(u <= 0.5) }' && break
-		_r=$((_r / 2))
+		[ "$_r" -gt 10 ] || { echo "sweep.sh: no rate down to 10/s keeps every server half idle" >&2; exit 1; }
+		# 2 significant digits, at most half the last rate, aiming at 45% busy.
+		_r=$(awk -v r="$_r" -v u="$_busy" 'BEGIN { x = r * 0.45 / u; if (x > r / 2) x = r / 2
+			p = 1; while (x >= 100 * p) p *= 10; printf "%d\n", int(x / p) * p }')
 	done
 	fixed_rate=$_r
 }
 if [ -n "${RATE:-}" ]; then fixed_rate=$RATE; else pick_rate; fi
 echo "sweep.sh: fixed rate for server CPU per request: $fixed_rate requests/s ($amax active)" >&2
 rounds "$amax" 64 "$fixed_rate" server_cpu_us_per_req
+bench_stop
 [ "$mode" = smoke ] || bench/curve.sh --out "$out" $( [ "$mode" = full ] && echo --full)
 
 # Medians (and min, max) per cell, in the order of the sweep's keys.

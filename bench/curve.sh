@@ -56,7 +56,7 @@ closed_max() {
 		col("backend") == b && col("idle") == i && col("active") == a && col("size") == 64 && col("rate") == 0 { v[++n] = col("rps") }
 		END { if (n) printf "%d\n", median(v, n) }' "$out/bench.csv")
 	if [ -z "$_m" ]; then
-		_m=$(measure_rep "$tmp/server.out" 0.3 1 --connections "$active")
+		_m=$(measure_rep "$tmp/server.out" 0.3 1 --connections "$active") || exit 1
 		_m=$(measure_get "$_m" rps)
 	fi
 	printf '%.0f\n' "$_m"
@@ -66,7 +66,8 @@ closed_max() {
 # keeps its row in $row and succeeds when it held the SLO.
 step() {
 	progress "$1 idle $2 round $3 rate $4 ($5)"
-	row=$(measure_rep "$tmp/server.out" "$warm" "$secs" --connections "$active" --rate "$4" --timeout 5)
+	# Called as a condition, where set -e is off: a failed run must still end the script.
+	row=$(measure_rep "$tmp/server.out" "$warm" "$secs" --connections "$active" --rate "$4" --timeout 5) || exit 1
 	echo "$1,$2,$3,$4,$5,$row,$kernel,$cpu,$cores,$commit" >> "$csv"
 	awk -v p99="$(measure_get "$row" p99_us)" -v got="$(measure_get "$row" rps)" -v rate="$4" \
 	    -v errors="$(measure_get "$row" errors)" -v slo="$slo" 'BEGIN { exit !(p99 <= slo && got >= 0.95 * rate && errors == 0) }'
@@ -79,8 +80,11 @@ limited_by() {
 	[ "$(measure_get "$row" client_saturated)" = 1 ] && echo client || echo server
 }
 
-# One curve: the steps up to one past the first that failed, then two
-# bisections; appends the sustainable rate to sustainable.csv.
+# One curve: the steps up to the second that fails (one past the knee is
+# enough for the curve), then two bisections between the highest rate that
+# held below the first failure and that failure; appends the sustainable rate
+# to sustainable.csv with what limited the lowest rate that failed before the
+# bisections (the client, when muxload was saturated there).
 curve() { # backend idle rep
 	start_server "$tmp/server.out" build/muxserver --backend "$1" --port 0 --quiet
 	hold_idle "$tmp/server.out" "$2"
@@ -108,7 +112,7 @@ curve() { # backend idle rep
 	for _k in 1 2; do
 		[ -n "$_bad" ] || break
 		_r=$(((_ok + _bad) / 2))
-		if step "$1" "$2" "$3" "$_r" "bisect$_k"; then _ok=$_r; else _bad=$_r; _why=$(limited_by); fi
+		if step "$1" "$2" "$3" "$_r" "bisect$_k"; then _ok=$_r; else _bad=$_r; fi
 	done
 	bench_stop
 	echo "$1,$2,$3,$slo,$_ok,$_why,$_max,$kernel,$cpu,$cores,$commit" >> "$sus"

@@ -153,8 +153,15 @@ machine_facts() {
 # one with SIGUSR1.
 server_snapshot() {
 	_n=$(grep -c '^stats ' "$1" || true)
-	kill -USR1 "$server_pid"
-	while [ "$(grep -c '^stats ' "$1" || true)" -le "$_n" ]; do sleep 0.02; done
+	kill -USR1 "$server_pid" 2>/dev/null || true
+	_w=0
+	while [ "$(grep -c '^stats ' "$1" || true)" -le "$_n" ]; do
+		# A dead server stays a zombie while we wait inside $(...): ask /proc.
+		bench_alive "$server_pid" || { echo "bench: the server died:" >&2; cat "$1.err" >&2; exit 1; }
+		_w=$((_w + 1))
+		[ $_w -lt 500 ] || { echo "bench: the server gave no stats line in 10 s" >&2; exit 1; }
+		sleep 0.02
+	done
 	grep '^stats ' "$1" | tail -n 1
 }
 
@@ -171,7 +178,11 @@ hold_idle() {
 		--duration 100000 --warmup 0 > /dev/null 2> "$tmp/hold.err" &
 	spid="$spid $!"
 	_t=0
-	while [ "$(field "$(server_snapshot "$1")" open)" -le "$2" ]; do
+	while :; do
+		_open=$(server_snapshot "$1") || exit 1
+		_open=$(field "$_open" open)
+		[ -n "$_open" ] || { echo "bench: no open= in the server's stats" >&2; exit 1; }
+		[ "$_open" -le "$2" ] || break
 		bench_alive $! || { echo "bench: holding $2 idle connections failed: $(head -n 1 "$tmp/hold.err")" >&2; exit 1; }
 		_t=$((_t + 1))
 		[ $_t -lt 600 ] || { echo "bench: $2 idle connections not open after a minute" >&2; exit 1; }

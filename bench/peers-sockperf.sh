@@ -21,7 +21,11 @@ for rep in $(seq 1 "$reps"); do
 	# sockperf's server multiplexes with -F s|p|e (select, poll, epoll) and has no
 	# edge-triggered mode: a backend without a sockperf namesake has no peer.
 	for b in $(backends | grep -xE 'select|poll|epoll'); do
-		for server in sockperf muxserver; do
+		# Odd rounds sockperf first, even rounds muxserver first: an order
+		# effect must not pass for a difference in every round.
+		order="sockperf muxserver"
+		[ $((rep % 2)) = 1 ] || order="muxserver sockperf"
+		for server in $order; do
 			if [ $server = sockperf ]; then
 				port=$(free_port)
 				echo "T:127.0.0.1:$port" > "$tmp/feed"

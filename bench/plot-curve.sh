@@ -14,13 +14,16 @@ backends=$(awk -F, "$awk_csv"'!seen[col("backend")]++ { printf "%s ", col("backe
 idles=$(awk -F, "$awk_csv"'!seen[col("idle")]++ { printf "%s ", col("idle") }' "$c")
 for i in $idles; do
 	for b in $backends; do
-		# The steps only (bisections land on rates of their own): rate, median p99, min, max.
+		# By step (bisections land on rates of their own and are left out; a
+		# standalone curve.sh probes each round's maximum, so rates of one step
+		# may differ): median offered rate, median p99, min, max.
 		awk -F, -v b="$b" -v i="$i" "$awk_csv$awk_median"'
 			col("backend") == b && col("idle") == i && col("step") !~ /^bisect/ {
-				r = col("rate"); if (!(r in n)) order[++k] = r; n[r]++; v[r, n[r]] = col("p99_us") }
-			END { for (j = 1; j <= k; j++) { r = order[j]; lo = hi = v[r, 1]
-				for (x = 2; x <= n[r]; x++) { if (v[r, x] + 0 < lo + 0) lo = v[r, x]; if (v[r, x] + 0 > hi + 0) hi = v[r, x] }
-				print r, median_of(v, r, n[r]), lo, hi } }' "$c" | sort -n > "$tmp/$b-$i.dat"
+				st = col("step"); if (!(st in n)) order[++k] = st; n[st]++
+				v[st, n[st]] = col("p99_us"); r[st, n[st]] = col("rate") }
+			END { for (j = 1; j <= k; j++) { st = order[j]; lo = hi = v[st, 1]
+				for (x = 2; x <= n[st]; x++) { if (v[st, x] + 0 < lo + 0) lo = v[st, x]; if (v[st, x] + 0 > hi + 0) hi = v[st, x] }
+				print median_of(r, st, n[st]), median_of(v, st, n[st]), lo, hi } }' "$c" | sort -n > "$tmp/$b-$i.dat"
 	done
 	{
 		printf "%s\n" "set title \"Latency against offered load, 64 active + $i idle connections (open loop, 64 B echo)\\n{/*0.8 $(plot_caption "$c")}\""

@@ -14,19 +14,20 @@ echo "# muxlab sweep: $(basename "$dir")"
 echo
 echo "Machine: $cpu, $cores cores, Linux $kernel. Commit $commit. Command: \`$cmd\`."
 echo "Servers pinned to core 0, muxload to core 1; one server per backend and idle count; medians of"
-echo "at least $(csv_get "$m" reps) repetitions in rounds over all cells, more (up to the cap) while a cell's"
+echo "at least $(awk -F, "$awk_csv"'NR == 2 || col("reps") + 0 < m { m = col("reps") + 0 } END { print m }' "$m") repetitions in rounds over all cells, more (up to the cap) while a cell's"
 echo "(max - min) / median stayed over the threshold (min and max in brackets)."
 echo "Server CPU and syscalls per request come from the server's own counters (getrusage;"
-echo "read + write + wait + epoll_ctl calls) over each repetition, warm-up included; idle connections"
-echo "are opened by a muxload of their own when the server starts, so their set-up is never counted."
+echo "read + write + wait + epoll_ctl calls), read in the middle of each repetition: after muxload has"
+echo "connected and warmed up, before it closes; idle connections are opened by a muxload of their own"
+echo "when the server starts. So neither connecting nor closing is ever counted."
 echo
 echo "## Headline: what the server alone decides"
 echo
 rate=$(awk -F, "$awk_csv"'col("rate") > 0 { print col("rate"); exit }' "$m")
 if [ -n "$rate" ]; then
-	echo "**Server CPU per request at a fixed $rate requests/s** (open loop, 64 B echo; the rate was"
-	echo "chosen so that every backend's server is busy at most half the time at the most idle connections,"
-	echo "and the client is far from saturated). Median [min-max] of the repetitions, in us; the last"
+	echo "**Server CPU per request at a fixed $rate requests/s** (open loop, 64 active connections, 64 B"
+	echo "echo; unless RATE set it, a probe chose the highest rate at which every backend's server was busy"
+	echo "at most half the time at the most idle connections). Median [min-max] of the repetitions, in us; the last"
 	echo "column is the ratio of the medians at the most idle connections to 0 idle, with the range of"
 	echo "ratios the repetitions allow."
 	echo
@@ -52,8 +53,9 @@ if [ -f "$dir/sustainable.csv" ]; then
 	slo=$(csv_get "$dir/sustainable.csv" slo_us)
 	echo "**Sustainable rate**: the highest offered rate (open loop, 64 active connections) whose p99"
 	echo "(coordinated-omission corrected) stayed under $slo us with the rate reached and no errors;"
-	echo "median [min-max] over the rounds of \`bench/curve.sh\`, and what the first failing step was"
-	echo "limited by (\`client\`: muxload's thread was saturated, so the figure is a lower bound)."
+	echo "median [min-max] over the rounds of \`bench/curve.sh\`, and what limited the lowest failing step"
+	echo "before the bisections (\`client\`: muxload's thread was saturated there, so the figure is a lower"
+	echo "bound; \`none\`: even 115% of the closed-loop maximum held)."
 	echo
 	awk -F, "$awk_csv$awk_median"'
 		{ b = col("backend"); i = col("idle") + 0; n[b, i]++; v[b SUBSEP i, n[b, i]] = col("sustainable_rps")
@@ -74,7 +76,7 @@ if [ -f "$dir/sustainable.csv" ]; then
 		}' "$dir/sustainable.csv"
 	echo
 fi
-noisy=$(awk -F, "$awk_csv"'col("noisy") == 1 { printf "%s%s %s active %s idle %s", (n++ ? "; " : ""), col("backend"), col("active"), col("idle"), col("rate") > 0 ? "at " col("rate") "/s" : "closed loop" }' "$m")
+noisy=$(awk -F, "$awk_csv"'col("noisy") == 1 { printf "%s%s %s active %s idle %s", (n++ ? "; " : ""), col("backend"), col("active"), col("idle"), (col("rate") > 0 ? "at " col("rate") "/s" : "closed loop") }' "$m")
 sat=$(awk -F, "$awk_csv"'col("rate") == 0 && col("saturated_reps") > 0 { n++ } END { print n + 0 }' "$m")
 echo "Cells whose spread stayed over the threshold after the most repetitions (noisy): ${noisy:-none}."
 echo "Closed-loop cells where the client saturated in at least one repetition: $sat of"

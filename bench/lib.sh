@@ -194,30 +194,33 @@ hold_idle() {
 measure_cols=rps,p50_us,p99_us,p999_us,server_cpu_us_per_req,syscalls_per_req,waits_per_req,scanned_per_wait,events_per_wait,errors,client_cpu_pct,client_saturated
 
 # measure_rep SERVER_OUT WARMUP SECS MUXLOAD_ARGS...: one repetition.
-# muxload --json for WARMUP + SECS seconds on core $cpu_client against $port;
-# the server's counters are read twice while it runs, 0.2 s after its
-# warm-up began to end and 0.1 s before its end: so the server's CPU,
-# syscalls and waits per request are those of the steady state, without
-# muxload's connecting and closing (which cost select and poll a scan of
-# every idle fd per connection: at low rates more than the requests).
-# Prints one CSV row of $measure_cols; rps and latency are muxload's own
-# (after its warm-up; the achieved rate in open loop; latency coordinated-
-# omission corrected in open loop). A muxload that cannot run ends the
-# script with its error.
+# muxload --json, WARMUP then SECS measured seconds, on core $cpu_client
+# against $port, with --mark-pid: it has the server print its counters when
+# its measured interval starts and when it ends, so the server's CPU,
+# syscalls and waits per request cover exactly that interval (no connecting,
+# warm-up or closing, which cost select and poll a scan of every idle fd
+# each) and nothing of ours runs during it. Prints one CSV row of
+# $measure_cols; rps and latency are muxload's own (the achieved rate in open
+# loop; latency coordinated-omission corrected in open loop). A muxload that
+# cannot run ends the script with its error.
 measure_rep() {
 	_sout=$1 _warm=$2 _secs=$3; shift 3
-	taskset -c "$cpu_client" build/muxload --port "$port" --json --warmup "$_warm" --duration "$_secs" "$@" \
-		> "$tmp/measure.json" 2> "$tmp/measure.err" &
-	_lpid=$!
-	sleep "$(awk -v w="$_warm" 'BEGIN { print w + 0.2 }')"
-	_before=$(server_snapshot "$_sout")
-	sleep "$(awk -v s="$_secs" 'BEGIN { print s - 0.3 }')"
-	_after=$(server_snapshot "$_sout")
-	wait "$_lpid" || true
+	_n=$(grep -c '^stats ' "$_sout" || true)
+	taskset -c "$cpu_client" build/muxload --port "$port" --json --warmup "$_warm" --duration "$_secs" \
+		--mark-pid "$server_pid" "$@" > "$tmp/measure.json" 2> "$tmp/measure.err" || true
 	if ! grep -q throughput_rps "$tmp/measure.json"; then
 		echo "bench: muxload $* failed: $(head -n 1 "$tmp/measure.err")" >&2
 		exit 1
 	fi
+	_w=0
+	while [ "$(grep -c '^stats ' "$_sout" || true)" -lt $((_n + 2)) ]; do
+		bench_alive "$server_pid" || { echo "bench: the server died:" >&2; cat "$_sout.err" >&2; exit 1; }
+		_w=$((_w + 1))
+		[ $_w -lt 500 ] || { echo "bench: the server printed no counters for muxload's marks" >&2; exit 1; }
+		sleep 0.02
+	done
+	_before=$(grep '^stats ' "$_sout" | sed -n "$((_n + 1))p")
+	_after=$(grep '^stats ' "$_sout" | sed -n "$((_n + 2))p")
 	awk -v rps="$(json_num "$tmp/measure.json" throughput_rps)" \
 	    -v p50="$(json_num_in "$tmp/measure.json" latency_us p50)" \
 	    -v p99="$(json_num_in "$tmp/measure.json" latency_us p99)" \

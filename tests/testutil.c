@@ -379,6 +379,11 @@ int run_prog(char *out, size_t outlen, char *err, size_t errlen, const char *pro
 void child_stats(struct child *c)
 {
 	assert_int_equal(kill(c->pid, SIGUSR1), 0);
+	child_next_stats(c);
+}
+
+void child_next_stats(struct child *c)
+{
 	do {
 		if (!read_line(c->out_fd, c->line, sizeof(c->line), 30))
 			fail_msg("no stats line from muxserver (pid %ld)", (long)c->pid);

@@ -59,6 +59,8 @@ int run_prog(char *out, size_t outlen, char *err, size_t errlen, const char *pro
 const char *tool_path(const char *env, const char *fallback);
 /* SIGUSR1 and read the "stats ..." line; then child_stat() reads fields from it. */
 void child_stats(struct child *c);
+/* Read the next "stats ..." line, asked for by someone else (muxload --mark-pid). */
+void child_next_stats(struct child *c);
 uint64_t child_stat(const struct child *c, const char *key);
 /* SIGTERM, wait up to guard_s, return the exit status (fails the test on a hang); c->line is the summary. */
 int child_stop(struct child *c, double guard_s);

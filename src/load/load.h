@@ -90,6 +90,7 @@ struct load_config {
 	double rate;               /* 0: closed loop */
 	double timeout_s;
 	bool progress;
+	long mark_pid;             /* 0, or a pid sent SIGUSR1 at the measured interval's start and end */
 };
 
 struct load_result {

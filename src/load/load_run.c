@@ -5,6 +5,7 @@
 #include "load_engine.h"
 #include "clock.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,22 +47,45 @@ static void progress_line(struct lthread *ts, long n, int64_t start, int64_t *la
 	*last_ns = now;
 }
 
+/*
+ * --mark-pid: tell the server (muxserver prints its counters on SIGUSR1)
+ * that the measured interval starts or ends, so that a script reading them
+ * gets the server's work over the same interval, without connecting, warm-up
+ * or closing, and without waking itself during the run to ask.
+ */
+static void mark(const struct shared *sh)
+{
+	if (sh->cfg->mark_pid && kill((pid_t)sh->cfg->mark_pid, SIGUSR1) == -1)
+		fprintf(stderr, "muxload: --mark-pid %ld: %s\n", sh->cfg->mark_pid, strerror(errno));
+}
+
 /* Main thread: wait for the end (or --requests), printing progress once a second. */
 static void supervise(struct shared *sh, struct lthread *ts, long n)
 {
 	int64_t next_progress = sh->start_ns + 1000000000LL, last_ns = sh->start_ns;
 	uint64_t last = 0;
+	bool marked = false;
 
 	while (!stopping(sh) && mono_ns() < sh->end_ns) {
 		struct timespec nap = { 0, 20000000 };
+		int64_t now = mono_ns();
 
+		/* Sleep to the warm-up's end exactly when it is nearer than the nap. */
+		if (!marked && sh->warm_ns > now && sh->warm_ns - now < nap.tv_nsec)
+			nap.tv_nsec = (long)(sh->warm_ns - now);
 		nanosleep(&nap, NULL);
+		if (!marked && mono_ns() >= sh->warm_ns) {
+			mark(sh);
+			marked = true;
+		}
 		if (sh->cfg->progress && mono_ns() >= next_progress) {
 			progress_line(ts, n, sh->start_ns, &last_ns, &last);
 			next_progress += 1000000000LL;
 		}
 	}
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
+	if (marked)
+		mark(sh);
 }
 
 static void merge(struct load_result *res, struct lthread *ts, long n)

@@ -40,6 +40,9 @@ static void usage(FILE *out)
 "      --csv FILE         append one row per run (header when the file is new)\n"
 "      --hgrm FILE        write the latency percentile spectrum (HdrHistogram .hgrm format)\n"
 "      --progress         one line per second on stderr (default when stderr is a terminal)\n"
+"      --mark-pid PID     send PID a SIGUSR1 when the measured interval starts and when it\n"
+"                         ends (muxserver prints its counters), so that the server's counters\n"
+"                         cover exactly what muxload measured\n"
 "  -h, --help             this text\n"
 "\n"
 "Exit status: 0 when every request was answered correctly, 1 when any error\n"
@@ -51,7 +54,7 @@ static void usage(FILE *out)
 			load_protos[i]->min_size, load_protos[i]->max_size);
 }
 
-enum { OPT_PIPELINE = 256, OPT_PROTO, OPT_TIMEOUT, OPT_JSON, OPT_CSV, OPT_HGRM, OPT_PROGRESS };
+enum { OPT_PIPELINE = 256, OPT_PROTO, OPT_TIMEOUT, OPT_JSON, OPT_CSV, OPT_HGRM, OPT_PROGRESS, OPT_MARK_PID };
 
 static const struct option options[] = {
 	{ "host", required_argument, NULL, 'H' },
@@ -71,6 +74,7 @@ static const struct option options[] = {
 	{ "csv", required_argument, NULL, OPT_CSV },
 	{ "hgrm", required_argument, NULL, OPT_HGRM },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "mark-pid", required_argument, NULL, OPT_MARK_PID },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -109,6 +113,7 @@ static bool parse_flag(int c, struct load_config *cfg, struct outputs *o, bool *
 	case OPT_CSV: o->csv = optarg; return true;
 	case OPT_HGRM: o->hgrm = optarg; return true;
 	case OPT_PROGRESS: cfg->progress = true; return true;
+	case OPT_MARK_PID: return cli_long(PROG, "mark-pid", optarg, 1, INT32_MAX, &cfg->mark_pid);
 	}
 	return false;
 }

@@ -82,7 +82,7 @@ void print_stats(struct server *s, const char *tag)
 	     "send_timeouts=%llu mem=%llu mem_max=%llu mem_closed=%llu "
 	     "out_events=%llu truncated=%llu send_drops=%llu rcv_drops=%llu log_dropped=%llu "
 	     "waits=%llu events=%llu events_per_wait=%.2f scanned=%llu ctl=%llu "
-	     "cpu_user_s=%.3f cpu_sys_s=%.3f\n",
+	     "cpu_user_s=%.6f cpu_sys_s=%.6f\n",
 	     tag, s->mux->ops->name, s->open_conns,
 	     (unsigned long long)s->st.accepted, (unsigned long long)s->st.closed,
 	     (unsigned long long)s->st.refused, (unsigned long long)s->st.shed,

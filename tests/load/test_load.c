@@ -369,6 +369,37 @@ static void fd_limit_named(void **state)
 	assert_int_equal(child_stop(&c, 30), 0);
 }
 
+/*
+ * --mark-pid: the server prints its counters at the start and at the end of
+ * muxload's measured interval, so the requests between the two lines are
+ * the ones muxload counted, give or take those in flight at each mark and
+ * the supervisor's 20 ms nap at the end. Bounds that hold on a loaded
+ * machine, and fail when a mark is missing (no line) or misplaced (both at
+ * one end: a difference near 0, or the warm-up's requests counted too).
+ */
+static void mark_pid_brackets_measured_interval(void **state)
+{
+	struct run *r = test_alloc(sizeof(*r));
+	struct child c;
+	char pid[16];
+	double counted, between;
+	uint64_t first;
+
+	(void)state;
+	child_start(&c, MUX_DEFAULT, NULL);
+	snprintf(pid, sizeof(pid), "%ld", (long)c.pid);
+	LOAD(r, &c, "--connections", "4", "--duration", "1", "--warmup", "1", "--mark-pid", pid);
+	expect_clean(r);
+	child_next_stats(&c);
+	first = child_stat(&c, "requests");
+	child_next_stats(&c);
+	between = (double)(child_stat(&c, "requests") - first);
+	counted = json_num(r->out, NULL, "requests");
+	if (between < 0.5 * counted || between > 1.5 * counted + 100)
+		fail_msg("server counted %.0f requests between the marks, muxload %.0f", between, counted);
+	assert_int_equal(child_stop(&c, 30), 0);
+}
+
 static void bad_flags_exit_2(void **state)
 {
 	static const char *const bad[][3] = {
@@ -376,7 +407,7 @@ static void bad_flags_exit_2(void **state)
 		{ "--size", "0" }, { "--size", "1T" }, { "--pipeline", "0" }, { "--rate", "-5" },
 		{ "--duration", "0" }, { "--warmup", "-1" }, { "--proto", "gopher" },
 		{ "--port", "99999" }, { "--host", "example.invalid" }, { "--timeout", "nan" },
-		{ "--bogus" }, { "--requests" }, 
+		{ "--bogus" }, { "--requests" }, { "--mark-pid", "0" }, { "--mark-pid", "me" },
 		{ "--proto", "sockperf", "--size=13" }, { "--proto", "udp", "--idle=5" },
 		{ "--proto", "udp", "--size=65508" },
 	};
@@ -420,6 +451,7 @@ static const struct CMUnitTest once[] = {
 	cmocka_unit_test_teardown(refused_is_one_line, test_teardown),
 	cmocka_unit_test_teardown(fd_limit_named, test_teardown),
 	cmocka_unit_test_teardown(bad_flags_exit_2, test_teardown),
+	cmocka_unit_test_teardown(mark_pid_brackets_measured_interval, test_teardown),
 };
 
 int main(void)

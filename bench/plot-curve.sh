@@ -27,9 +27,9 @@ for i in $idles; do
 	done
 	{
 		printf "%s\n" "set title \"Latency against offered load, 64 active + $i idle connections (open loop, 64 B echo)\\n{/*0.8 $(plot_caption "$c")}\""
-		echo "set xlabel 'offered rate, requests/s'"
+		echo "set xlabel 'offered rate, requests/s (log scale)'"
 		echo "set ylabel 'p99 latency, us (corrected; median of rounds, bars min-max)'"
-		echo "set logscale y"
+		echo "set logscale xy"
 		echo "set grid"
 		echo "set key outside right top box"
 		echo "set arrow from graph 0, first $slo to graph 1, first $slo nohead dashtype 2 lw 1"

@@ -187,7 +187,8 @@ valgrind: test-deps build/muxserver build/test_server build/test_hazards
 		MUXSERVER_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 		$(GUARD) build/$$t || exit 1; done
 
-# The C10K sweep into results/<UTC time>-<host>/. FULL=1 adds 10000 idle, 4 KiB, open-loop steps.
+# make bench into results/<UTC time>-<host>/: closed loop, server CPU per request at a fixed rate,
+# latency-load curves, the peers (bench/sweep.sh). FULL=1 adds 10000 idle, 4 KiB, more curves.
 bench: bench-deps all
 	$(Q)bench/sweep.sh $(if $(filter 1,$(FULL)),--full)
 

@@ -8,14 +8,15 @@
 # stays under SLO_US with the rate reached (95%) and no errors: the steps
 # find the knee (when even the first fails, halvings find a rate that
 # holds), two bisections between the last rate that held and the first that
-# did not narrow it. Each (backend, idle) gets a fresh server per
-# round; rounds go over every backend and idle count in turn.
+# did not narrow it. Each step is CURVE_REPS runs back to back, judged by
+# the median of their p99s. One server per (backend, idle count), its idle
+# connections held by a muxload of their own.
 #
 # Usage: bench/curve.sh [--out DIR] [--full]
 #   idle counts 0 and 5000 (--full: 0, 1000, 5000 and 10000)
-# Environment: SLO_US (1000), CURVE_REPS (2) rounds, CURVE_SECS (1.5) per step.
-# Writes DIR/curve.csv (a row per step and round), DIR/sustainable.csv (a row
-# per backend, idle count and round) and the plots curve-idle<N>.png/.svg.
+# Environment: SLO_US (1000), CURVE_REPS (3) runs a step, CURVE_SECS (1.5) a run.
+# Writes DIR/curve.csv (a row per run), DIR/sustainable.csv (a row per backend
+# and idle count) and the plots curve-idle<N>.png/.svg.
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -33,7 +34,7 @@ done
 [ -n "$out" ] || out="results/curve-$(stamp)"
 mkdir -p "$out"
 slo=${SLO_US:-1000}
-reps=${CURVE_REPS:-2}
+reps=${CURVE_REPS:-3}
 secs=${CURVE_SECS:-1.5}
 warm=0.3
 active=64
@@ -45,7 +46,7 @@ machine_facts
 csv="$out/curve.csv"
 sus="$out/sustainable.csv"
 echo "backend,idle,rep,rate,step,$(echo "$measure_cols" | sed 's/^rps,/achieved,/'),kernel,cpu,cores,commit" > "$csv"
-echo "backend,idle,rep,slo_us,sustainable_rps,limited_by,closed_max_rps,kernel,cpu,cores,commit" > "$sus"
+echo "backend,idle,slo_us,sustainable_rps,limited_by,closed_max_rps,kernel,cpu,cores,commit" > "$sus"
 
 # closed_max BACKEND IDLE: the median closed-loop requests/s at 64 active
 # connections, 64 B, from the sweep's bench.csv; else a 1-second probe on the
@@ -62,22 +63,33 @@ closed_max() {
 	printf '%.0f\n' "$_m"
 }
 
-# step BACKEND IDLE REP RATE LABEL: one open-loop run; appends to curve.csv,
-# keeps its row in $row and succeeds when it held the SLO.
+# step BACKEND IDLE RATE LABEL: $reps open-loop runs back to back; appends
+# them to curve.csv and succeeds when the median of their p99s held the SLO,
+# with the rate reached and no errors in every run. A median, because a
+# single stall of the host (milliseconds, on a shared VM) sets the p99 of
+# the run it falls in: one run decides nothing. $row keeps the last run's row
+# and $client_bound whether muxload was saturated in any of them.
 step() {
-	progress "$1 idle $2 round $3 rate $4 ($5)"
-	# Called as a condition, where set -e is off: a failed run must still end the script.
-	row=$(measure_rep "$tmp/server.out" "$warm" "$secs" --connections "$active" --rate "$4" --timeout 5) || exit 1
-	echo "$1,$2,$3,$4,$5,$row,$kernel,$cpu,$cores,$commit" >> "$csv"
-	awk -v p99="$(measure_get "$row" p99_us)" -v got="$(measure_get "$row" rps)" -v rate="$4" \
-	    -v errors="$(measure_get "$row" errors)" -v slo="$slo" 'BEGIN { exit !(p99 <= slo && got >= 0.95 * rate && errors == 0) }'
+	progress "$1 idle $2 rate $3 ($4)"
+	_p99s=""; _held=1; client_bound=0
+	for _q in $(seq 1 "$reps"); do
+		# Called as a condition, where set -e is off: a failed run must still end the script.
+		row=$(measure_rep "$tmp/server.out" "$warm" "$secs" --connections "$active" --rate "$3" --timeout 5) || exit 1
+		echo "$1,$2,$_q,$3,$4,$row,$kernel,$cpu,$cores,$commit" >> "$csv"
+		_p99s="$_p99s $(measure_get "$row" p99_us)"
+		[ "$(measure_get "$row" client_saturated)" = 0 ] || client_bound=1
+		awk -v got="$(measure_get "$row" rps)" -v rate="$3" -v errors="$(measure_get "$row" errors)" \
+			'BEGIN { exit !(got >= 0.95 * rate && errors == 0) }' || _held=0
+	done
+	# shellcheck disable=SC2086
+	[ "$_held" = 1 ] && awk -v m="$(printf '%s\n' $_p99s | median)" -v slo="$slo" 'BEGIN { exit !(m <= slo) }'
 }
 
 # limited_by: after a step that failed, "client" when muxload's thread was
-# saturated (then the rate measures the client and the sustainable rate is a
-# lower bound), else "server".
+# saturated in one of its runs (then the rate measures the client and the
+# sustainable rate is a lower bound), else "server".
 limited_by() {
-	[ "$(measure_get "$row" client_saturated)" = 1 ] && echo client || echo server
+	[ "$client_bound" = 1 ] && echo client || echo server
 }
 
 # One curve: the steps up to the second that fails (one past the knee is
@@ -85,14 +97,14 @@ limited_by() {
 # held below the first failure and that failure; appends the sustainable rate
 # to sustainable.csv with what limited the lowest rate that failed before the
 # bisections (the client, when muxload was saturated there).
-curve() { # backend idle rep
+curve() { # backend idle
 	start_server "$tmp/server.out" build/muxserver --backend "$1" --port 0 --quiet
 	hold_idle "$tmp/server.out" "$2"
 	_max=$(closed_max "$1" "$2")
 	_ok=0; _bad=""; _why=none
 	for _f in $steps; do
 		_r=$(awk -v m="$_max" -v f="$_f" 'BEGIN { printf "%d\n", m * f }')
-		if step "$1" "$2" "$3" "$_r" "$_f"; then
+		if step "$1" "$2" "$_r" "$_f"; then
 			[ -n "$_bad" ] || _ok=$_r
 		elif [ -z "$_bad" ]; then
 			_bad=$_r; _why=$(limited_by)
@@ -107,25 +119,23 @@ curve() { # backend idle rep
 	while [ "$_ok" = 0 ] && [ -n "$_bad" ] && [ "$_bad" -gt 20 ]; do
 		_k=$((_k + 1))
 		_r=$((_bad / 2))
-		if step "$1" "$2" "$3" "$_r" "down$_k"; then _ok=$_r; else _bad=$_r; _why=$(limited_by); fi
+		if step "$1" "$2" "$_r" "down$_k"; then _ok=$_r; else _bad=$_r; _why=$(limited_by); fi
 	done
 	for _k in 1 2; do
 		[ -n "$_bad" ] || break
 		_r=$(((_ok + _bad) / 2))
-		if step "$1" "$2" "$3" "$_r" "bisect$_k"; then _ok=$_r; else _bad=$_r; fi
+		if step "$1" "$2" "$_r" "bisect$_k"; then _ok=$_r; else _bad=$_r; fi
 	done
 	bench_stop
-	echo "$1,$2,$3,$slo,$_ok,$_why,$_max,$kernel,$cpu,$cores,$commit" >> "$sus"
+	echo "$1,$2,$slo,$_ok,$_why,$_max,$kernel,$cpu,$cores,$commit" >> "$sus"
 }
 
 nsteps=$(echo $steps | wc -w)
-progress_start $(($(echo $backends | wc -w) * $(echo $idles | wc -w) * reps * (nsteps + 2))) \
-	"latency-load curves (about; steps past a knee are skipped)"
-for rep in $(seq 1 "$reps"); do
-	for i in $idles; do
-		for b in $backends; do
-			curve "$b" "$i" "$rep"
-		done
+progress_start $(($(echo $backends | wc -w) * $(echo $idles | wc -w) * (nsteps + 2))) \
+	"latency-load curves, $reps runs a step (about; steps past a knee are skipped)"
+for i in $idles; do
+	for b in $backends; do
+		curve "$b" "$i"
 	done
 done
 bench/plot-curve.sh "$out"

@@ -53,9 +53,9 @@ if [ -f "$dir/sustainable.csv" ]; then
 	slo=$(csv_get "$dir/sustainable.csv" slo_us)
 	echo "**Sustainable rate**: the highest offered rate (open loop, 64 active connections) whose p99"
 	echo "(coordinated-omission corrected) stayed under $slo us with the rate reached and no errors;"
-	echo "median [min-max] over the rounds of \`bench/curve.sh\`, and what limited the lowest failing step"
-	echo "before the bisections (\`client\`: muxload's thread was saturated there, so the figure is a lower"
-	echo "bound; \`none\`: even 115% of the closed-loop maximum held)."
+	echo "each step of \`bench/curve.sh\` judged by the median p99 of its runs; in brackets what limited the"
+	echo "lowest failing step before the bisections (\`client\`: muxload's thread was saturated there, so the"
+	echo "figure is a lower bound; \`none\`: even 115% of the closed-loop maximum held)."
 	echo
 	awk -F, "$awk_csv$awk_median"'
 		{ b = col("backend"); i = col("idle") + 0; n[b, i]++; v[b SUBSEP i, n[b, i]] = col("sustainable_rps")
@@ -69,7 +69,8 @@ if [ -f "$dir/sustainable.csv" ]; then
 				for (j = 1; j <= ni; j++) {
 					k = b SUBSEP idl[j]; lo = hi = v[k, 1]
 					for (r = 2; r <= n[b, idl[j]]; r++) { if (v[k, r] + 0 < lo + 0) lo = v[k, r]; if (v[k, r] + 0 > hi + 0) hi = v[k, r] }
-					printf " %d [%d-%d] (%s) |", median_of(v, k, n[b, idl[j]]), lo, hi, by[b, idl[j]]
+					if (n[b, idl[j]] > 1) printf " %d [%d-%d] (%s) |", median_of(v, k, n[b, idl[j]]), lo, hi, by[b, idl[j]]
+					else printf " %d (%s) |", v[k, 1], by[b, idl[j]]
 				}
 				print ""
 			}

@@ -148,20 +148,31 @@ machine_facts() {
 	[ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit-dirty"
 }
 
+# stats_count OUT: how many "stats" lines the muxserver writing to OUT has
+# printed. await_stats OUT N: wait until it has printed N (it prints one on
+# each SIGUSR1); ends the script, with the server's stderr, if the server
+# died or 10 s pass.
+stats_count() {
+	grep -c '^stats ' "$1" || true
+}
+await_stats() {
+	_w=0
+	while [ "$(stats_count "$1")" -lt "$2" ]; do
+		# A dead server stays a zombie while we wait inside $(...): ask /proc.
+		bench_alive "$server_pid" || { echo "bench: the server died:" >&2; cat "$1.err" >&2; exit 1; }
+		_w=$((_w + 1))
+		[ $_w -lt 500 ] || { echo "bench: the server printed no stats line in 10 s" >&2; exit 1; }
+		sleep 0.02
+	done
+}
+
 # server_snapshot OUT: the newest "stats" line of the muxserver writing to
 # OUT (started by start_server, pid $server_pid), after asking for a fresh
 # one with SIGUSR1.
 server_snapshot() {
-	_n=$(grep -c '^stats ' "$1" || true)
+	_n=$(stats_count "$1")
 	kill -USR1 "$server_pid" 2>/dev/null || true
-	_w=0
-	while [ "$(grep -c '^stats ' "$1" || true)" -le "$_n" ]; do
-		# A dead server stays a zombie while we wait inside $(...): ask /proc.
-		bench_alive "$server_pid" || { echo "bench: the server died:" >&2; cat "$1.err" >&2; exit 1; }
-		_w=$((_w + 1))
-		[ $_w -lt 500 ] || { echo "bench: the server gave no stats line in 10 s" >&2; exit 1; }
-		sleep 0.02
-	done
+	await_stats "$1" $((_n + 1))
 	grep '^stats ' "$1" | tail -n 1
 }
 
@@ -205,20 +216,14 @@ measure_cols=rps,p50_us,p99_us,p999_us,server_cpu_us_per_req,syscalls_per_req,wa
 # cannot run ends the script with its error.
 measure_rep() {
 	_sout=$1 _warm=$2 _secs=$3; shift 3
-	_n=$(grep -c '^stats ' "$_sout" || true)
+	_n=$(stats_count "$_sout")
 	taskset -c "$cpu_client" build/muxload --port "$port" --json --warmup "$_warm" --duration "$_secs" \
 		--mark-pid "$server_pid" "$@" > "$tmp/measure.json" 2> "$tmp/measure.err" || true
 	if ! grep -q throughput_rps "$tmp/measure.json"; then
 		echo "bench: muxload $* failed: $(head -n 1 "$tmp/measure.err")" >&2
 		exit 1
 	fi
-	_w=0
-	while [ "$(grep -c '^stats ' "$_sout" || true)" -lt $((_n + 2)) ]; do
-		bench_alive "$server_pid" || { echo "bench: the server died:" >&2; cat "$_sout.err" >&2; exit 1; }
-		_w=$((_w + 1))
-		[ $_w -lt 500 ] || { echo "bench: the server printed no counters for muxload's marks" >&2; exit 1; }
-		sleep 0.02
-	done
+	await_stats "$_sout" $((_n + 2))	# muxload's two marks
 	_before=$(grep '^stats ' "$_sout" | sed -n "$((_n + 1))p")
 	_after=$(grep '^stats ' "$_sout" | sed -n "$((_n + 2))p")
 	awk -v rps="$(json_num "$tmp/measure.json" throughput_rps)" \

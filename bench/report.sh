@@ -57,21 +57,16 @@ if [ -f "$dir/sustainable.csv" ]; then
 	echo "lowest failing step before the bisections (\`client\`: muxload's thread was saturated there, so the"
 	echo "figure is a lower bound; \`none\`: even 115% of the closed-loop maximum held)."
 	echo
-	awk -F, "$awk_csv$awk_median"'
-		{ b = col("backend"); i = col("idle") + 0; n[b, i]++; v[b SUBSEP i, n[b, i]] = col("sustainable_rps")
-		  by[b, i] = by[b, i] (by[b, i] == "" ? "" : "/") col("limited_by")
+	awk -F, "$awk_csv"'
+		{ b = col("backend"); i = col("idle") + 0
+		  v[b, i] = col("sustainable_rps") " (" col("limited_by") ")"
 		  if (!seenb[b]++) order[++nb] = b; if (!seeni[i]++) idl[++ni] = i }
 		END {
 			printf "| backend |"; for (j = 1; j <= ni; j++) printf " %d idle |", idl[j]; printf "\n|---|"
 			for (j = 1; j <= ni; j++) printf "---|"; print ""
 			for (x = 1; x <= nb; x++) {
-				b = order[x]; printf "| %s |", b
-				for (j = 1; j <= ni; j++) {
-					k = b SUBSEP idl[j]; lo = hi = v[k, 1]
-					for (r = 2; r <= n[b, idl[j]]; r++) { if (v[k, r] + 0 < lo + 0) lo = v[k, r]; if (v[k, r] + 0 > hi + 0) hi = v[k, r] }
-					if (n[b, idl[j]] > 1) printf " %d [%d-%d] (%s) |", median_of(v, k, n[b, idl[j]]), lo, hi, by[b, idl[j]]
-					else printf " %d (%s) |", v[k, 1], by[b, idl[j]]
-				}
+				printf "| %s |", order[x]
+				for (j = 1; j <= ni; j++) printf " %s |", v[order[x], idl[j]]
 				print ""
 			}
 		}' "$dir/sustainable.csv"

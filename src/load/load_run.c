@@ -70,14 +70,14 @@ static void supervise(struct shared *sh, struct lthread *ts, long n)
 		struct timespec nap = { 0, 20000000 };
 		int64_t now = mono_ns();
 
-		/* Sleep to the warm-up's end exactly when it is nearer than the nap. */
-		if (!marked && sh->warm_ns > now && sh->warm_ns - now < nap.tv_nsec)
-			nap.tv_nsec = (long)(sh->warm_ns - now);
-		nanosleep(&nap, NULL);
-		if (!marked && mono_ns() >= sh->warm_ns) {
+		if (!marked && now >= sh->warm_ns) {	/* also at once with --warmup 0 */
 			mark(sh);
 			marked = true;
 		}
+		/* Sleep to the warm-up's end exactly when it is nearer than the nap. */
+		if (!marked && sh->warm_ns - now < nap.tv_nsec)
+			nap.tv_nsec = (long)(sh->warm_ns - now);
+		nanosleep(&nap, NULL);
 		if (sh->cfg->progress && mono_ns() >= next_progress) {
 			progress_line(ts, n, sh->start_ns, &last_ns, &last);
 			next_progress += 1000000000LL;

@@ -60,14 +60,14 @@ NOT_KEYS="curve.csv:rate"
 # METRICS: the columns that were measured.
 METRICS="rps achieved p50_us p99_us p999_us avg_us server_cpu_us_per_req client_cpu_us_per_req
 server_user_us_per_req server_sys_us_per_req syscalls_per_req waits_per_req scanned_per_wait
-events_per_wait us_per_event seconds client_cpu_pct sustainable_rps closed_max_rps"
+events_per_wait us_per_event seconds client_cpu_pct sustainable_rps closed_max_rps floor_p99_us"
 # IGNORED: neither key nor metric. rep numbers the repetitions; the machine
 # columns are printed once at the top; errors and client_saturated qualify a
 # row; dispatch.csv's events and waits are counts (0 where a library does not
-# count them). status: a row whose status is not "ok" (a crashed dispatch
+# count them); noisy_steps counts a curve's stalls. status: a row whose status is not "ok" (a crashed dispatch
 # cell) is left out. A column in no list is ignored with a warning on stderr,
 # so that a new key cannot silently merge cells.
-IGNORED="rep kernel cpu cores commit errors client_saturated events waits status limited_by"
+IGNORED="rep kernel cpu cores commit errors client_saturated events waits status limited_by noisy_steps"
 # MACHINE: the columns of each run's machine line, taken from its first row.
 MACHINE="cpu cores kernel commit"
 

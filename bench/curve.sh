@@ -6,9 +6,9 @@
 # is counted from each request's intended send time (coordinated omission
 # corrected). The sustainable rate is the highest offered rate whose p99
 # stays under SLO_US with the rate reached (95%) and no errors: the steps
-# find the knee (when even the first fails, halvings find a rate that
-# holds), two bisections between the last rate that held and the first that
-# did not narrow it. Each step is CURVE_REPS runs back to back, judged by
+# find the knee, two failing steps in a row (when even the first steps fail,
+# halvings find a rate that holds), two bisections between the last rate
+# that held and the first that did not narrow it. Each step is CURVE_REPS runs back to back, judged by
 # the median of their p99s. One server per (backend, idle count), its idle
 # connections held by a muxload of their own.
 #
@@ -38,7 +38,7 @@ reps=${CURVE_REPS:-3}
 secs=${CURVE_SECS:-1.5}
 warm=0.3
 active=64
-steps="0.10 0.25 0.40 0.55 0.70 0.85 1.00 1.15"
+steps="0.10 0.30 0.50 0.70 0.85 1.00 1.15"
 
 bench_prologue
 backends=$(backends)
@@ -46,7 +46,7 @@ machine_facts
 csv="$out/curve.csv"
 sus="$out/sustainable.csv"
 echo "backend,idle,rep,rate,step,$(echo "$measure_cols" | sed 's/^rps,/achieved,/'),kernel,cpu,cores,commit" > "$csv"
-echo "backend,idle,slo_us,sustainable_rps,limited_by,closed_max_rps,kernel,cpu,cores,commit" > "$sus"
+echo "backend,idle,slo_us,sustainable_rps,limited_by,closed_max_rps,noisy_steps,floor_p99_us,kernel,cpu,cores,commit" > "$sus"
 
 # closed_max BACKEND IDLE: the median closed-loop requests/s at 64 active
 # connections, 64 B, from the sweep's bench.csv; else a 1-second probe on the
@@ -82,7 +82,8 @@ step() {
 			'BEGIN { exit !(got >= 0.95 * rate && errors == 0) }' || _held=0
 	done
 	# shellcheck disable=SC2086
-	[ "$_held" = 1 ] && awk -v m="$(printf '%s\n' $_p99s | median)" -v slo="$slo" 'BEGIN { exit !(m <= slo) }'
+	step_p99=$(printf '%s\n' $_p99s | median)
+	[ "$_held" = 1 ] && awk -v m="$step_p99" -v slo="$slo" 'BEGIN { exit !(m <= slo) }'
 }
 
 # limited_by: after a step that failed, "client" when muxload's thread was
@@ -92,25 +93,31 @@ limited_by() {
 	[ "$client_bound" = 1 ] && echo client || echo server
 }
 
-# One curve: the steps up to the second that fails (one past the knee is
-# enough for the curve), then two bisections between the highest rate that
-# held below the first failure and that failure; appends the sustainable rate
-# to sustainable.csv with what limited the lowest rate that failed before the
-# bisections (the client, when muxload was saturated there).
+# One curve: the steps up to the knee, two failures in a row (a step that
+# fails with a higher one holding after it was a stall of the host, not the
+# knee: it is counted in noisy_steps and the scan goes on), then two
+# bisections between the highest rate that held below the knee and the
+# knee's first failing step; appends the sustainable rate to sustainable.csv
+# with what limited that failing step (the client, when muxload was
+# saturated there) and the median p99 of the lowest step (the floor this
+# machine gives at 10% load: an SLO near it measures the host's stalls).
 curve() { # backend idle
 	start_server "$tmp/server.out" build/muxserver --backend "$1" --port 0 --quiet
 	hold_idle "$tmp/server.out" "$2"
 	_max=$(closed_max "$1" "$2")
-	_ok=0; _bad=""; _why=none
+	_ok=0; _bad=""; _why=none; _noisy=0; _floor=""
 	for _f in $steps; do
 		_r=$(awk -v m="$_max" -v f="$_f" 'BEGIN { printf "%d\n", m * f }')
 		if step "$1" "$2" "$_r" "$_f"; then
-			[ -n "$_bad" ] || _ok=$_r
+			_ok=$_r
+			[ -z "$_bad" ] || _noisy=$((_noisy + 1))
+			_bad=""
 		elif [ -z "$_bad" ]; then
 			_bad=$_r; _why=$(limited_by)
 		else
-			break	# one step past the knee is enough for the curve
+			break	# two failures in a row: the knee
 		fi
+		[ -n "$_floor" ] || _floor=$step_p99
 	done
 	# Nothing held (select and poll with thousands of idle connections carry a
 	# small fraction of their closed-loop maximum when requests arrive one by
@@ -127,7 +134,7 @@ curve() { # backend idle
 		if step "$1" "$2" "$_r" "bisect$_k"; then _ok=$_r; else _bad=$_r; fi
 	done
 	bench_stop
-	echo "$1,$2,$slo,$_ok,$_why,$_max,$kernel,$cpu,$cores,$commit" >> "$sus"
+	echo "$1,$2,$slo,$_ok,$_why,$_max,$_noisy,$_floor,$kernel,$cpu,$cores,$commit" >> "$sus"
 }
 
 nsteps=$(echo $steps | wc -w)

@@ -291,7 +291,7 @@ function spread_of(a, k, n,    i, lo, hi, m) {
 # Repetitions: at least MIN_REPS, more (up to MAX_REPS) while a cell's
 # spread exceeds SPREAD (a fraction); cells still over it are flagged noisy.
 min_reps=${MIN_REPS:-3}
-max_reps=${MAX_REPS:-5}
+max_reps=${MAX_REPS:-4}
 spread_max=${SPREAD:-0.10}
 
 # progress_start N WHAT: a phase of N runs begins (at least N: noisy cells

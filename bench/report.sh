@@ -54,12 +54,17 @@ if [ -f "$dir/sustainable.csv" ]; then
 	echo "**Sustainable rate**: the highest offered rate (open loop, 64 active connections) whose p99"
 	echo "(coordinated-omission corrected) stayed under $slo us with the rate reached and no errors;"
 	echo "each step of \`bench/curve.sh\` judged by the median p99 of its runs; in brackets what limited the"
-	echo "lowest failing step before the bisections (\`client\`: muxload's thread was saturated there, so the"
-	echo "figure is a lower bound; \`none\`: even 115% of the closed-loop maximum held)."
+	echo "first failing step of the knee (\`client\`: muxload's thread was saturated there, so the"
+	echo "figure is a lower bound; \`none\`: even 115% of the closed-loop maximum held). The knee is two"
+	echo "failing steps in a row; a failing step with a higher one holding after it was a stall of the host"
+	echo "(counted as *stalls*). *floor*: the median p99 of the lowest step, about 10% load: how close this"
+	echo "machine's own stalls come to the SLO."
 	echo
 	awk -F, "$awk_csv"'
 		{ b = col("backend"); i = col("idle") + 0
-		  v[b, i] = col("sustainable_rps") " (" col("limited_by") ")"
+		  v[b, i] = (col("sustainable_rps") + 0 ? col("sustainable_rps") : "no rate held") " (" col("limited_by") ")"
+		  if (col("floor_p99_us") != "") v[b, i] = v[b, i] "; floor " col("floor_p99_us") " us"
+		  if (col("noisy_steps") + 0 > 0) v[b, i] = v[b, i] "; stalls " col("noisy_steps")
 		  if (!seenb[b]++) order[++nb] = b; if (!seeni[i]++) idl[++ni] = i }
 		END {
 			printf "| backend |"; for (j = 1; j <= ni; j++) printf " %d idle |", idl[j]; printf "\n|---|"

@@ -15,7 +15,7 @@
 #   --smoke  one short cell per backend, one repetition (the check run by make test)
 # Writes DIR/bench.csv (a row per repetition), bench.json, medians.csv,
 # curve.csv, plots (PNG, SVG), README.md.
-# Environment: MIN_REPS (3), MAX_REPS (5), SPREAD (0.10): repetitions go on
+# Environment: MIN_REPS (3), MAX_REPS (4), SPREAD (0.10): repetitions go on
 # past MIN_REPS while a cell's (max - min) / median is over SPREAD; SECS (1.5)
 # measured seconds per repetition; RATE (requests/s) sets the fixed rate.
 set -eu

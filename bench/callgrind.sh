@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 out=${1:-results/callgrind-$(stamp)}
 bench/need.sh cmd:valgrind:valgrind cmd:wrk:wrk cmd:nginx:nginx-light cmd:sockperf:sockperf
-make -s build/muxserver build/muxdispatch
+build_tools build/muxserver build/muxdispatch
 mkdir -p "$out"
 bench_prologue
 

@@ -8,7 +8,7 @@ set -eu
 secs=${1:-5}; reps=${2:-3}
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-make -s build/muxserver build/muxload build/pingpong
+build_tools build/muxserver build/muxload build/pingpong
 bench_prologue
 start_server "$tmp/s" build/muxserver --port 0 -q
 # The client's CPU microseconds per request: user + system time in $tmp/t over REQUESTS.

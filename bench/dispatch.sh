@@ -16,7 +16,7 @@ fds=${FDS:-100,300,1000,3000,10000}
 reps=${REPS:-5}
 kreps=${KREPS:-1}
 ops=${OPS:-100000}
-make -s build/muxdispatch
+build_tools build/muxdispatch
 mkdir -p "$out"
 bench_prologue
 

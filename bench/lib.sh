@@ -7,6 +7,13 @@
 # name a line, in registry order. The registry (--list-backends) is the only
 # list of backends; no script names them. None OK (or no build/muxserver)
 # is an error.
+# build_tools TARGET...: make them, unless the run that called us already
+# did (make bench exports BENCH_BUILT=1): a script started halfway through a
+# sweep must measure the binaries the sweep began with, not a tree edited since.
+build_tools() {
+	[ "${BENCH_BUILT:-}" = 1 ] || make -s "$@"
+}
+
 backends() {
 	build/muxserver --list-backends | awk '$2 == "OK" { print $1; n++ }
 		END { if (!n) print "bench: no backend OK in build/muxserver --list-backends" > "/dev/stderr"; exit !n }'
@@ -245,7 +252,7 @@ measure_rep() {
 		waits = d("waits") > 0 ? d("waits") : 1
 		printf "%.1f,%d,%d,%d,%.3f,%.3f,%.4f,%.1f,%.2f,%d,%.1f,%d\n", rps, p50, p99, p999,
 			(d("cpu_user_s") + d("cpu_sys_s")) * 1e6 / req,
-			(d("reads") + d("writes") + d("waits") + d("ctl")) / req, d("waits") / req,
+			("syscalls" in a1 ? d("syscalls") : d("reads") + d("writes") + d("waits") + d("ctl")) / req, d("waits") / req,
 			d("scanned") / waits, d("events") / waits, err, ccpu, sat == "true"
 	}'
 }

@@ -12,7 +12,7 @@ out=${1:-results/peers-$(stamp)}
 reps=${REPS:-6}
 secs=${SECS:-2}
 bench/need.sh cmd:sockperf:sockperf
-make -s build/muxserver
+build_tools build/muxserver
 mkdir -p "$out"
 bench_prologue
 

@@ -15,7 +15,7 @@ out=${1:-results/peers-$(stamp)}
 reps=${REPS:-3}
 secs=${SECS:-5}
 bench/need.sh cmd:wrk:wrk cmd:nginx:nginx-light
-make -s build/muxserver build/muxload
+build_tools build/muxserver build/muxload
 mkdir -p "$out"
 bench_prologue
 tick=$(getconf CLK_TCK)

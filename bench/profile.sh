@@ -11,7 +11,7 @@ secs=${PROFILE_SECONDS:-10}
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 bench/need.sh cmd:strace:strace cmd:perf:linux-perf
-make -s build/muxserver build/muxload
+build_tools build/muxserver build/muxload
 backends | grep -qx "$backend" || {
 	echo "profile.sh: unknown backend '$backend' (valid: $(backends | tr '\n' ' '))" >&2
 	exit 2

@@ -16,8 +16,9 @@ echo "Machine: $cpu, $cores cores, Linux $kernel. Commit $commit. Command: \`$cm
 echo "Servers pinned to core 0, muxload to core 1; one server per backend and idle count; medians of"
 echo "at least $(awk -F, "$awk_csv"'NR == 2 || col("reps") + 0 < m { m = col("reps") + 0 } END { print m }' "$m") repetitions in rounds over all cells, more (up to the cap) while a cell's"
 echo "(max - min) / median stayed over the threshold (min and max in brackets)."
-echo "Server CPU and syscalls per request come from the server's own counters (getrusage;"
-echo "read + write + wait + epoll_ctl calls), read in the middle of each repetition: after muxload has"
+echo "Server CPU and syscalls per request come from the server's own counters (getrusage; its"
+echo "syscalls= count: read, write, wait and ctl calls, or for uring its io_uring_enter calls), read in"
+echo "the middle of each repetition: after muxload has"
 echo "connected and warmed up, before it closes; idle connections are opened by a muxload of their own"
 echo "when the server starts. So neither connecting nor closing is ever counted."
 echo

@@ -17,7 +17,7 @@ backend=${2:-epoll}
 out=${3:-results/soak-$(stamp)}
 conns=${CONNS:-5000}
 cycle=${CYCLE:-10}
-make -s build/muxserver build/muxload
+build_tools build/muxserver build/muxload
 mkdir -p "$out"
 bench_prologue
 

@@ -44,6 +44,8 @@ host=$(hostname 2>/dev/null || cat /etc/hostname)
 mkdir -p "$out"
 
 bench_prologue
+build_tools all
+export BENCH_BUILT=1	# the scripts below measure these binaries, whatever happens to the tree meanwhile
 backends=$(backends)
 machine_facts
 

@@ -10,7 +10,7 @@ out=${2:-/dev/stdout}
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 bench/need.sh cmd:strace:strace
-make -s build/muxserver build/pingpong
+build_tools build/muxserver build/pingpong
 bench_prologue
 {
 printf '%-9s %9s %9s %12s %8s %8s %8s %8s\n' backend requests syscalls syscalls/req read/req write/req wait/req ctl/req

@@ -19,8 +19,16 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all test test-deps bench-deps check check-san clang-check test-extras fuzz fuzz-smoke valgrind bench bench-smoke profile clean
 
+# The io_uring backends are built when liburing links (Debian liburing-dev;
+# make test and make bench install it as root); their files hold #ifdef HAVE_LIBURING.
+HAVE_LIBURING := $(shell printf '\043include <liburing.h>\nint main(void){return 0;}\n' | \
+	$(CC) -x c - -luring -o /dev/null 2>/dev/null && echo 1)
+CONFIG_FLAGS  := $(if $(HAVE_LIBURING),-DHAVE_LIBURING)
+URING_LIBS    := $(if $(HAVE_LIBURING),-luring)
+BASE     += $(CONFIG_FLAGS)
+
 # The programs, each built from its folder: a new file there needs no edit here.
-COMMON   := src/common/cli.c src/common/fdlimit.c src/common/grow.c
+COMMON   := src/common/cli.c src/common/fdlimit.c src/common/grow.c src/common/uring_ring.c
 CORE     := $(wildcard src/mux/*.c) $(COMMON)
 SERVER   := $(CORE) $(wildcard src/server/*.c)
 LOAD     := $(COMMON) src/common/hist.c $(wildcard src/load/*.c)
@@ -51,6 +59,7 @@ test_dispatch_SRC := tests/dispatch/test_dispatch.c tests/testutil.c $(CORE)
 PROGS    := muxserver muxload muxdispatch fakeecho $(TESTS)
 
 all: build/muxserver build/muxload build/pingpong build/muxdispatch
+	@$(if $(HAVE_LIBURING),,echo "muxlab: liburing not found: the io_uring backends are left out (apt-get install liburing-dev)")
 
 # Two trees from one set of rules: build/ (-O2) and build/san/ (ASan+UBSan).
 TREES := build build/san
@@ -71,11 +80,16 @@ build/pingpong: build/bench/pingpong.o
 LINK = $(CC) $(BASE) $(tree_flags) $(CFLAGS) -o $@ $^
 $(foreach t,$(TREES),$(t)/muxserver $(t)/muxload $(t)/fakeecho) build/pingpong:
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(LINK) -lpthread -lm $(LDFLAGS)
+	$(Q)$(LINK) $(URING_LIBS) -lpthread -lm $(LDFLAGS)
 
 $(foreach t,$(TREES),$(addprefix $(t)/,$(TESTS))):
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(LINK) -lcmocka -lm $(LDFLAGS)
+	$(Q)$(LINK) $(URING_LIBS) -lcmocka -lm $(LDFLAGS)
+
+# Everything is rebuilt when liburing appears or goes (the registry and the server read HAVE_LIBURING).
+build/config.flags: FORCE
+	@mkdir -p build; echo '$(CONFIG_FLAGS)' | cmp -s - $@ || echo '$(CONFIG_FLAGS)' > $@
+$(foreach t,$(TREES),$(call objs,$(t),$(sort $(SERVER) $(LOAD) $(DISPATCH) $(PEERS) $(wildcard tests/*.c tests/*/*.c)))): build/config.flags
 
 # Rebuild muxdispatch.o when the peers found change (e.g. after make bench installed them).
 build/dispatch.flags: FORCE
@@ -86,13 +100,17 @@ $(foreach t,$(TREES),$(t)/muxdispatch):
 	@$(if $(HAVE_LIBEVENT),,echo "muxdispatch: libevent not found: its backends are left out (apt-get install libevent-dev)")
 	@$(if $(HAVE_LIBEV),,echo "muxdispatch: libev not found: its backends are left out (apt-get install libev-dev)")
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(LINK) $(DISPATCH_LIBS) $(LDFLAGS)
+	$(Q)$(LINK) $(URING_LIBS) $(DISPATCH_LIBS) $(LDFLAGS)
 FORCE:
 
 # An LD_PRELOAD shim in which epoll cannot be created: --list-backends must say FAILED.
 build/noepoll.so: tests/server/noepoll.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(filter-out -MMD -MP,$(BASE)) -O2 -shared -fPIC -o $@ $<
+# A seccomp wrapper under which io_uring_setup fails as with kernel.io_uring_disabled=2.
+build/nouring: tests/server/nouring.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(filter-out -MMD -MP,$(BASE)) -O2 -o $@ $<
 
 # Everything make test uses, installed (as root) before the first suite: the
 # suites, the fuzz targets (clang) and the bench smoke (gnuplot, taskset).
@@ -102,6 +120,7 @@ TEST_NEEDS := lib:cmocka.h:cmocka:libcmocka-dev cmd:gnuplot:gnuplot-nox cmd:task
 	cmd:sockperf:sockperf@test_server/sockperf_ping_pong_and_under_load \
 	lib:event2/event.h:event:libevent-dev@test_dispatch/libevent-rows \
 	lib:ev.h:ev:libev-dev@test_dispatch/libev-rows \
+	lib:liburing.h:uring:liburing-dev@io_uring-backends \
 	cmd:clang:clang@fuzz-smoke-and-clang-check
 test-deps:
 	$(Q)CC=$(CC) bench/need.sh $(TEST_NEEDS)
@@ -110,7 +129,8 @@ bench-deps:
 	$(Q)CC=$(CC) bench/need.sh cmd:gnuplot:gnuplot-nox cmd:taskset:util-linux --optional \
 		cmd:wrk:wrk@nginx-comparison cmd:nginx:nginx-light@nginx-comparison \
 		cmd:sockperf:sockperf@sockperf-comparison cmd:ab:apache2-utils \
-		lib:event2/event.h:event:libevent-dev@libevent-dispatch-rows lib:ev.h:ev:libev-dev@libev-dispatch-rows
+		lib:event2/event.h:event:libevent-dev@libevent-dispatch-rows lib:ev.h:ev:libev-dev@libev-dispatch-rows \
+		lib:liburing.h:uring:liburing-dev@io_uring-backends
 
 # Each suite finds the server binary of its own tree through MUXSERVER.
 # muxdispatch is built by a fresh make so that peers test-deps just installed are found.
@@ -118,17 +138,27 @@ bench-deps:
 # $(TALLY) and `make test` ends with tests/summary.sh's one closing line.
 TALLY := build/tally.txt
 SUITE = tests/suite.sh $(TALLY)
-check: test-deps $(addprefix build/,muxserver muxload fakeecho noepoll.so $(TESTS))
+check: test-deps $(addprefix build/,muxserver muxload fakeecho noepoll.so nouring $(TESTS))
 	$(Q)$(MAKE) -s build/muxdispatch
 	$(Q)rc=0; for t in $(TESTS); do echo "== $$t"; \
 		MUXSERVER=build/muxserver MUXLOAD=build/muxload FAKEECHO=build/fakeecho MUXDISPATCH=build/muxdispatch \
-		NOEPOLL_SO=build/noepoll.so $(SUITE) $$t $(GUARD) build/$$t || rc=1; done; exit $$rc
+		NOEPOLL_SO=build/noepoll.so NOURING=build/nouring $(SUITE) $$t $(GUARD) build/$$t || rc=1; done; exit $$rc
 
-check-san: test-deps $(addprefix build/san/,muxserver muxload fakeecho $(TESTS)) build/noepoll.so
+# Under ASan+UBSan the contract suite runs every backend; the suites that run
+# the server run one per code path of the server (level-triggered, edge-
+# triggered, io_uring readiness, io_uring completions): select and poll reach
+# the server exactly as epoll does, and their own files are in the contract
+# suite; muxload's suite, whose code under test is the client's, runs against
+# one of each loop. That keeps make test under 10 minutes on 2 cores.
+SAN_SERVER_BACKENDS := epoll,epoll-et,uring-poll,uring
+SAN_LOAD_BACKENDS   := epoll,uring
+check-san: test-deps $(addprefix build/san/,muxserver muxload fakeecho $(TESTS)) build/noepoll.so build/nouring
 	$(Q)$(MAKE) -s build/san/muxdispatch
 	$(Q)rc=0; for t in $(TESTS); do echo "== $$t (ASan+UBSan)"; \
-		MUXSERVER=build/san/muxserver MUXLOAD=build/san/muxload FAKEECHO=build/san/fakeecho \
-		MUXDISPATCH=build/san/muxdispatch NOEPOLL_SO=build/noepoll.so \
+		case $$t in test_server|test_hazards) only=$(SAN_SERVER_BACKENDS) ;; \
+			test_load) only=$(SAN_LOAD_BACKENDS) ;; *) only= ;; esac; \
+		MUX_BACKENDS=$${MUX_BACKENDS:-$$only} MUXSERVER=build/san/muxserver MUXLOAD=build/san/muxload FAKEECHO=build/san/fakeecho \
+		MUXDISPATCH=build/san/muxdispatch NOEPOLL_SO=build/noepoll.so NOURING=build/nouring \
 		$(SUITE) $$t-san $(GUARD) build/san/$$t || rc=1; done; exit $$rc
 
 # -Wall -Wextra -Werror under clang as well as gcc: every source, compiled but not linked.
@@ -176,7 +206,8 @@ fuzz fuzz-smoke:
 		echo "fuzz: 0 passed, 0 failed, $(words $(FUZZERS)) skipped"; fi
 
 # One short cell per backend; checks the results are whole, not how fast.
-bench-smoke: bench-deps all
+bench-smoke: bench-deps
+	$(Q)$(MAKE) -s --no-print-directory all
 	$(Q)$(GUARD) bench/smoke.sh
 
 # One backend's server and hazards suites with the server under valgrind (errors fail the test).
@@ -189,7 +220,9 @@ valgrind: test-deps build/muxserver build/test_server build/test_hazards
 
 # make bench into results/<UTC time>-<host>/: closed loop, server CPU per request at a fixed rate,
 # latency-load curves, the peers (bench/sweep.sh). FULL=1 adds 10000 idle, 4 KiB, more curves.
-bench: bench-deps all
+# A fresh make builds the tools, so that what bench-deps just installed (liburing) is found.
+bench: bench-deps
+	$(Q)$(MAKE) -s --no-print-directory all
 	$(Q)bench/sweep.sh $(if $(filter 1,$(FULL)),--full)
 
 # A fixed workload under strace -c and perf stat: results/profile/<backend>.txt.

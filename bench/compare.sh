@@ -50,7 +50,7 @@ AWK=${AWK:-awk}
 # steps are fractions of each run's own closed-loop maximum, so two runs
 # share its cells by step, not rate). The *medians.csv files are left out on
 # purpose: their rows are already medians.
-FILES="bench.csv curve.csv sustainable.csv peers.csv sockperf.csv dispatch.csv socketpair.csv kerrisk.csv"
+FILES="bench.csv curve.csv sustainable.csv rss.csv peers.csv sockperf.csv dispatch.csv socketpair.csv kerrisk.csv"
 # KEYS: the columns that name a cell (what was run). Rows with equal values in
 # all of them are repetitions of one cell.
 KEYS="backend proto active idle size rate step slo_us fds writes ops mode server client peer driver library mechanism source"
@@ -60,7 +60,7 @@ NOT_KEYS="curve.csv:rate"
 # METRICS: the columns that were measured.
 METRICS="rps achieved p50_us p99_us p999_us avg_us server_cpu_us_per_req client_cpu_us_per_req
 server_user_us_per_req server_sys_us_per_req syscalls_per_req waits_per_req scanned_per_wait
-events_per_wait us_per_event seconds client_cpu_pct sustainable_rps closed_max_rps floor_p99_us"
+events_per_wait us_per_event seconds client_cpu_pct sustainable_rps closed_max_rps floor_p99_us rss_kib"
 # IGNORED: neither key nor metric. rep numbers the repetitions; the machine
 # columns are printed once at the top; errors and client_saturated qualify a
 # row; dispatch.csv's events and waits are counts (0 where a library does not

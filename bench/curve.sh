@@ -38,7 +38,7 @@ reps=${CURVE_REPS:-3}
 secs=${CURVE_SECS:-1.5}
 warm=0.3
 active=64
-steps="0.10 0.30 0.50 0.70 0.85 1.00 1.15"
+steps="0.10 0.40 0.70 0.85 1.00 1.15"
 
 bench_prologue
 backends=$(backends)
@@ -122,8 +122,8 @@ curve() { # backend idle
 	# Nothing held (select and poll with thousands of idle connections carry a
 	# small fraction of their closed-loop maximum when requests arrive one by
 	# one): halve the rate until one holds, then bisect.
-	_k=0
-	while [ "$_ok" = 0 ] && [ -n "$_bad" ] && [ "$_bad" -gt 20 ]; do
+	_k=0	# at most 4 halvings: below 1% of the closed-loop maximum, "none held" says enough
+	while [ "$_ok" = 0 ] && [ -n "$_bad" ] && [ "$_bad" -gt 20 ] && [ "$_k" -lt 4 ]; do
 		_k=$((_k + 1))
 		_r=$((_bad / 2))
 		if step "$1" "$2" "$_r" "down$_k"; then _ok=$_r; else _bad=$_r; _why=$(limited_by); fi

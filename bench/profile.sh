@@ -39,7 +39,7 @@ cp "$tmp/load.txt" "$tmp/load-strace.txt"
 # ~350 syscalls:sys_enter_* tracepoints instead takes minutes on some VMs.
 # The named ones give the breakdown.
 events=raw_syscalls:sys_enter
-for call in read write sendto recvfrom select pselect6 poll ppoll epoll_wait epoll_pwait epoll_ctl accept4 close; do
+for call in read write sendto recvfrom select pselect6 poll ppoll epoll_wait epoll_pwait epoll_ctl io_uring_enter accept4 close; do
 	events="$events,syscalls:sys_enter_$call"
 done
 run perf stat -x, -o "$tmp/perf.csv" -e "$events" -e task-clock,context-switches,cpu-migrations,page-faults --

@@ -10,6 +10,23 @@ kernel=$(csv_get "$dir/bench.csv" kernel); cpu=$(csv_get "$dir/bench.csv" cpu)
 cores=$(csv_get "$dir/bench.csv" cores); commit=$(csv_get "$dir/bench.csv" commit)
 case $mode in full) cmd="make bench FULL=1" ;; smoke) cmd="make bench-smoke" ;; *) cmd="make bench" ;; esac
 
+# grid FILE EXPR: a markdown table, a row per backend and a column per idle
+# count, of the awk expression EXPR evaluated on each row of FILE.
+grid() {
+	awk -F, "$awk_csv"'
+		{ b = col("backend"); i = col("idle") + 0; v[b, i] = '"$2"'
+		  if (!seenb[b]++) order[++nb] = b; if (!seeni[i]++) idl[++ni] = i }
+		END {
+			printf "| backend |"; for (j = 1; j <= ni; j++) printf " %d idle |", idl[j]; printf "\n|---|"
+			for (j = 1; j <= ni; j++) printf "---|"; print ""
+			for (x = 1; x <= nb; x++) {
+				printf "| %s |", order[x]
+				for (j = 1; j <= ni; j++) printf " %s |", v[order[x], idl[j]]
+				print ""
+			}
+		}' "$1"
+}
+
 echo "# muxlab sweep: $(basename "$dir")"
 echo
 echo "Machine: $cpu, $cores cores, Linux $kernel. Commit $commit. Command: \`$cmd\`."
@@ -61,23 +78,19 @@ if [ -f "$dir/sustainable.csv" ]; then
 	echo "(counted as *stalls*). *floor*: the median p99 of the lowest step, about 10% load: how close this"
 	echo "machine's own stalls come to the SLO."
 	echo
-	awk -F, "$awk_csv"'
-		{ b = col("backend"); i = col("idle") + 0
-		  v[b, i] = (col("sustainable_rps") + 0 ? col("sustainable_rps") : "no rate held") " (" col("limited_by") ")"
-		  if (col("floor_p99_us") != "") v[b, i] = v[b, i] "; floor " col("floor_p99_us") " us"
-		  if (col("noisy_steps") + 0 > 0) v[b, i] = v[b, i] "; stalls " col("noisy_steps")
-		  if (!seenb[b]++) order[++nb] = b; if (!seeni[i]++) idl[++ni] = i }
-		END {
-			printf "| backend |"; for (j = 1; j <= ni; j++) printf " %d idle |", idl[j]; printf "\n|---|"
-			for (j = 1; j <= ni; j++) printf "---|"; print ""
-			for (x = 1; x <= nb; x++) {
-				printf "| %s |", order[x]
-				for (j = 1; j <= ni; j++) printf " %s |", v[order[x], idl[j]]
-				print ""
-			}
-		}' "$dir/sustainable.csv"
+	grid "$dir/sustainable.csv" '(col("sustainable_rps") + 0 ? col("sustainable_rps") : "no rate held") " (" col("limited_by") ")" \
+		(col("floor_p99_us") != "" ? "; floor " col("floor_p99_us") " us" : "") \
+		(col("noisy_steps") + 0 > 0 ? "; stalls " col("noisy_steps") : "")'
 	echo
 fi
+if [ -f "$dir/rss.csv" ]; then
+	echo "**Memory**: each server's resident set in KiB (VmRSS) at the end of the sweep, its idle"
+	echo "connections still held (\`rss.csv\`; the uring loop's includes its provided buffers, all touched at start)."
+	echo
+	grid "$dir/rss.csv" 'col("rss_kib")'
+	echo
+fi
+[ ! -f "$dir/syscalls.txt" ] || { echo "**Syscalls per request** by \`strace -c -f\` (\`bench/syscalls.sh\`, 100 ping-pong connections), beside the server's own count:"; echo; echo '```'; cat "$dir/syscalls.txt"; echo '```'; echo; }
 noisy=$(awk -F, "$awk_csv"'col("noisy") == 1 { printf "%s%s %s active %s idle %s", (n++ ? "; " : ""), col("backend"), col("active"), col("idle"), (col("rate") > 0 ? "at " col("rate") "/s" : "closed loop") }' "$m")
 sat=$(awk -F, "$awk_csv"'col("rate") == 0 && col("saturated_reps") > 0 { n++ } END { print n + 0 }' "$m")
 echo "Cells whose spread stayed over the threshold after the most repetitions (noisy): ${noisy:-none}."

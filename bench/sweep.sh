@@ -10,8 +10,8 @@
 # read by SIGUSR1 before and after each repetition.
 #
 # Usage: bench/sweep.sh [--full] [--smoke] [--out DIR]
-#   default  idle {0,100,1000,5000} x active {1,64}, 64 B
-#   --full   adds 10000 idle and 4 KiB messages, and curves at more idle counts
+#   default  idle {0,1000,5000} x active {1,64}, 64 B
+#   --full   adds 100 and 10000 idle and 4 KiB messages, and curves at more idle counts
 #   --smoke  one short cell per backend, one repetition (the check run by make test)
 # Writes DIR/bench.csv (a row per repetition), bench.json, medians.csv,
 # curve.csv, plots (PNG, SVG), README.md.
@@ -22,7 +22,7 @@ set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-idles="0 100 1000 5000"
+idles="0 1000 5000"
 actives="1 64"
 sizes="64"
 secs=1.5
@@ -31,7 +31,7 @@ mode=default
 out=""
 while [ $# -gt 0 ]; do
 	case $1 in
-	--full) mode=full; idles="$idles 10000"; sizes="64 4096" ;;
+	--full) mode=full; idles="0 100 1000 5000 10000"; sizes="64 4096" ;;
 	--smoke) mode=smoke; idles="0"; actives="8"; min_reps=1; max_reps=1; secs=1; warm=0.3 ;;
 	--out) out=$2; shift ;;
 	*) echo "sweep.sh: unknown argument '$1' (use --full, --smoke, --out DIR)" >&2; exit 2 ;;
@@ -151,6 +151,11 @@ pick_rate() {
 if [ -n "${RATE:-}" ]; then fixed_rate=$RATE; else pick_rate; fi
 echo "sweep.sh: fixed rate for server CPU per request: $fixed_rate requests/s ($amax active)" >&2
 rounds "$amax" 64 "$fixed_rate" server_cpu_us_per_req
+# Each server's resident memory, with its idle connections still held: rss.csv.
+echo "backend,idle,rss_kib,$(echo "kernel,cpu,cores,commit")" > "$out/rss.csv"
+while read -r _b _i _p _pid; do
+	echo "$_b,$_i,$(awk '/^VmRSS:/ { print $2 }' "/proc/$_pid/status"),$kernel,$cpu,$cores,$commit" >> "$out/rss.csv"
+done < "$tmp/servers"
 bench_stop
 
 # Medians (and min, max) per cell, in the order of the sweep's keys.
@@ -227,7 +232,14 @@ if [ "$mode" != smoke ]; then
 	else
 		echo "sweep.sh: sockperf not installed: no sockperf comparison (apt-get install sockperf)" >&2
 	fi
+	# Syscalls per request by strace -c -f, beside each server's own count.
+	if command -v strace >/dev/null; then
+		bench/syscalls.sh 3 "$out/syscalls.txt" >&2
+	else
+		echo "sweep.sh: strace not installed: no syscall counts (apt-get install strace)" >&2
+	fi
 	# Dispatch cost beside libevent and libev, and Kerrisk's table (muxdispatch says which peers it has).
 	bench/dispatch.sh "$out" >&2
+	bench/report.sh "$out" "$mode" > "$out/README.md"	# with the syscall counts
 fi
 echo "sweep.sh: results in $out" >&2

@@ -41,27 +41,40 @@ void fill_random(unsigned char *buf, size_t n, uint32_t seed)
 	}
 }
 
+/* Whether $MUX_BACKENDS (a comma-separated list; unset or empty: all) names it. */
+static bool wanted(const char *name)
+{
+	const char *want = getenv("MUX_BACKENDS"), *p = want;
+	size_t len = strlen(name);
+
+	if (!want || !*want)
+		return true;
+	while ((p = strstr(p, name)) &&
+	       !((p == want || p[-1] == ',') && (p[len] == ',' || p[len] == 0)))
+		p += len;
+	return p != NULL;
+}
+
 size_t test_backends(const struct mux_ops **out, size_t max)
 {
-	const char *want = getenv("MUX_BACKENDS");
 	size_t n = 0;
 
-	for (size_t i = 0; mux_backends[i] && n < max; i++) {
-		const char *name = mux_backends[i]->name;
-		const char *p = want;
-		size_t len = strlen(name);
-
-		if (want && *want) {
-			while ((p = strstr(p, name)) &&
-			       !((p == want || p[-1] == ',') && (p[len] == ',' || p[len] == 0)))
-				p += len;
-			if (!p)
-				continue;
-		}
-		out[n++] = mux_backends[i];
-	}
+	for (size_t i = 0; mux_backends[i] && n < max; i++)
+		if (wanted(mux_backends[i]->name))
+			out[n++] = mux_backends[i];
 	return n;
 }
+
+/*
+ * muxserver's completion-mode loop, in the server suites' matrices beside
+ * the mux backends: no mux of its own (create is NULL), so whether it runs
+ * here is asked of the server binary (--list-backends).
+ */
+static const struct mux_ops server_uring_loop = {
+	.name = "uring",
+	.summary = "muxserver's completion-mode loop (--backend uring)",
+};
+static bool with_server_loops;
 
 const char *tool_path(const char *env, const char *fallback)
 {
@@ -630,29 +643,88 @@ const char *pump_echo(const int *fds, int n, const unsigned char *data, size_t l
 /* Cells in one suite at most; cmocka passes over the zeroed ones left unused. */
 #define MATRIX_MAX 512
 
+/* Why each backend of the matrix cannot run here, by its index in mux_backends (the uring loop: the last). */
+static char unavailable[17][160];
+
+static size_t registry_index(const struct mux_ops *ops)
+{
+	size_t i = 0;
+
+	while (mux_backends[i] && mux_backends[i] != ops)
+		i++;
+	return i < 16 ? i : 16;
+}
+
+/* The server's own word on its uring loop: its --list-backends line. */
+static bool server_loop_available(const struct mux_ops *ops, char *why, size_t len)
+{
+	char out[4096], err[512], want[32];
+	const char *line;
+	int n;
+
+	run_muxserver(out, sizeof(out), err, sizeof(err), "--list-backends", NULL);
+	n = snprintf(want, sizeof(want), "%-10s ", ops->name);
+	line = strstr(out, want);
+	if (line && strncmp(line + n, "OK ", 3) == 0)
+		return true;
+	snprintf(why, len, "%.*s", line ? (int)strcspn(line, "\n") : 40, line ? line : "no line for it in --list-backends");
+	return false;
+}
+
+/* A backend this kernel refuses (io_uring disabled, say): each of its cells is skipped with the reason. */
+static void skip_unavailable(void **state)
+{
+	const struct mux_ops *ops = *state;
+
+	skip_because("%s cannot run here: %s", ops->name, unavailable[registry_index(ops)]);
+}
+
+/* Records in unavailable[] whether the kernel lets the backend be created. */
+static bool backend_available(const struct mux_ops *ops)
+{
+	char *why = unavailable[registry_index(ops)];
+	struct mux *m;
+
+	if (!ops->create)
+		return server_loop_available(ops, why, sizeof(unavailable[0]));
+	m = mux_create(ops, 16);
+	if (m) {
+		mux_destroy(m);
+		return true;
+	}
+	snprintf(why, sizeof(unavailable[0]), "creating it fails with %s", strerror(errno));
+	return false;
+}
+
 int run_backend_matrix(const char *group, const struct backend_test *tests, size_t ntests,
 		       int (*setup)(void **), int (*teardown)(void **),
 		       const struct CMUnitTest *once, size_t nonce)
 {
 	static struct CMUnitTest cells[MATRIX_MAX];
 	static char names[MATRIX_MAX][64];
-	const struct mux_ops *backends[16];
+	const struct mux_ops *backends[17];
 	size_t nb = test_backends(backends, 16), n = 0;
+
+	if (with_server_loops && wanted(server_uring_loop.name))
+		backends[nb++] = &server_uring_loop;
 
 	if (nb == 0 || nb * ntests + nonce > MATRIX_MAX) {
 		fprintf(stderr, "%s: %zu backends x %zu tests (MUX_BACKENDS=%s): none, or over %d cells\n",
 			group, nb, ntests, getenv("MUX_BACKENDS") ? getenv("MUX_BACKENDS") : "", MATRIX_MAX);
 		return 1;
 	}
-	for (size_t b = 0; b < nb; b++)
+	for (size_t b = 0; b < nb; b++) {
+		bool ok = backend_available(backends[b]);
+
 		for (size_t t = 0; t < ntests; t++, n++) {
 			snprintf(names[n], sizeof(names[n]), "%s/%s", backends[b]->name, tests[t].name);
 			cells[n] = (struct CMUnitTest){
-				.name = names[n], .test_func = tests[t].fn,
-				.setup_func = setup, .teardown_func = teardown,
+				.name = names[n], .test_func = ok ? tests[t].fn : skip_unavailable,
+				.setup_func = ok ? setup : NULL, .teardown_func = ok ? teardown : NULL,
 				.initial_state = (void *)backends[b],
 			};
 		}
+	}
 	for (size_t i = 0; i < nonce; i++)
 		cells[n++] = once[i];
 	/* cmocka 1.1 has the call but does not read the variable itself. */
@@ -705,4 +777,12 @@ long open_fds(pid_t pid)
 		n += e->d_name[0] != '.';
 	closedir(d);
 	return n;
+}
+
+int run_server_matrix(const char *group, const struct backend_test *tests, size_t ntests,
+		      int (*setup)(void **), int (*teardown)(void **),
+		      const struct CMUnitTest *once, size_t nonce)
+{
+	with_server_loops = true;
+	return run_backend_matrix(group, tests, ntests, setup, teardown, once, nonce);
 }

@@ -105,6 +105,11 @@ int run_backend_matrix(const char *group, const struct backend_test *tests, size
 		       int (*setup)(void **), int (*teardown)(void **),
 		       const struct CMUnitTest *once, size_t nonce);
 
+/* The same, with muxserver's completion-mode loop ("uring") as one more backend: for suites that only run the server. */
+int run_server_matrix(const char *group, const struct backend_test *tests, size_t ntests,
+		      int (*setup)(void **), int (*teardown)(void **),
+		      const struct CMUnitTest *once, size_t nonce);
+
 /* The backend a matrix cell runs (its state). */
 const char *backend_of(void **state);
 /* Close every fd >= 0 of fds[0..n). */

@@ -18,7 +18,14 @@
  * columns, the tests and the bench scripts (through --list-backends) all
  * derive from it.
  */
-#define BACKENDS(X) X(select) X(poll) X(epoll) X(epoll_et)
+#define BACKENDS(X) X(select) X(poll) X(epoll) X(epoll_et) URING_BACKENDS(X)
+
+/* The io_uring backends are built when liburing is found (Debian liburing-dev). */
+#ifdef HAVE_LIBURING
+#define URING_BACKENDS(X) X(uring_poll)
+#else
+#define URING_BACKENDS(X)
+#endif
 
 #define DECLARE(name) extern const struct mux_ops mux_##name##_ops;
 #define ENTRY(name) &mux_##name##_ops,

@@ -7,9 +7,9 @@
  */
 #include "mux.h"
 #include "grow.h"
+#include "poll_bits.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 
 struct mux_poll {
@@ -52,11 +52,6 @@ static struct mux *poll_create(int capacity_hint)
 	return &p->base;
 }
 
-static short to_poll_events(unsigned interest)
-{
-	return (short)((interest & MUX_IN ? POLLIN : 0) | (interest & MUX_OUT ? POLLOUT : 0));
-}
-
 /* A registered fd's pollfd. */
 static struct pollfd *entry(struct mux_poll *p, int fd)
 {
@@ -93,18 +88,6 @@ static int poll_del(struct mux *m, int fd)
 	return 0;
 }
 
-static unsigned from_revents(short re)
-{
-	unsigned ev = (re & POLLIN ? MUX_IN : 0) | (re & POLLOUT ? MUX_OUT : 0);
-
-	/* POLLNVAL means a closed fd is still registered: a caller bug, shown as an error. */
-	if (re & (POLLERR | POLLNVAL))
-		ev |= MUX_ERR | MUX_IN | MUX_OUT;
-	if (re & POLLHUP)
-		ev |= MUX_HUP | MUX_IN | MUX_OUT;
-	return ev;
-}
-
 static int poll_wait(struct mux *m, struct mux_event *out, int max, int timeout_ms)
 {
 	struct mux_poll *p = to_poll(m);
@@ -129,7 +112,7 @@ static int poll_wait(struct mux *m, struct mux_event *out, int max, int timeout_
 		if (!p->pfds[i].revents)
 			continue;
 		out[n].fd = p->pfds[i].fd;
-		out[n].events = from_revents(p->pfds[i].revents);
+		out[n].events = from_revents((unsigned short)p->pfds[i].revents);
 		if (++n == max)
 			p->next = i + 1;
 	}

@@ -19,9 +19,11 @@ static void usage(FILE *out)
 "usage: muxserver [options]\n"
 "A server (echo, HTTP, sockperf or UDP) on a multiplexer backend chosen at run time.\n"
 "\n"
-"  -b, --backend NAME     %s (default %s)\n"
+"  -b, --backend NAME     %s, %s (default %s)\n"
 "      --list-backends    print each backend, OK or FAILED on this host, and a summary;\n"
 "                         exit 1 if any failed\n"
+"      --uring-buffers N  --backend uring: provided recv buffers of 8 KiB, a power of two\n"
+"                         (default 1024); too few end multishot recvs (counted as enobufs)\n"
 "  -H, --host ADDR        numeric IPv4/IPv6 address to listen on (default 127.0.0.1)\n"
 "  -p, --port N           TCP port; 0 picks a free one (default 7000)\n"
 "                         the first line of stdout is always 'port=N host=... backend=... pid=...'\n"
@@ -53,7 +55,7 @@ static void usage(FILE *out)
 "Signals: SIGUSR1 prints a 'stats ...' line; SIGINT/SIGTERM stop accepting and\n"
 "wait for clients (a second signal stops at once); the 'summary ...' line is printed on exit.\n"
 "\n"
-"Protocols:\n", mux_names(), MUX_DEFAULT, proto_all[0]->name);
+"Protocols:\n", mux_names(), server_uring_name, MUX_DEFAULT, proto_all[0]->name);
 	for (size_t i = 0; proto_all[i]; i++)
 		fprintf(out, "  %-9s %s\n", proto_all[i]->name, proto_all[i]->summary);
 }
@@ -61,6 +63,7 @@ static void usage(FILE *out)
 /* Lists every backend; returns how many failed, so that a script can trust the exit status. */
 static int list_backends(void)
 {
+	char why[160];
 	int failed = 0;
 
 	for (size_t i = 0; mux_backends[i]; i++) {
@@ -68,16 +71,26 @@ static int list_backends(void)
 		struct mux *m = mux_create(ops, 16);
 
 		/* Creating one proves the backend works on this kernel, as haproxy -vv does. */
-		printf("%-9s %-6s %s\n", ops->name, m ? "OK" : "FAILED", ops->summary);
+		if (m)
+			printf("%-10s OK     %s\n", ops->name, ops->summary);
+		else
+			printf("%-10s FAILED %s (%s)\n", ops->name, strerror(errno), ops->summary);
 		if (m)
 			mux_destroy(m);
 		failed += !m;
+	}
+	/* The completion-mode loop is no mux backend: the server checks it itself. */
+	if (server_uring_probe(why, sizeof(why))) {
+		printf("%-10s OK     %s\n", server_uring_name, server_uring_summary);
+	} else {
+		printf("%-10s FAILED %s (%s)\n", server_uring_name, why, server_uring_summary);
+		failed++;
 	}
 	return failed;
 }
 
 enum { OPT_LIST = 256, OPT_MAX_PENDING, OPT_MAX_CONNS, OPT_GRACE, OPT_NOFILE,
-       OPT_SNDBUF, OPT_RCVBUF, OPT_BACKLOG, OPT_UPPER, OPT_PROTO, OPT_BODY_SIZE, OPT_DGRAM_SIZE, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT,
+       OPT_SNDBUF, OPT_RCVBUF, OPT_BACKLOG, OPT_UPPER, OPT_URING_BUFFERS, OPT_PROTO, OPT_BODY_SIZE, OPT_DGRAM_SIZE, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT,
        OPT_MAX_MEMORY, OPT_SEND_TIMEOUT };
 
 static const struct option options[] = {
@@ -100,6 +113,7 @@ static const struct option options[] = {
 	{ "upper", no_argument, NULL, OPT_UPPER },
 	{ "proto", required_argument, NULL, OPT_PROTO },
 	{ "body-size", required_argument, NULL, OPT_BODY_SIZE },
+	{ "uring-buffers", required_argument, NULL, OPT_URING_BUFFERS },
 	{ "dgram-size", required_argument, NULL, OPT_DGRAM_SIZE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -108,10 +122,11 @@ static const struct option options[] = {
 
 static int set_backend(struct server_config *cfg)
 {
-	cfg->backend = mux_find(optarg);
-	if (!cfg->backend) {
-		fprintf(stderr, PROG ": unknown backend '%s' (valid: %s)\n",
-			optarg, mux_names());
+	cfg->uring = strcmp(optarg, server_uring_name) == 0;
+	cfg->backend = cfg->uring ? NULL : mux_find(optarg);
+	if (!cfg->backend && !cfg->uring) {
+		fprintf(stderr, PROG ": unknown backend '%s' (valid: %s, %s)\n",
+			optarg, mux_names(), server_uring_name);
 		return 2;
 	}
 	return 0;
@@ -156,6 +171,14 @@ static bool set_number(int c, struct server_config *cfg)
 		ok = cli_size(PROG, "body-size", optarg, 0, 1L << 20, &v);
 		cfg->pcfg.body_size = (size_t)v;
 		break;
+	case OPT_URING_BUFFERS:
+		ok = cli_long(PROG, "uring-buffers", optarg, 1, 32768, &v);
+		if (ok && (v & (v - 1))) {
+			fprintf(stderr, PROG ": --uring-buffers: expected a power of two, got %ld\n", v);
+			ok = false;
+		}
+		cfg->uring_buffers = (unsigned)v;
+		break;
 	}
 	return ok;
 }
@@ -185,6 +208,7 @@ static int parse_flag(int c, char **argv, struct server_config *cfg)
 	case OPT_LIST: return list_backends() ? 1 : -1;
 	case 'p': case OPT_MAX_PENDING: case OPT_MAX_MEMORY: case OPT_MAX_CONNS: case OPT_NOFILE:
 	case OPT_SNDBUF: case OPT_RCVBUF: case OPT_BACKLOG: case OPT_DGRAM_SIZE: case OPT_BODY_SIZE:
+	case OPT_URING_BUFFERS:
 		return set_number(c, cfg) ? 0 : 2;
 	case 'd': case OPT_IDLE_TIMEOUT: case OPT_HEADER_TIMEOUT: case OPT_SEND_TIMEOUT: case OPT_GRACE:
 		return set_seconds(c, cfg) ? 0 : 2;
@@ -205,12 +229,15 @@ static int parse_flag(int c, char **argv, struct server_config *cfg)
  * -1: --help or --list-backends done. */
 static int parse(int argc, char **argv, struct server_config *cfg)
 {
+	bool uring_buffers_set = false;
 	int c, rc;
 
 	opterr = 0;	/* we print our own one-line errors */
-	while ((c = getopt_long(argc, argv, ":b:H:p:d:qh", options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, ":b:H:p:d:qh", options, NULL)) != -1) {
 		if ((rc = parse_flag(c, argv, cfg)) != 0)
 			return rc;
+		uring_buffers_set |= c == OPT_URING_BUFFERS;
+	}
 	if (!cli_sockaddr(cfg->host, 0, NULL, NULL)) {
 		fprintf(stderr, PROG ": --host: expected a numeric IPv4 or IPv6 address, got '%s'\n",
 			cfg->host);
@@ -218,6 +245,15 @@ static int parse(int argc, char **argv, struct server_config *cfg)
 	}
 	if (optind < argc) {
 		fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+	if (uring_buffers_set && !cfg->uring) {
+		fprintf(stderr, PROG ": --uring-buffers applies to --backend %s only\n", server_uring_name);
+		return 2;
+	}
+	if (cfg->uring && cfg->proto->datagram) {
+		fprintf(stderr, PROG ": --backend %s serves the TCP protocols only; for %s use a readiness backend\n",
+			server_uring_name, cfg->proto->name);
 		return 2;
 	}
 	return 0;
@@ -237,6 +273,7 @@ int main(int argc, char **argv)
 		.send_timeout_s = 60,	/* nginx's send_timeout */
 		.max_memory = 256 << 20,	/* 256 connections backed up to the 1M cap */
 		.backlog = 4096,
+		.uring_buffers = 1024,
 	};
 	int rc = parse(argc, argv, &cfg);
 

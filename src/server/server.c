@@ -50,7 +50,9 @@ static void begin_stop(struct server *s)
 		return;
 	}
 	s->stopping = true;
-	if (s->accept_paused_until == 0)
+	if (s->uring)
+		uring_stop_accepting(s);
+	else if (s->accept_paused_until == 0)
 		mux_del(s->mux, s->listen_fd);
 	close(s->listen_fd);
 	s->listen_fd = -1;
@@ -67,7 +69,7 @@ static void begin_stop(struct server *s)
  * pipe already full, so the pipe is always reported after one.
  * A SIGUSR1 storm gives one stats line per loop turn.
  */
-static void read_signals(struct server *s)
+void server_read_signals(struct server *s)
 {
 	unsigned char bytes[256];
 
@@ -83,7 +85,7 @@ static void read_signals(struct server *s)
 	}
 }
 
-static int wait_timeout_ms(const struct server *s)
+int server_wait_timeout_ms(const struct server *s)
 {
 	double until = s->deadline, now;
 
@@ -99,6 +101,12 @@ static int wait_timeout_ms(const struct server *s)
 	return until <= now ? 0 : (int)((until - now) * 1000) + 1;
 }
 
+/* After a loop turn: whether the duration is over, or a stop has seen every client go. */
+bool server_turn_ends_loop(const struct server *s)
+{
+	return (s->deadline && mono_s() >= s->deadline) || (s->stopping && s->open_conns == 0);
+}
+
 static void dispatch(struct server *s, const struct mux_event *ev, int n)
 {
 	for (int i = 0; i < n; i++) {
@@ -109,7 +117,7 @@ static void dispatch(struct server *s, const struct mux_event *ev, int n)
 		else if (fd == s->listen_fd)
 			listener_accept(s);
 		else if (fd == s->sig_pipe[0])
-			read_signals(s);
+			server_read_signals(s);
 		else if ((size_t)fd < s->by_fd_cap && s->by_fd[fd])
 			conn_serve(s, s->by_fd[fd], ev[i].events);
 	}
@@ -120,7 +128,7 @@ static int run_loop(struct server *s)
 	struct mux_event ev[MAX_EVENTS];
 
 	while (!s->stop_now) {
-		int n = mux_wait(s->mux, ev, MAX_EVENTS, wait_timeout_ms(s));
+		int n = mux_wait(s->mux, ev, MAX_EVENTS, server_wait_timeout_ms(s));
 
 		if (n < 0) {
 			fprintf(stderr, "muxserver: %s wait failed: %s\n",
@@ -133,9 +141,7 @@ static int run_loop(struct server *s)
 		limits_enforce_budget(s);
 		limits_sweep_timeouts(s);
 		listener_resume(s);
-		if (s->deadline && mono_s() >= s->deadline)
-			break;
-		if (s->stopping && s->open_conns == 0)
+		if (server_turn_ends_loop(s))
 			break;
 	}
 	return 0;
@@ -173,6 +179,11 @@ static int setup(struct server *s, const struct server_config *cfg)
 		fprintf(stderr, "muxserver: pipe: %s\n", strerror(errno));
 		return -1;
 	}
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	install_signals(s);
+	if (cfg->uring)
+		return uring_setup(s);
+	s->backend_name = cfg->backend->name;
 	s->mux = mux_create(cfg->backend, 1024);
 	if (!s->mux) {
 		fprintf(stderr, "muxserver: cannot create %s backend: %s\n",
@@ -185,8 +196,7 @@ static int setup(struct server *s, const struct server_config *cfg)
 			cfg->backend->name);
 		return -1;
 	}
-	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	install_signals(s);
+	s->wait_stats = &s->mux->stats;
 	return 0;
 }
 
@@ -195,6 +205,8 @@ static void teardown(struct server *s)
 	for (size_t fd = 0; fd < s->by_fd_cap; fd++)
 		if (s->by_fd[fd])
 			conn_close(s, s->by_fd[fd]);
+	if (s->uring)
+		uring_teardown(s);
 	free(s->by_fd);
 	free(s->stage.data);
 	if (s->mux)
@@ -221,14 +233,14 @@ int server_run(const struct server_config *cfg)
 	}
 	if (setup(s, cfg) == 0) {
 		printf("port=%d host=%s backend=%s proto=%s pid=%ld\n", listener_port(s->listen_fd),
-		       cfg->host, cfg->backend->name, cfg->proto->name, (long)getpid());
+		       cfg->host, s->backend_name, cfg->proto->name, (long)getpid());
 		fflush(stdout);
 		started = s->now = mono_s();
 		if (limits_sweep_interval(cfg) > 0)
 			s->next_sweep = started + limits_sweep_interval(cfg);
 		if (cfg->duration_s > 0)
 			s->deadline = started + cfg->duration_s;
-		rc = run_loop(s);
+		rc = s->uring ? uring_run_loop(s) : run_loop(s);
 		if (!cfg->quiet) {
 			print_line(s, STDOUT_FILENO, "muxserver: stopped after %.2f s\n", mono_s() - started);
 			print_stats(s, "summary");

@@ -12,7 +12,9 @@
 struct server_config {
 	const char *host;          /* numeric IPv4 or IPv6 address */
 	int port;                  /* 0: kernel picks one */
-	const struct mux_ops *backend;
+	const struct mux_ops *backend;  /* NULL with uring */
+	bool uring;                /* --backend uring: the completion-mode loop (server_uring.c) */
+	unsigned uring_buffers;    /* --uring-buffers: the loop's provided recv buffers, a power of two */
 	const struct proto_ops *proto;
 	struct proto_config pcfg;  /* --upper, --body-size */
 	size_t max_pending;        /* per-connection unsent bytes before we stop reading */
@@ -45,6 +47,9 @@ struct server_stats {
 	uint64_t send_drops;       /* udp: replies the socket refused (full send buffer) */
 	uint64_t rcv_drops;        /* udp: datagrams the kernel dropped, receive buffer full (SO_MEMINFO) */
 	uint64_t log_dropped;      /* stats and log lines dropped: their stdout/stderr was full */
+	uint64_t sqes;             /* uring: submission queue entries queued */
+	uint64_t recv_rearms;      /* uring: multishot recvs armed again after they ended */
+	uint64_t enobufs;          /* uring: multishot recvs ended by an empty buffer ring */
 };
 
 /*
@@ -54,5 +59,9 @@ struct server_stats {
  * (already reported on stderr in one line).
  */
 int server_run(const struct server_config *cfg);
+
+/* The completion-mode loop's line for --list-backends: true and its summary if this kernel runs it, else false and why. */
+bool server_uring_probe(char *why, size_t len);
+extern const char server_uring_name[], server_uring_summary[];
 
 #endif

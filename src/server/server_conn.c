@@ -48,6 +48,10 @@ static void ready_list_push(struct server *s, struct conn *c)
 
 void conn_close(struct server *s, struct conn *c)
 {
+	if (s->uring) {
+		uring_conn_close(s, c);
+		return;
+	}
 	/*
 	 * Closing with unread input makes the kernel send RST, which can destroy
 	 * a final reply (a 400) before the peer reads it. Discard what is there.
@@ -69,7 +73,7 @@ void conn_close(struct server *s, struct conn *c)
 }
 
 /* Append to a buffer, compacting or growing it. false when out of memory. */
-static bool buf_append(struct buf *b, const char *data, size_t n)
+bool buf_append(struct buf *b, const char *data, size_t n)
 {
 	if (b->off && b->len + n > b->cap) {
 		memmove(b->data, b->data + b->off, b->len - b->off);
@@ -143,8 +147,8 @@ static ssize_t send_some(struct server *s, int fd, const char *data, size_t n)
 /* Send what is buffered, until done or the socket is full. false: close it. */
 static bool flush(struct server *s, struct conn *c)
 {
-	while (pending(c)) {
-		ssize_t w = send_some(s, c->fd, c->out.data + c->out.off, pending(c));
+	while (queued(c)) {
+		ssize_t w = send_some(s, c->fd, c->out.data + c->out.off, queued(c));
 
 		if (w < 0)
 			return false;
@@ -165,6 +169,8 @@ bool conn_send_reply(struct server *s, struct conn *c, const char *data, size_t 
 
 	if (!n)
 		return true;
+	if (s->uring)
+		return uring_queue_reply(s, c, data, n);
 	if (!pending(c)) {
 		w = send_some(s, c->fd, data, n);
 		if (w < 0)
@@ -184,7 +190,7 @@ bool conn_send_reply(struct server *s, struct conn *c, const char *data, size_t 
  * with any partial or held requests kept from earlier reads, and send what
  * it emits. false: close now.
  */
-static bool deliver(struct server *s, struct conn *c, char *data, size_t n)
+bool conn_deliver(struct server *s, struct conn *c, char *data, size_t n)
 {
 	size_t queued = pending(c), cap = s->cfg->max_pending;
 	struct proto_out o = { .stage = &s->stage, .limit = queued < cap ? cap - queued : 0 };
@@ -228,7 +234,7 @@ static bool deliver(struct server *s, struct conn *c, char *data, size_t n)
 }
 
 /* Held requests come before new bytes: reading more would only grow `in`. */
-static bool reading_allowed(const struct server *s, const struct conn *c)
+bool conn_reading_allowed(const struct server *s, const struct conn *c)
 {
 	return !c->peer_eof && !c->closing && !c->held && pending(c) < s->cfg->max_pending;
 }
@@ -243,10 +249,10 @@ static bool serve_held(struct server *s, struct conn *c)
 	bool was_held = c->held;
 
 	while (c->held && !c->closing && pending(c) < s->cfg->max_pending)
-		if (!deliver(s, c, NULL, 0) || (pending(c) && !flush(s, c)))
+		if (!conn_deliver(s, c, NULL, 0) || (pending(c) && !flush(s, c)))
 			return false;
 	/* Edge-triggered: reading stopped short of EAGAIN, and no new edge may come. */
-	if (was_held && s->mux->ops->edge_triggered && reading_allowed(s, c))
+	if (was_held && s->mux->ops->edge_triggered && conn_reading_allowed(s, c))
 		ready_list_push(s, c);
 	return true;
 }
@@ -263,7 +269,7 @@ static bool serve_input(struct server *s, struct conn *c)
 	int reads = s->mux->ops->edge_triggered ? ET_READS_PER_WAKE : 1;
 
 	/* Over --max-memory no one reads until the loop turn ends and the biggest are closed. */
-	while (reads-- > 0 && reading_allowed(s, c) && !over_budget(s)) {
+	while (reads-- > 0 && conn_reading_allowed(s, c) && !over_budget(s)) {
 		/* Never read more than the cap leaves room for: buffered output stays <= cap. */
 		size_t want = s->cfg->max_pending - pending(c);
 		ssize_t r;
@@ -274,7 +280,7 @@ static bool serve_input(struct server *s, struct conn *c)
 		s->st.reads++;
 		if (r > 0) {
 			s->st.bytes_in += (uint64_t)r;
-			if (!deliver(s, c, s->scratch, (size_t)r))
+			if (!conn_deliver(s, c, s->scratch, (size_t)r))
 				return false;
 			account(s, c);
 			if ((size_t)r < want && !c->peer_done_sending)
@@ -295,7 +301,7 @@ static bool serve_input(struct server *s, struct conn *c)
 			s->st.resets++;
 		return false;
 	}
-	if (s->mux->ops->edge_triggered && reading_allowed(s, c))
+	if (s->mux->ops->edge_triggered && conn_reading_allowed(s, c))
 		ready_list_push(s, c);
 	return true;
 }
@@ -311,7 +317,7 @@ static bool paused_for_output(const struct server *s, const struct conn *c)
  * from it does not count: the clock stops at a pause and runs on from
  * where it was when reading resumes.
  */
-static void track_pause(struct server *s, struct conn *c)
+void conn_track_pause(struct server *s, struct conn *c)
 {
 	if (paused_for_output(s, c)) {
 		if (!c->paused_since)
@@ -327,9 +333,14 @@ static void track_pause(struct server *s, struct conn *c)
 /* Ask for exactly what the connection needs now; close it when it needs nothing. */
 void conn_settle(struct server *s, struct conn *c)
 {
-	unsigned want = (reading_allowed(s, c) ? MUX_IN : 0u) | (pending(c) ? MUX_OUT : 0u);
+	unsigned want;
 
-	track_pause(s, c);
+	if (s->uring) {
+		uring_conn_settle(s, c);
+		return;
+	}
+	want = (conn_reading_allowed(s, c) ? MUX_IN : 0u) | (pending(c) ? MUX_OUT : 0u);
+	conn_track_pause(s, c);
 
 	if (!want) {
 		conn_close(s, c);	/* peer finished and every reply was sent */
@@ -367,7 +378,8 @@ fail:
 	conn_close(s, c);
 }
 
-void conn_open(struct server *s, int fd)
+/* A connection's struct, with its socket options set; NULL (fd closed) when out of memory. */
+struct conn *conn_new(struct server *s, int fd)
 {
 	struct conn *c;
 	int one = 1;
@@ -375,7 +387,7 @@ void conn_open(struct server *s, int fd)
 	if (grow_array((void **)&s->by_fd, &s->by_fd_cap, (size_t)fd, sizeof(*s->by_fd)) ||
 	    !(c = calloc(1, sizeof(*c) + s->cfg->proto->state_size))) {
 		close(fd);
-		return;
+		return NULL;
 	}
 	/* Replies are latency-bound: do not let Nagle hold a short one back. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -386,6 +398,22 @@ void conn_open(struct server *s, int fd)
 	c->fd = fd;
 	c->interest = MUX_IN;
 	c->last_active = s->now;
+	return c;
+}
+
+void conn_open(struct server *s, int fd)
+{
+	struct conn *c = conn_new(s, fd);
+
+	if (!c)
+		return;
+	if (s->uring) {
+		s->by_fd[fd] = c;
+		s->open_conns++;
+		s->st.accepted++;
+		uring_conn_settle(s, c);	/* arms its recv */
+		return;
+	}
 	if (mux_add(s->mux, fd, MUX_IN) < 0) {
 		close(fd);
 		free(c);

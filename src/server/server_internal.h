@@ -11,6 +11,7 @@
 
 #include "server.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
 /* One read's worth. 64 KiB lets a bulk sender fill a loopback window in few calls. */
@@ -36,11 +37,17 @@ struct conn {
 	double partial_since;      /* loop time the incomplete request in `in` began; 0: none */
 	double paused_since;       /* loop time we stopped reading it for its output; 0: reading */
 	double out_since;          /* loop time its pending output last moved, for --send-timeout */
-	size_t charged;            /* in.cap + out.cap, as last counted in st.mem */
+	size_t charged;            /* in.cap + out.cap + sending.cap, as last counted in st.mem */
 	struct buf out;            /* replies the socket would not take yet */
 	struct buf in;             /* a partial request, or requests held while output is at the cap */
-	struct conn *prev, *next;  /* ready list (edge-triggered work left over) */
-	unsigned char proto_state[]; /* the protocol's per-connection state */
+	struct conn *prev, *next;  /* ready list (edge-triggered work left over); uring: the list of closed ones */
+	/* uring only: the replies in flight (frozen until their send completes) and the requests in flight. */
+	struct buf sending;
+	unsigned inflight;
+	bool recv_armed, recv_cancelled, send_armed, dirty, starved, zombie;
+	bool recv_ever;            /* its multishot recv was armed once: arming again is a re-arm */
+	/* The protocol's per-connection state: aligned for any struct it holds. */
+	_Alignas(max_align_t) unsigned char proto_state[];
 };
 
 /* What the protocol emitted for one read: the first reply by reference, more copied. */
@@ -53,9 +60,14 @@ struct proto_out {
 	uint64_t replies;
 };
 
+struct uring_loop;
+
 struct server {
 	const struct server_config *cfg;
-	struct mux *mux;
+	struct mux *mux;           /* the readiness loop's backend; NULL in the uring loop */
+	struct uring_loop *uring;  /* the completion-mode loop (server_uring.c); NULL otherwise */
+	const char *backend_name;
+	struct mux_stats *wait_stats; /* the backend's counters, or the uring loop's */
 	int listen_fd;
 	int spare_fd;              /* kept open so EMFILE can be answered by accept-and-close */
 	int sig_pipe[2];
@@ -74,15 +86,22 @@ struct server {
 	char scratch[READ_CHUNK];
 };
 
+/* Output not yet acknowledged by the kernel: queued, and (uring) in flight. */
 static inline size_t pending(const struct conn *c)
 {
-	return c->out.len - c->out.off;
+	return c->out.len - c->out.off + c->sending.len - c->sending.off;
 }
 
 static inline void buf_free(struct buf *b)
 {
 	free(b->data);
 	*b = (struct buf){ 0 };
+}
+
+/* Bytes queued in out: in the readiness loop, all of pending(). */
+static inline size_t queued(const struct conn *c)
+{
+	return c->out.len - c->out.off;
 }
 
 /* Forget a drained buffer's contents; give big ones back to the allocator. */
@@ -96,7 +115,7 @@ static inline void buf_reset(struct buf *b)
 /* Count what a connection's buffers hold now into the server-wide total. */
 static inline void account(struct server *s, struct conn *c)
 {
-	size_t now = c->in.cap + c->out.cap;
+	size_t now = c->in.cap + c->out.cap + c->sending.cap;
 
 	s->st.mem = s->st.mem - c->charged + now;
 	c->charged = now;
@@ -116,6 +135,12 @@ void conn_serve(struct server *s, struct conn *c, unsigned events);
 bool conn_send_reply(struct server *s, struct conn *c, const char *data, size_t n);
 void conn_settle(struct server *s, struct conn *c);
 void ready_list_serve(struct server *s);
+/* Shared by both loops: a new connection's struct and socket options; hand bytes to the protocol. */
+struct conn *conn_new(struct server *s, int fd);
+bool conn_deliver(struct server *s, struct conn *c, char *data, size_t n);
+bool conn_reading_allowed(const struct server *s, const struct conn *c);
+void conn_track_pause(struct server *s, struct conn *c);
+bool buf_append(struct buf *b, const char *data, size_t n);
 
 /* server_listen.c: the listening socket, TCP's accepts and UDP's datagrams. */
 int listener_open(const struct server_config *cfg);
@@ -123,6 +148,22 @@ int listener_port(int fd);
 void listener_accept(struct server *s);
 void listener_serve_datagrams(struct server *s);
 void listener_resume(struct server *s);
+void listener_shed(struct server *s);
+
+/* server.c: signals, and how long the loop may sleep. */
+void server_read_signals(struct server *s);
+int server_wait_timeout_ms(const struct server *s);
+bool server_turn_ends_loop(const struct server *s);
+
+/* server_uring.c: the completion-mode loop, and its side of the calls both loops make. */
+int uring_setup(struct server *s);
+int uring_run_loop(struct server *s);
+void uring_teardown(struct server *s);
+void uring_conn_close(struct server *s, struct conn *c);
+void uring_conn_settle(struct server *s, struct conn *c);
+bool uring_queue_reply(struct server *s, struct conn *c, const char *data, size_t n);
+void uring_arm_accept(struct server *s);
+void uring_stop_accepting(struct server *s);
 
 /* server_limits.c: the timeouts and --max-memory, which close connections. */
 double limits_sweep_interval(const struct server_config *cfg);

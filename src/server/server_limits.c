@@ -96,6 +96,8 @@ static void release_empty_buffers(struct server *s)
 			buf_free(&c->in);
 		if (c->out.cap && !pending(c))
 			buf_free(&c->out);
+		if (c->sending.cap && !pending(c) && !c->send_armed)	/* uring: no send owns it */
+			buf_free(&c->sending);
 		account(s, c);
 	}
 }

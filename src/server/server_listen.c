@@ -44,10 +44,18 @@ static bool shed_one(struct server *s)
 		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
 	if (s->spare_fd == -1 && s->accept_paused_until == 0) {
-		mux_del(s->mux, s->listen_fd);
+		if (s->mux)	/* the uring loop's multishot accept already ended with the error */
+			mux_del(s->mux, s->listen_fd);
 		s->accept_paused_until = mono_s() + ACCEPT_PAUSE_MS / 1000.0;
 	}
 	return fd != -1;
+}
+
+/* Out of fds (the uring loop's accept failed so): shed every client waiting, or pause. */
+void listener_shed(struct server *s)
+{
+	while (shed_one(s))
+		;
 }
 
 void listener_accept(struct server *s)
@@ -117,6 +125,10 @@ void listener_resume(struct server *s)
 	s->accept_paused_until = 0;
 	if (s->spare_fd == -1)
 		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (s->uring) {
+		uring_arm_accept(s);
+		return;
+	}
 	/* Never silent: a listener that cannot be re-armed would never accept again. */
 	if (mux_add(s->mux, s->listen_fd, MUX_IN) < 0) {
 		print_log(s, "cannot watch the listener again; retrying shortly");

@@ -71,8 +71,15 @@ static void refresh_rcv_drops(struct server *s)
 
 void print_stats(struct server *s, const char *tag)
 {
-	const struct mux_stats *m = &s->mux->stats;
+	const struct mux_stats *m = s->wait_stats;
 	struct rusage ru;
+	/*
+	 * The syscalls of the request path. The readiness loop makes a read, a
+	 * write, a wait or a ctl call each; the uring loop's reads and writes are
+	 * requests on the ring, and its only calls are the io_uring_enters
+	 * (waits, and ctl: extra enters for a full submission queue).
+	 */
+	uint64_t syscalls = m->waits + m->ctl_calls + (s->uring ? 0 : s->st.reads + s->st.writes);
 
 	refresh_rcv_drops(s);
 	getrusage(RUSAGE_SELF, &ru);
@@ -82,8 +89,9 @@ void print_stats(struct server *s, const char *tag)
 	     "send_timeouts=%llu mem=%llu mem_max=%llu mem_closed=%llu "
 	     "out_events=%llu truncated=%llu send_drops=%llu rcv_drops=%llu log_dropped=%llu "
 	     "waits=%llu events=%llu events_per_wait=%.2f scanned=%llu ctl=%llu "
+	     "sqes=%llu recv_rearms=%llu enobufs=%llu syscalls=%llu "
 	     "cpu_user_s=%.6f cpu_sys_s=%.6f\n",
-	     tag, s->mux->ops->name, s->open_conns,
+	     tag, s->backend_name, s->open_conns,
 	     (unsigned long long)s->st.accepted, (unsigned long long)s->st.closed,
 	     (unsigned long long)s->st.refused, (unsigned long long)s->st.shed,
 	     (unsigned long long)s->st.bytes_in, (unsigned long long)s->st.bytes_out,
@@ -100,6 +108,8 @@ void print_stats(struct server *s, const char *tag)
 	     (unsigned long long)m->waits, (unsigned long long)m->events,
 	     m->waits ? (double)m->events / (double)m->waits : 0.0,
 	     (unsigned long long)m->scanned, (unsigned long long)m->ctl_calls,
+	     (unsigned long long)s->st.sqes, (unsigned long long)s->st.recv_rearms,
+	     (unsigned long long)s->st.enobufs, (unsigned long long)syscalls,
 	     (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
 	     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
 }

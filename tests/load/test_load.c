@@ -171,7 +171,9 @@ static void same_proto_both_ends(void **state, const char *proto, const char *si
 static void sockperf_and_udp_no_errors(void **state)
 {
 	same_proto_both_ends(state, "sockperf", "300");
-	same_proto_both_ends(state, "udp", "1000");
+	/* muxserver's uring loop serves TCP only (test_hazards checks that it says so). */
+	if (strcmp(backend_of(state), "uring") != 0)
+		same_proto_both_ends(state, "udp", "1000");
 }
 
 /*
@@ -456,7 +458,7 @@ static const struct CMUnitTest once[] = {
 
 int main(void)
 {
-	return run_backend_matrix("muxload end to end", per_backend,
+	return run_server_matrix("muxload end to end", per_backend,
 				  sizeof(per_backend) / sizeof(per_backend[0]), NULL, test_teardown,
 				  once, sizeof(once) / sizeof(once[0]));
 }

@@ -227,20 +227,39 @@ static void port_in_use_exit_1(void **state)
 	expect_clean_stop(&c);
 }
 
-/* One line per registered backend, each OK, exit 0; --help names every backend. */
+/*
+ * One line per registered backend and one for the uring loop: OK where this process can create it,
+ * FAILED with the reason where it cannot (io_uring disabled, say); exit 0
+ * only when every one is OK. --help names every backend.
+ */
 static void list_backends_all_ok(void **state)
 {
-	char out[4096], err[512], want[64];
+	char out[4096], err[512], want[160];
 	size_t n = 0;
+	int failed = 0, rc;
 
 	(void)state;
-	assert_int_equal(run_muxserver(out, sizeof(out), err, sizeof(err), "--list-backends", NULL), 0);
+	rc = run_muxserver(out, sizeof(out), err, sizeof(err), "--list-backends", NULL);
 	for (; mux_backends[n]; n++) {
-		snprintf(want, sizeof(want), "%-9s OK ", mux_backends[n]->name);
+		struct mux *m = mux_create(mux_backends[n], 16);
+
+		if (m)
+			snprintf(want, sizeof(want), "%-10s OK     %s\n", mux_backends[n]->name, mux_backends[n]->summary);
+		else
+			snprintf(want, sizeof(want), "%-10s FAILED %s (", mux_backends[n]->name, strerror(errno));
+		failed += !m;
+		if (m)
+			mux_destroy(m);
 		if (!strstr(out, want))
 			fail_msg("no '%s' line in:\n%s", want, out);
 	}
-	assert_int_equal(count_lines(out), (int)n);
+	/* And the server's completion-mode loop, which it checks itself. */
+	if (strstr(out, "uring      FAILED "))
+		failed++;
+	else if (!strstr(out, "uring      OK "))
+		fail_msg("no 'uring' line in:\n%s", out);
+	assert_int_equal(rc, failed ? 1 : 0);
+	assert_int_equal(count_lines(out), (int)n + 1);
 	assert_int_equal(run_muxserver(out, sizeof(out), err, sizeof(err), "--help", NULL), 0);
 	for (size_t i = 0; i < n; i++)
 		assert_non_null(strstr(out, mux_backends[i]->name));
@@ -267,10 +286,42 @@ static void list_backends_failure_exits_1(void **state)
 		      tool_path("MUXSERVER", "build/muxserver"), "--list-backends", NULL);
 	if (rc != 1)
 		fail_msg("exit %d with epoll unavailable; stdout:\n%s", rc, out);
-	assert_non_null(strstr(out, "epoll     FAILED "));
-	assert_non_null(strstr(out, "epoll-et  FAILED "));
-	assert_non_null(strstr(out, "select    OK "));
-	assert_non_null(strstr(out, "poll      OK "));
+	assert_non_null(strstr(out, "epoll      FAILED Function not implemented ("));
+	assert_non_null(strstr(out, "epoll-et   FAILED Function not implemented ("));
+	assert_non_null(strstr(out, "select     OK "));
+	assert_non_null(strstr(out, "poll       OK "));
+}
+
+/*
+ * Where io_uring is refused (tests/server/nouring.c: io_uring_setup fails
+ * with EPERM, as under kernel.io_uring_disabled=2), --list-backends says
+ * FAILED with the reason for both io_uring backends and exits 1, and a
+ * server asked for either exits 1 with one line naming it and the reason.
+ */
+static void uring_refused_one_line(void **state)
+{
+	const char *nouring = tool_path("NOURING", "build/nouring");
+	const char *server = tool_path("MUXSERVER", "build/muxserver");
+	char out[4096], err[512];
+	int rc;
+
+	(void)state;
+	if (!mux_find("uring-poll"))
+		skip_because("built without liburing: no io_uring backend to refuse (apt-get install liburing-dev)");
+	if (access(nouring, X_OK) != 0)
+		fail_msg("the test wrapper %s is not built (make build/nouring)", nouring);
+	rc = run_prog(out, sizeof(out), err, sizeof(err), nouring, server, "--list-backends", NULL);
+	if (rc != 1)
+		fail_msg("exit %d with io_uring refused; stdout:\n%s", rc, out);
+	assert_non_null(strstr(out, "uring-poll FAILED Operation not permitted ("));
+	assert_non_null(strstr(out, "uring      FAILED Operation not permitted ("));
+	assert_non_null(strstr(out, "epoll      OK "));
+	rc = run_prog(out, sizeof(out), err, sizeof(err), nouring, server, "--backend", "uring-poll", "--port", "0", NULL);
+	assert_int_equal(rc, 1);
+	assert_string_equal(err, "muxserver: cannot create uring-poll backend: Operation not permitted\n");
+	rc = run_prog(out, sizeof(out), err, sizeof(err), nouring, server, "--backend", "uring", "--port", "0", NULL);
+	assert_int_equal(rc, 1);
+	assert_string_equal(err, "muxserver: cannot create uring backend: Operation not permitted\n");
 }
 
 #define PER_BACKEND(X) \
@@ -285,11 +336,12 @@ static const struct CMUnitTest once[] = {
 	cmocka_unit_test_teardown(port_in_use_exit_1, test_teardown),
 	cmocka_unit_test_teardown(list_backends_all_ok, test_teardown),
 	cmocka_unit_test_teardown(list_backends_failure_exits_1, test_teardown),
+	cmocka_unit_test_teardown(uring_refused_one_line, test_teardown),
 };
 
 int main(void)
 {
-	return run_backend_matrix("muxserver end to end", per_backend,
+	return run_server_matrix("muxserver end to end", per_backend,
 				  sizeof(per_backend) / sizeof(per_backend[0]), NULL, test_teardown,
 				  once, sizeof(once) / sizeof(once[0]));
 }

@@ -18,6 +18,15 @@
  * socket closed after del stays open (no FIN) until the next wait submits
  * the removal, at the start of the caller's next loop turn.
  *
+ * io_uring adds POLLRDHUP (with ERR and HUP) to every poll it is asked
+ * for: a peer that has half-closed completes a poll for write room at
+ * once, whether there is room or not. Re-armed, that poll would complete
+ * again at once, a busy loop for as long as the caller waits to write. So
+ * an fd whose poll completed with nothing the caller asked for is parked:
+ * armed with a multishot poll, which stays put and speaks again only when
+ * the socket wakes up (room to write, say). The first CQE that carries
+ * what the caller wants removes it, and single-shot re-arms resume.
+ *
  * Each poll carries the fd and a generation in its user_data. del and mod
  * bump the fd's generation, so the CQE of a cancelled poll, or of one that
  * completed while its removal was on the way, is recognised and dropped;
@@ -40,6 +49,7 @@ struct uring_fd {
 	uint32_t gen;   /* never 0: user_data with generation 0 marks a removal's own CQE */
 	bool armed;     /* a poll for this generation is queued or in the kernel */
 	bool queued;    /* on the to_arm list */
+	bool parked;    /* armed as multishot: its last poll woke for nothing asked (POLLRDHUP) */
 };
 
 struct mux_uring_poll {
@@ -125,21 +135,24 @@ static int note_to_arm(struct mux_uring_poll *u, int fd)
 	return 0;
 }
 
-/* Cancels fd's poll in flight, if any; its CQE, whatever it says, is dropped by generation. */
+/* Cancels fd's poll in flight, if any; its CQEs, whatever they say, are dropped by generation. */
 static int disarm(struct mux *m, int fd)
 {
 	struct uring_fd *s = &to_up(m)->fds[fd];
+	uint64_t old = user_data(fd, s->gen);
+	bool was_armed = s->armed;
+	struct io_uring_sqe *sqe;
 
-	if (s->armed) {
-		struct io_uring_sqe *sqe = get_sqe(m);
-
-		if (!sqe)
-			return -EBUSY;
-		io_uring_prep_poll_remove(sqe, user_data(fd, s->gen));
-		io_uring_sqe_set_data64(sqe, 0);
-		s->armed = false;
-	}
 	bump(s);
+	s->armed = false;
+	s->parked = false;
+	if (!was_armed)
+		return 0;
+	sqe = get_sqe(m);
+	if (!sqe)
+		return -EBUSY;	/* it stays in the kernel until it fires; its CQE is dropped */
+	io_uring_prep_poll_remove(sqe, old);
+	io_uring_sqe_set_data64(sqe, 0);
 	return 0;
 }
 
@@ -148,7 +161,9 @@ static int uring_poll_add(struct mux *m, int fd, unsigned interest)
 	struct mux_uring_poll *u = to_up(m);
 
 	(void)interest;	/* read when the poll is armed */
-	if (grow_array((void **)&u->fds, &u->fds_cap, (size_t)fd, sizeof(*u->fds)))
+	/* to_arm holds each fd at most once: sized now, re-arming a registered fd never needs memory. */
+	if (grow_array((void **)&u->fds, &u->fds_cap, (size_t)fd, sizeof(*u->fds)) ||
+	    grow_array((void **)&u->to_arm, &u->to_arm_cap, u->fds_cap - 1, sizeof(int)))
 		return -ENOMEM;
 	bump(&u->fds[fd]);
 	return note_to_arm(u, fd);
@@ -186,7 +201,10 @@ static int arm_noted(struct mux *m)
 		sqe = get_sqe(m);
 		if (!sqe)
 			return -EBUSY;
-		io_uring_prep_poll_add(sqe, fd, (unsigned)to_poll_events(interest));
+		if (s->parked)
+			io_uring_prep_poll_multishot(sqe, fd, (unsigned)to_poll_events(interest));
+		else
+			io_uring_prep_poll_add(sqe, fd, (unsigned)to_poll_events(interest));
 		io_uring_sqe_set_data64(sqe, user_data(fd, s->gen));
 		s->armed = true;
 	}
@@ -202,17 +220,32 @@ static bool reap_one(struct mux *m, const struct io_uring_cqe *cqe, struct mux_e
 	int fd = (int)(uint32_t)data;
 	uint32_t gen = (uint32_t)(data >> 32);
 
+	struct uring_fd *s;
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+
 	if (gen == 0 || (size_t)fd >= u->fds_cap || u->fds[fd].gen != gen || !u->fds[fd].armed)
 		return false;	/* a removal's own CQE, or a poll cancelled by del or mod */
-	u->fds[fd].armed = false;
-	if (note_to_arm(u, fd))
-		return false;
+	s = &u->fds[fd];
 	/* A failed poll (res < 0: the fd was closed while registered) is an error on the fd. */
 	ev->fd = fd;
 	ev->events = cqe->res < 0 ? MUX_ERR | MUX_IN | MUX_OUT : from_revents((unsigned)cqe->res);
 	if (!(ev->events & (MUX_HUP | MUX_ERR)))
 		ev->events &= mux_interest(m, fd);	/* HUP and ERR come with IN and OUT whatever was asked */
-	return ev->events != 0;
+	if (!ev->events) {
+		/* Woken for nothing asked (POLLRDHUP): park it, unless the parked poll is still there. */
+		if (!more) {
+			s->armed = false;
+			s->parked = true;
+			note_to_arm(u, fd);
+		}
+		return false;
+	}
+	if (more)
+		disarm(m, fd);	/* what the caller waited for: back to single-shot polls */
+	s->armed = false;
+	s->parked = false;
+	note_to_arm(u, fd);
+	return true;
 }
 
 static int uring_poll_wait(struct mux *m, struct mux_event *out, int max, int timeout_ms)

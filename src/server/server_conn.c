@@ -46,18 +46,24 @@ static void ready_list_push(struct server *s, struct conn *c)
 	c->in_ready_list = true;
 }
 
+/*
+ * Closing with unread input makes the kernel send RST, which can destroy a
+ * final reply (a 400) before the peer reads it. Both loops discard what is
+ * there (a bounded amount: a peer that keeps sending gets its RST).
+ */
+void conn_discard_input(struct server *s, struct conn *c)
+{
+	for (int i = 0; c->closing && i < 16 && read(c->fd, s->scratch, sizeof(s->scratch)) > 0; i++)
+		;
+}
+
 void conn_close(struct server *s, struct conn *c)
 {
 	if (s->uring) {
 		uring_conn_close(s, c);
 		return;
 	}
-	/*
-	 * Closing with unread input makes the kernel send RST, which can destroy
-	 * a final reply (a 400) before the peer reads it. Discard what is there.
-	 */
-	for (int i = 0; c->closing && i < 16 && read(c->fd, s->scratch, sizeof(s->scratch)) > 0; i++)
-		;
+	conn_discard_input(s, c);
 	/* del before close: select and poll would otherwise fail on the dead fd. */
 	if (mux_del(s->mux, c->fd) == 0)
 		s->st.dels++;

@@ -131,6 +131,7 @@ static inline bool over_budget(const struct server *s)
 /* server_conn.c: a connection's reads, replies and buffers; the ready list. */
 void conn_open(struct server *s, int fd);
 void conn_close(struct server *s, struct conn *c);
+void conn_discard_input(struct server *s, struct conn *c);
 void conn_serve(struct server *s, struct conn *c, unsigned events);
 bool conn_send_reply(struct server *s, struct conn *c, const char *data, size_t n);
 void conn_settle(struct server *s, struct conn *c);
@@ -149,6 +150,7 @@ void listener_accept(struct server *s);
 void listener_serve_datagrams(struct server *s);
 void listener_resume(struct server *s);
 void listener_shed(struct server *s);
+void listener_pause(struct server *s);
 
 /* server.c: signals, and how long the loop may sleep. */
 void server_read_signals(struct server *s);

@@ -46,9 +46,15 @@ static bool shed_one(struct server *s)
 	if (s->spare_fd == -1 && s->accept_paused_until == 0) {
 		if (s->mux)	/* the uring loop's multishot accept already ended with the error */
 			mux_del(s->mux, s->listen_fd);
-		s->accept_paused_until = mono_s() + ACCEPT_PAUSE_MS / 1000.0;
+		listener_pause(s);
 	}
 	return fd != -1;
+}
+
+/* Stop accepting for ACCEPT_PAUSE_MS; listener_resume, called every loop turn, starts again. */
+void listener_pause(struct server *s)
+{
+	s->accept_paused_until = mono_s() + ACCEPT_PAUSE_MS / 1000.0;
 }
 
 /* Out of fds (the uring loop's accept failed so): shed every client waiting, or pause. */
@@ -132,7 +138,7 @@ void listener_resume(struct server *s)
 	/* Never silent: a listener that cannot be re-armed would never accept again. */
 	if (mux_add(s->mux, s->listen_fd, MUX_IN) < 0) {
 		print_log(s, "cannot watch the listener again; retrying shortly");
-		s->accept_paused_until = mono_s() + ACCEPT_PAUSE_MS / 1000.0;
+		listener_pause(s);
 	}
 }
 

@@ -115,7 +115,7 @@ void uring_arm_accept(struct server *s)
 		return;
 	sqe = get_sqe(s);
 	if (!sqe) {
-		s->accept_paused_until = mono_s() + 0.1;	/* listener_resume tries again */
+		listener_pause(s);	/* listener_resume tries again */
 		return;
 	}
 	io_uring_prep_multishot_accept(sqe, s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -138,7 +138,7 @@ static void arm_listen_poll(struct server *s)
 		return;
 	sqe = get_sqe(s);
 	if (!sqe) {
-		s->accept_paused_until = mono_s() + 0.1;
+		listener_pause(s);
 		return;
 	}
 	io_uring_prep_poll_add(sqe, s->listen_fd, POLLIN);
@@ -301,7 +301,8 @@ static bool settle_one(struct server *s, struct conn *c)
 			return false;
 	if (!send_queued(s, c))
 		return false;
-	read_more = conn_reading_allowed(s, c) && !over_budget(s) && !output_backed_up(c);
+	/* Not the memory budget: on_recv enforces it as bytes arrive, and a recv left unarmed here would never be armed again. */
+	read_more = conn_reading_allowed(s, c) && !output_backed_up(c);
 	if (read_more && !c->recv_armed && !arm_recv(s, c))
 		return false;
 	if (!read_more && c->recv_armed && !c->recv_cancelled) {
@@ -345,13 +346,21 @@ void uring_conn_close(struct server *s, struct conn *c)
 
 	if (c->zombie)
 		return;
-	cancel_recv(s, c);
+	conn_discard_input(s, c);
+	/*
+	 * A request in flight holds the socket open (and would name a freed
+	 * struct): cancel each. Without room for a cancel, shutting the socket
+	 * down ends them as well.
+	 */
+	if (!cancel_recv(s, c) || (c->send_armed && !queue_cancel(s, tag(c, OP_SEND))))
+		shutdown(c->fd, SHUT_RDWR);
 	s->st.dels++;	/* taken out of the loop, as mux_del does for the readiness loop */
 	s->by_fd[c->fd] = NULL;
 	close(c->fd);
 	c->fd = -1;
 	buf_free(&c->in);
 	buf_free(&c->out);
+	/* `sending` stays until its send completes or is cancelled (free_closed), uncounted. */
 	s->st.mem -= c->charged;
 	c->charged = 0;
 	s->open_conns--;
@@ -402,6 +411,12 @@ static void on_accept(struct server *s, int res, bool more)
 		if (!s->uring->accept_armed)
 			arm_listen_poll(s);	/* not the accept: it would fail again at once */
 		return;
+	} else if (res != -ECONNABORTED && res != -EPROTO && res != -EINTR && res != -EAGAIN &&
+		   res != -ECANCELED) {
+		/* Anything else would fail again at once: armed again after a pause, not in a spin. */
+		if (!s->uring->accept_armed)
+			listener_pause(s);
+		return;
 	}
 	uring_arm_accept(s);	/* when it ended; not while paused or stopping */
 }
@@ -434,8 +449,9 @@ static void on_recv(struct server *s, struct conn *c, const struct io_uring_cqe 
 		c->recv_armed = false;
 		c->inflight--;
 	}
+	if (!c->zombie)
+		mark_dirty(s, c);	/* out of memory, it closes c */
 	if (!c->zombie) {
-		mark_dirty(s, c);
 		c->last_active = s->now;
 		if (res > 0 && (c->closing || c->peer_eof)) {
 			/* Received before the cancel landed: the readiness loop would never have read it. */
@@ -469,9 +485,10 @@ static void on_send(struct server *s, struct conn *c, int res)
 {
 	c->send_armed = false;
 	c->inflight--;
+	if (!c->zombie)
+		mark_dirty(s, c);
 	if (c->zombie)
 		return;
-	mark_dirty(s, c);
 	c->last_active = s->now;
 	s->st.writes++;
 	if (res < 0) {

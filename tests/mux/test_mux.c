@@ -477,12 +477,51 @@ static void write_interest_toggles(void **state)
 	assert_true(events_for(f, 1, a) & MUX_OUT);
 }
 
+/*
+ * A peer that half-closed while our output waits for room: with write
+ * interest only, nothing is due until the socket drains, so waits sleep
+ * out their timeouts. A wake-up or two for the FIN itself is allowed (an
+ * edge-triggered backend hears its edge; io_uring adds POLLRDHUP to every
+ * poll); a poll re-armed as it was would complete at once, again and
+ * again: thousands of waits where a few are due. When the peer reads, OUT
+ * is reported.
+ */
+static void half_closed_peer_waits_for_room(void **state)
+{
+	struct fixture *f = *state;
+	static char chunk[4096], sink[65536];
+	int a, b, waits = 0;
+	double t0;
+
+	make_socketpair(f, &a, &b);
+	while (write(a, chunk, sizeof(chunk)) > 0)
+		;
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(shutdown(b, SHUT_WR), 0);
+	OK(f, mux_add(f->m, a, MUX_OUT));
+	for (t0 = mono_s(); mono_s() - t0 < 0.5; waits++)
+		assert_int_equal(wait_ms(f, 100), 0);
+	/* At most 5 timeouts fit in 0.5 s, a slow machine only makes fewer; 3 spare for the FIN. */
+	if (waits > 8)
+		fail_msg("%s: %d waits in 0.5 s with 100 ms timeouts and nothing reported", f->ops->name, waits);
+	while (read(b, sink, sizeof(sink)) > 0)
+		;
+	assert_int_equal(wait_ms(f, 5000), 1);
+	assert_int_equal(f->ev[0].fd, a);
+	assert_true(f->ev[0].events & MUX_OUT);
+	/* Back to level-triggered: still writable, reported again. */
+	if (!f->ops->edge_triggered) {
+		assert_int_equal(wait_ms(f, 5000), 1);
+		assert_true(events_for(f, 1, a) & MUX_OUT);
+	}
+}
+
 #define CONTRACT(X) \
 	X(add_mod_del_errors) X(readable_reported) X(writable_reported) \
 	X(mod_changes_interest) X(undrained_fd) X(timeout_returns_zero) \
 	X(del_stops_reports) X(del_keeps_others) X(del_then_close) X(peer_close_reported) X(data_then_eof_in_one_edge) \
 	X(fd_above_1024) X(five_thousand_fds) X(ready_beyond_batch_all_reported) X(counters_count_work) \
-	X(write_interest_toggles)
+	X(write_interest_toggles) X(half_closed_peer_waits_for_room)
 
 #define ENTRY(name) { #name, name },
 static const struct backend_test contract[] = { CONTRACT(ENTRY) };

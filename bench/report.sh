@@ -33,6 +33,7 @@ echo "Machine: $cpu, $cores cores, Linux $kernel. Commit $commit. Command: \`$cm
 echo "Servers pinned to core 0, muxload to core 1; one server per backend and idle count; medians of"
 echo "at least $(awk -F, "$awk_csv"'NR == 2 || col("reps") + 0 < m { m = col("reps") + 0 } END { print m }' "$m") repetitions in rounds over all cells, more (up to the cap) while a cell's"
 echo "(max - min) / median stayed over the threshold (min and max in brackets)."
+[ ! -f "$dir/run.txt" ] || echo "The whole run took $(awk -F= '$1 == "took_s" { printf "%d min %d s", $2 / 60, $2 % 60 }' "$dir/run.txt")."
 echo "Server CPU and syscalls per request come from the server's own counters (getrusage; its"
 echo "syscalls= count: read, write, wait and ctl calls, or for uring its io_uring_enter calls), read in"
 echo "the middle of each repetition: after muxload has"
@@ -90,7 +91,7 @@ if [ -f "$dir/rss.csv" ]; then
 	grid "$dir/rss.csv" 'col("rss_kib")'
 	echo
 fi
-[ ! -f "$dir/syscalls.txt" ] || { echo "**Syscalls per request** by \`strace -c -f\` (\`bench/syscalls.sh\`, 100 ping-pong connections), beside the server's own count:"; echo; echo '```'; cat "$dir/syscalls.txt"; echo '```'; echo; }
+[ ! -f "$dir/syscalls.txt" ] || { echo "**Syscalls per request** by \`strace -c -f\` (\`bench/syscalls.sh\`; its first line says how many ping-pong connections), beside the server's own count:"; echo; echo '```'; cat "$dir/syscalls.txt"; echo '```'; echo; }
 noisy=$(awk -F, "$awk_csv"'col("noisy") == 1 { printf "%s%s %s active %s idle %s", (n++ ? "; " : ""), col("backend"), col("active"), col("idle"), (col("rate") > 0 ? "at " col("rate") "/s" : "closed loop") }' "$m")
 sat=$(awk -F, "$awk_csv"'col("rate") == 0 && col("saturated_reps") > 0 { n++ } END { print n + 0 }' "$m")
 echo "Cells whose spread stayed over the threshold after the most repetitions (noisy): ${noisy:-none}."

@@ -43,6 +43,7 @@ host=$(hostname 2>/dev/null || cat /etc/hostname)
 [ -n "$out" ] || out="results/$(stamp)-$host"
 mkdir -p "$out"
 
+started=$(date +%s)
 bench_prologue
 build_tools all
 export BENCH_BUILT=1	# the scripts below measure these binaries, whatever happens to the tree meanwhile
@@ -240,6 +241,7 @@ if [ "$mode" != smoke ]; then
 	fi
 	# Dispatch cost beside libevent and libev, and Kerrisk's table (muxdispatch says which peers it has).
 	bench/dispatch.sh "$out" >&2
+	echo "took_s=$(( $(date +%s) - started ))" > "$out/run.txt"
 	bench/report.sh "$out" "$mode" > "$out/README.md"	# with the syscall counts
 fi
 echo "sweep.sh: results in $out" >&2

@@ -1,12 +1,13 @@
 #!/bin/sh
 # syscalls.sh - syscalls per request of muxserver under a fixed ping-pong
-# load (100 connections, 64-byte messages), one row per backend, counted by
+# load (CONNS connections, 64 by default as in the sweep's busy cells; 64-byte messages), one row per backend, counted by
 # strace -c -f, beside the server's own count (its summary's syscalls=, the
 # request path's calls). strace slows the server down; the per-request ratio
 # is what we read, not the rate. io_uring_enter is the uring backends' wait.
 # Usage: bench/syscalls.sh [SECONDS] [OUTFILE]
 set -eu
 secs=${1:-4}
+conns=${CONNS:-64}
 out=${2:-/dev/stdout}
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -14,11 +15,12 @@ bench/need.sh cmd:strace:strace
 build_tools build/muxserver build/pingpong
 bench_prologue
 {
+echo "# $conns ping-pong connections, 64 B messages, $secs s under strace -c -f"
 printf '%-10s %9s %9s %12s %8s %8s %8s %8s %14s\n' backend requests syscalls syscalls/req read/req write/req wait/req ctl/req counted/req
 for b in $(backends); do
 	start_server "$tmp/$b.out" strace -c -f -o "$tmp/$b.strace" \
 		build/muxserver --backend "$b" --port 0 --duration $((secs + 1))
-	taskset -c $cpu_client build/pingpong "$port" 100 64 "$secs" > "$tmp/$b.client"
+	taskset -c $cpu_client build/pingpong "$port" "$conns" 64 "$secs" > "$tmp/$b.client"
 	bench_wait || true
 	req=$(field "$(grep '^summary ' "$tmp/$b.out")" requests)
 	counted=$(field "$(grep '^summary ' "$tmp/$b.out")" syscalls)

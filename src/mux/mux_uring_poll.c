@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <liburing.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Submission queue entries: a flush costs one enter per this many SQEs. */
 #define RING_ENTRIES 1024
@@ -195,12 +196,18 @@ static int arm_noted(struct mux *m)
 		unsigned interest = mux_interest(m, fd);
 		struct io_uring_sqe *sqe;
 
-		s->queued = false;
-		if (!interest || s->armed)
+		if (!interest || s->armed) {
+			s->queued = false;
 			continue;
+		}
 		sqe = get_sqe(m);
-		if (!sqe)
+		if (!sqe) {
+			/* Those not armed yet stay noted, each once, for the next wait. */
+			memmove(u->to_arm, u->to_arm + i, (u->to_arm_len - i) * sizeof(int));
+			u->to_arm_len -= i;
 			return -EBUSY;
+		}
+		s->queued = false;
 		if (s->parked)
 			io_uring_prep_poll_multishot(sqe, fd, (unsigned)to_poll_events(interest));
 		else

@@ -271,7 +271,7 @@ bool uring_queue_reply(struct server *s, struct conn *c, const char *data, size_
 	if (pending(c) > s->st.pending_max)
 		s->st.pending_max = pending(c);
 	mark_dirty(s, c);
-	return true;
+	return !c->zombie;	/* out of memory, mark_dirty closed it */
 }
 
 /*
@@ -414,7 +414,7 @@ static void on_accept(struct server *s, int res, bool more)
 	} else if (res != -ECONNABORTED && res != -EPROTO && res != -EINTR && res != -EAGAIN &&
 		   res != -ECANCELED) {
 		/* Anything else would fail again at once: armed again after a pause, not in a spin. */
-		if (!s->uring->accept_armed)
+		if (!s->uring->accept_armed && !s->stopping)
 			listener_pause(s);
 		return;
 	}

@@ -14,7 +14,7 @@
 #
 # Usage: bench/curve.sh [--out DIR] [--full]
 #   idle counts 0 and 5000 (--full: 0, 1000, 5000 and 10000)
-# Environment: SLO_US (1000), CURVE_REPS (3) runs a step, CURVE_SECS (1.5) a run.
+# Environment: SLO_US (1000), CURVE_REPS (3) runs a step, CURVE_SECS (1) a run.
 # Writes DIR/curve.csv (a row per run), DIR/sustainable.csv (a row per backend
 # and idle count) and the plots curve-idle<N>.png/.svg.
 set -eu
@@ -35,7 +35,7 @@ done
 mkdir -p "$out"
 slo=${SLO_US:-1000}
 reps=${CURVE_REPS:-3}
-secs=${CURVE_SECS:-1.5}
+secs=${CURVE_SECS:-1}
 warm=0.3
 active=64
 steps="0.10 0.40 0.70 0.85 1.00 1.15"

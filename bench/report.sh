@@ -86,7 +86,7 @@ if [ -f "$dir/sustainable.csv" ]; then
 fi
 if [ -f "$dir/rss.csv" ]; then
 	echo "**Memory**: each server's resident set in KiB (VmRSS) at the end of the sweep, its idle"
-	echo "connections still held (\`rss.csv\`; the uring loop's includes its provided buffers, all touched at start)."
+	echo "connections still held (\`rss.csv\`; the uring loop's includes the pages of its provided buffers that data has reached)."
 	echo
 	grid "$dir/rss.csv" 'col("rss_kib")'
 	echo

@@ -50,6 +50,7 @@ struct server_stats {
 	uint64_t sqes;             /* uring: submission queue entries queued */
 	uint64_t recv_rearms;      /* uring: multishot recvs armed again after they ended */
 	uint64_t enobufs;          /* uring: multishot recvs ended by an empty buffer ring */
+	uint64_t held;             /* uring: closed connections the kernel still has requests for (now) */
 };
 
 /*

@@ -89,7 +89,7 @@ void print_stats(struct server *s, const char *tag)
 	     "send_timeouts=%llu mem=%llu mem_max=%llu mem_closed=%llu "
 	     "out_events=%llu truncated=%llu send_drops=%llu rcv_drops=%llu log_dropped=%llu "
 	     "waits=%llu events=%llu events_per_wait=%.2f scanned=%llu ctl=%llu "
-	     "sqes=%llu recv_rearms=%llu enobufs=%llu syscalls=%llu "
+	     "sqes=%llu recv_rearms=%llu enobufs=%llu held=%llu syscalls=%llu "
 	     "cpu_user_s=%.6f cpu_sys_s=%.6f\n",
 	     tag, s->backend_name, s->open_conns,
 	     (unsigned long long)s->st.accepted, (unsigned long long)s->st.closed,
@@ -109,7 +109,7 @@ void print_stats(struct server *s, const char *tag)
 	     m->waits ? (double)m->events / (double)m->waits : 0.0,
 	     (unsigned long long)m->scanned, (unsigned long long)m->ctl_calls,
 	     (unsigned long long)s->st.sqes, (unsigned long long)s->st.recv_rearms,
-	     (unsigned long long)s->st.enobufs, (unsigned long long)syscalls,
+	     (unsigned long long)s->st.enobufs, (unsigned long long)s->st.held, (unsigned long long)syscalls,
 	     (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
 	     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
 }

@@ -370,6 +370,7 @@ void uring_conn_close(struct server *s, struct conn *c)
 	s->open_conns--;
 	s->st.closed++;
 	c->zombie = true;
+	s->st.held++;
 	c->next = u->closed;
 	u->closed = c;
 }
@@ -389,6 +390,7 @@ static void free_closed(struct server *s)
 		*p = c->next;
 		free(c->sending.data);
 		free(c);
+		s->st.held--;
 	}
 }
 

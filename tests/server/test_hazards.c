@@ -1677,6 +1677,40 @@ static void uring_enobufs_rearmed(void **state)
 	expect_clean_stop(&c);
 }
 
+/*
+ * The uring loop closes a connection whose send is stuck in the kernel (a
+ * peer that never reads, --send-timeout): the send is cancelled, so the
+ * kernel lets go of the socket and the struct is freed (`held` back to 0)
+ * while the peer still reads nothing. A send left in flight would hold
+ * both for as long as the peer stays.
+ */
+static void uring_close_cancels_stuck_send(void **state)
+{
+	enum { LEN = 256 << 10 };
+	unsigned char *data = test_alloc(LEN);
+	int fd, small = 4096;
+	struct child c;
+
+	(void)state;
+	if (!mux_find("uring-poll"))
+		skip_because("built without liburing (apt-get install liburing-dev)");
+	child_start(&c, "uring", "--send-timeout", "1", "--max-pending", "64K", "--sndbuf", "4K", NULL);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	{
+		struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)c.port),
+					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+		assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	}
+	send_until_stuck(&fd, 1, data, LEN);
+	assert_int_equal(await_stat(&c, "send_timeouts", 1, 20), 1);
+	assert_int_equal(await_stat(&c, "held", 0, 10), 0);
+	assert_int_equal(child_stat(&c, "open"), 0);
+	close(fd);
+	expect_clean_stop(&c);
+}
+
 #define HAZARDS(X) \
 	X(fd_limit_sheds_without_spinning) X(fd_above_setsize_preopened) X(idle_1500_others_served) \
 	X(dels_match_closes) X(write_interest_off_when_idle) X(slow_reader_is_capped) \
@@ -1697,6 +1731,7 @@ int main(void)
 {
 	static const struct CMUnitTest once[] = {
 		cmocka_unit_test_teardown(uring_enobufs_rearmed, test_teardown),
+		cmocka_unit_test_teardown(uring_close_cancels_stuck_send, test_teardown),
 	};
 
 	return run_server_matrix("hazards", hazards, sizeof(hazards) / sizeof(hazards[0]), NULL,

@@ -91,6 +91,7 @@ struct load_config {
 	double timeout_s;
 	bool progress;
 	long mark_pid;             /* 0, or a pid sent SIGUSR1 at the measured interval's start and end */
+	bool reconnect;            /* a new connection for every request (closed loop, TCP) */
 };
 
 struct load_result {
@@ -101,6 +102,8 @@ struct load_result {
 	long established, failed;  /* connections, active and idle */
 	struct hist latency;       /* us; open loop: from the intended send time */
 	struct hist uncorrected;   /* us; from the actual send time */
+	uint64_t connects;         /* --reconnect: connections completed in the measured interval */
+	struct hist connect;       /* --reconnect: us from connect() to the socket writable */
 	double busiest_thread_pct;
 	char first_error[256];     /* the first error's one-line description, for the user */
 };

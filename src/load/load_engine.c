@@ -85,6 +85,8 @@ static void write_pending(struct lthread *t, struct lconn *c)
 {
 	const struct load_config *cfg = t->sh->cfg;
 
+	if (c->connecting)
+		return;	/* on_connected writes */
 	while (!c->dead && (c->tx_off < c->tx_len || c->written < c->assigned)) {
 		ssize_t w;
 
@@ -181,13 +183,68 @@ static void take_reply_bytes(struct lthread *t, struct lconn *c, const uint8_t *
 	}
 }
 
+/*
+ * --reconnect: the reply is in, so this connection has done its work: close
+ * it and dial the next. The next request is due from now, so its latency
+ * includes the connect, as a client that connects for every request sees it.
+ */
+static void reconnect(struct lthread *t, struct lconn *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = c };
+	int64_t now = mono_ns();
+
+	close(c->fd);	/* which also takes it out of the epoll set */
+	c->fd = stopping(t->sh) ? -1 : dial_async(t);
+	if (c->fd != -1 && epoll_ctl(t->ep, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
+		note_error(t, LERR_CONNECT, "epoll_ctl ADD: %s", strerror(errno));
+		close(c->fd);
+		c->fd = -1;
+	}
+	if (c->fd == -1) {
+		c->dead = true;
+		return;
+	}
+	c->connecting = true;
+	c->want_out = true;
+	c->dial_ns = now;
+	assign(t, c, now);
+}
+
+/* --reconnect: the connect ended (writable: done; an error: failed). Count it, then send. */
+static void on_connected(struct lthread *t, struct lconn *c)
+{
+	const struct shared *sh = t->sh;
+	int err = 0;
+	socklen_t len = sizeof(err);
+	int64_t now = mono_ns();
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err) {
+		note_connect_error(t, err);
+		close(c->fd);
+		c->dead = true;
+		return;
+	}
+	c->connecting = false;
+	if (c->dial_ns >= sh->warm_ns && now <= sh->end_ns) {
+		t->r.connects++;
+		hist_record(&t->r.connect, (now - c->dial_ns + 500) / 1000);
+	}
+	write_pending(t, c);
+}
+
 static void on_readable(struct lthread *t, struct lconn *c)
 {
 	ssize_t r = recv(c->fd, t->rx, sizeof(t->rx), 0);
 
 	if (r > 0) {
 		take_reply_bytes(t, c, t->rx, (size_t)r);
-		if (!c->dead && t->sh->cfg->rate == 0)
+		if (c->dead || t->sh->cfg->rate > 0)
+			return;
+		if (t->sh->cfg->reconnect && c->answered == c->assigned)
+			reconnect(t, c);
+		else if (!t->sh->cfg->reconnect)
 			refill(t, c);
 	} else if (r == 0) {
 		conn_fail(t, c, LERR_CLOSED, "closed by the server");
@@ -345,6 +402,11 @@ static void handle_events(struct lthread *t, struct epoll_event *ev, int n)
 
 		if (ev[i].data.u64 & IDLE_TAG) {
 			on_idle_event(t, (int)(ev[i].data.u64 & ~IDLE_TAG));
+			continue;
+		}
+		if (c->connecting) {
+			if (ev[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+				on_connected(t, c);
 			continue;
 		}
 		if (!c->dead && (ev[i].events & EPOLLOUT))

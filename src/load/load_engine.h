@@ -19,6 +19,8 @@ struct lconn {
 	int fd;
 	uint32_t id;
 	bool dead, want_out;
+	bool connecting;           /* --reconnect: connect() in progress since dial_ns */
+	int64_t dial_ns;
 	uint64_t assigned, written, answered;
 	size_t tx_len, tx_off;     /* the request being written */
 	uint8_t *tx;
@@ -72,6 +74,10 @@ bool threads_init(struct shared *sh, struct lthread *ts, long n);
 /* Run in the thread, idle first: a connection that fails is counted, not fatal. */
 void open_idle(struct lthread *t);
 void open_active(struct lthread *t);
+/* --reconnect: a non-blocking connect under way (fd), or -1 with the error noted. */
+int dial_async(struct lthread *t);
+/* Count a failed connect (errno value err) under its kind, with a line for the user. */
+void note_connect_error(struct lthread *t, int err);
 void thread_free(struct lthread *t);
 
 #endif

@@ -103,6 +103,8 @@ static void merge(struct load_result *res, struct lthread *ts, long n)
 		}
 		hist_merge(&res->latency, &r->latency);
 		hist_merge(&res->uncorrected, &r->uncorrected);
+		hist_merge(&res->connect, &r->connect);
+		res->connects += r->connects;
 		if (r->busiest_thread_pct > res->busiest_thread_pct)
 			res->busiest_thread_pct = r->busiest_thread_pct;
 		if (!res->first_error[0] && r->first_error[0])
@@ -157,6 +159,7 @@ int load_run(const struct load_config *cfg, struct load_result *res)
 	memset(res, 0, sizeof(*res));
 	hist_init(&res->latency);
 	hist_init(&res->uncorrected);
+	hist_init(&res->connect);
 	signal(SIGPIPE, SIG_IGN);
 	/*
 	 * Open loop sends each request at its intended time, and the corrected

@@ -120,6 +120,7 @@ static bool thread_init(struct lthread *t, struct shared *sh, long nconns, long 
 	t->rate = cfg->rate * (double)nconns / (double)cfg->connections;
 	hist_init(&t->r.latency);
 	hist_init(&t->r.uncorrected);
+	hist_init(&t->r.connect);
 	t->ep = epoll_create1(EPOLL_CLOEXEC);
 	t->conns = calloc((size_t)nconns, sizeof(*t->conns));
 	if (t->ep == -1 || !t->conns)
@@ -160,6 +161,38 @@ bool threads_init(struct shared *sh, struct lthread *ts, long n)
 	return true;
 }
 
+void note_connect_error(struct lthread *t, int err)
+{
+	if (err == EADDRNOTAVAIL)
+		note_error(t, LERR_PORTS, "ephemeral ports exhausted (EADDRNOTAVAIL): use fewer "
+			   "connections, or widen net.ipv4.ip_local_port_range");
+	else if (err == ECONNREFUSED)
+		note_error(t, LERR_REFUSED, "connection refused by the server (is it still running?)");
+	else
+		note_error(t, LERR_CONNECT, "connect: %s", strerror(err));
+}
+
+int dial_async(struct lthread *t)
+{
+	const struct shared *sh = t->sh;
+	int fd = socket(sh->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+
+	if (fd == -1) {
+		note_error(t, LERR_CONNECT, "socket: %s (file descriptors: raise 'ulimit -n')", strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (const struct sockaddr *)&sh->addr, sh->addrlen) == -1 && errno != EINPROGRESS) {
+		int saved = errno;
+
+		close(fd);
+		note_connect_error(t, saved);
+		return -1;
+	}
+	return fd;
+}
+
 /* Blocking connect, then non-blocking. -1 with the error noted. */
 static int dial(struct lthread *t)
 {
@@ -175,13 +208,7 @@ static int dial(struct lthread *t)
 	if (connect(fd, (const struct sockaddr *)&sh->addr, sh->addrlen) == -1) {
 		saved = errno;
 		close(fd);
-		if (saved == EADDRNOTAVAIL)
-			note_error(t, LERR_PORTS, "ephemeral ports exhausted (EADDRNOTAVAIL): use fewer "
-				   "connections, or widen net.ipv4.ip_local_port_range");
-		else if (saved == ECONNREFUSED)
-			note_error(t, LERR_REFUSED, "connection refused by the server (is it still running?)");
-		else
-			note_error(t, LERR_CONNECT, "connect: %s", strerror(saved));
+		note_connect_error(t, saved);
 		return -1;
 	}
 	if (!dgram)

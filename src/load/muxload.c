@@ -35,6 +35,10 @@ static void usage(FILE *out)
 "      --proto NAME       the protocol (default echo; list below)\n"
 "  -R, --rate R           open loop: R requests/s in total; latency counts from each\n"
 "                         request's intended send time (coordinated omission corrected)\n"
+"      --reconnect        a new connection for every request, closed by muxload once the\n"
+"                         reply is in (as ab without -k): latency includes the connect;\n"
+"                         connections/s and connect latency are reported (TCP, closed loop,\n"
+"                         --pipeline 1)\n"
 "      --timeout S        a request without a reply after S seconds is an error (default 10)\n"
 "      --json             one JSON object on stdout instead of the summary\n"
 "      --csv FILE         append one row per run (header when the file is new)\n"
@@ -54,7 +58,7 @@ static void usage(FILE *out)
 			load_protos[i]->min_size, load_protos[i]->max_size);
 }
 
-enum { OPT_PIPELINE = 256, OPT_PROTO, OPT_TIMEOUT, OPT_JSON, OPT_CSV, OPT_HGRM, OPT_PROGRESS, OPT_MARK_PID };
+enum { OPT_PIPELINE = 256, OPT_PROTO, OPT_TIMEOUT, OPT_JSON, OPT_CSV, OPT_HGRM, OPT_PROGRESS, OPT_MARK_PID, OPT_RECONNECT };
 
 static const struct option options[] = {
 	{ "host", required_argument, NULL, 'H' },
@@ -75,6 +79,7 @@ static const struct option options[] = {
 	{ "hgrm", required_argument, NULL, OPT_HGRM },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "mark-pid", required_argument, NULL, OPT_MARK_PID },
+	{ "reconnect", no_argument, NULL, OPT_RECONNECT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -114,6 +119,7 @@ static bool parse_flag(int c, struct load_config *cfg, struct outputs *o, bool *
 	case OPT_HGRM: o->hgrm = optarg; return true;
 	case OPT_PROGRESS: cfg->progress = true; return true;
 	case OPT_MARK_PID: return cli_long(PROG, "mark-pid", optarg, 1, INT32_MAX, &cfg->mark_pid);
+	case OPT_RECONNECT: cfg->reconnect = true; return true;
 	}
 	return false;
 }
@@ -168,6 +174,12 @@ static bool flags_agree(const struct load_config *cfg, bool duration_set)
 			cfg->proto->name, cfg->proto->min_size, cfg->proto->max_size);
 		return false;
 	}
+	if (cfg->reconnect && (cfg->rate > 0 || cfg->pipeline > 1 || cfg->proto->datagram)) {
+		fprintf(stderr, PROG ": --reconnect opens a TCP connection per request in closed loop: "
+			"not with %s\n", cfg->rate > 0 ? "--rate" : cfg->pipeline > 1 ? "--pipeline above 1" :
+			"a datagram protocol");
+		return false;
+	}
 	if (cfg->proto->datagram && cfg->idle) {
 		fprintf(stderr, PROG ": --idle holds TCP connections open; it has no meaning for --proto %s\n",
 			cfg->proto->name);
@@ -220,10 +232,10 @@ static void print_json(FILE *f, const struct load_config *cfg, const struct load
 {
 	fprintf(f, "{\"params\":{\"host\":\"%s\",\"port\":%d,\"proto\":\"%s\",\"connections\":%ld,"
 		"\"idle\":%ld,\"threads\":%ld,\"duration_s\":%g,\"requests\":%ld,\"warmup_s\":%g,"
-		"\"size\":%ld,\"pipeline\":%ld,\"rate\":%g,\"timeout_s\":%g},",
+		"\"size\":%ld,\"pipeline\":%ld,\"rate\":%g,\"timeout_s\":%g,\"reconnect\":%s},",
 		cfg->host, cfg->port, cfg->proto->name, cfg->connections, cfg->idle, cfg->threads,
 		cfg->duration_s, cfg->requests, cfg->warmup_s, cfg->size, cfg->pipeline, cfg->rate,
-		cfg->timeout_s);
+		cfg->timeout_s, cfg->reconnect ? "true" : "false");
 	fprintf(f, "\"duration_s\":%.6f,\"requests\":%llu,\"errors\":%llu,\"errors_by_kind\":{",
 		r->measured_s, (unsigned long long)r->requests, (unsigned long long)r->errors_total);
 	for (int k = 0; k < LERR_KINDS; k++)
@@ -239,6 +251,13 @@ static void print_json(FILE *f, const struct load_config *cfg, const struct load
 	} else {
 		fprintf(f, "\"latency_uncorrected_us\":null,\"rate_target\":null,\"rate_achieved\":null,"
 			"\"rate_reached\":null,");
+	}
+	if (cfg->reconnect) {
+		json_latency(f, "connect_us", &r->connect);
+		fprintf(f, ",\"connects\":%llu,\"connects_per_s\":%.3f,", (unsigned long long)r->connects,
+			r->measured_s > 0 ? (double)r->connects / r->measured_s : 0);
+	} else {
+		fprintf(f, "\"connect_us\":null,\"connects\":null,\"connects_per_s\":null,");
 	}
 	fprintf(f, "\"latency_clamped\":%llu,\"connections\":{\"requested\":%ld,\"established\":%ld,"
 		"\"failed\":%ld},\"client_cpu\":{\"busiest_thread_pct\":%.1f,\"saturated\":%s}}\n",
@@ -261,12 +280,16 @@ static void print_human(const struct load_config *cfg, const struct load_result 
 	       cfg->threads == 1 ? "" : "s", cfg->rate > 0 ? "open loop" : "closed loop", cfg->size);
 	if (cfg->pipeline > 1)
 		printf(", pipeline %ld", cfg->pipeline);
+	if (cfg->reconnect)
+		printf(", a connection per request");
 	printf(", warm-up %g s\n", cfg->warmup_s);
 	printf("  %-12s %8s %9s %8s %8s %8s %8s %8s %9s\n", "latency (us)", "min", "mean",
 	       "p50", "p90", "p99", "p99.9", "p99.99", "max");
 	print_latency_row(cfg->rate > 0 ? "corrected" : "", &r->latency);
 	if (cfg->rate > 0)
 		print_latency_row("uncorrected", &r->uncorrected);
+	if (cfg->reconnect)
+		print_latency_row("connect", &r->connect);
 	printf("  %llu requests in %.2f s: %.0f requests/s, %.2f MB/s each way\n",
 	       (unsigned long long)r->requests, r->measured_s, rps(r),
 	       r->measured_s > 0 ? (double)r->bytes / r->measured_s / 1e6 : 0);
@@ -275,6 +298,10 @@ static void print_human(const struct load_config *cfg, const struct load_result 
 		       rps(r) >= RATE_REACHED * cfg->rate ? "reached" : "NOT reached");
 	printf("  connections: %ld requested, %ld established, %ld failed\n",
 	       cfg->connections + cfg->idle, r->established, r->failed);
+	if (cfg->reconnect)
+		printf("  reconnect: %llu connections in %.2f s: %.0f connections/s\n",
+		       (unsigned long long)r->connects, r->measured_s,
+		       r->measured_s > 0 ? (double)r->connects / r->measured_s : 0);
 	printf("  errors: %llu", (unsigned long long)r->errors_total);
 	for (int k = 0; k < LERR_KINDS; k++)
 		if (r->errors[k])

@@ -138,6 +138,34 @@ static void open_loop_rate(void **state)
 	assert_int_equal(child_stop(&c, 30), 0);
 }
 
+/*
+ * --reconnect: a connection per request. Every measured request but each
+ * slot's first had its own connect, the server accepted at least as many,
+ * and since a request's latency includes its connect, every percentile of
+ * the latency is at least the connect's.
+ */
+static void reconnect_per_request(void **state)
+{
+	struct run *r = test_alloc(sizeof(*r));
+	double requests, connects;
+	struct child c;
+
+	child_start(&c, backend_of(state), NULL);
+	LOAD(r, &c, "--reconnect", "--connections", "4", "--duration", "1", "--warmup", "0.2");
+	expect_clean(r);
+	requests = json_num(r->out, NULL, "requests");
+	connects = json_num(r->out, NULL, "connects");
+	if (connects < requests - 4 || connects > requests + 4)
+		fail_msg("%.0f connects for %.0f requests over 4 connections", connects, requests);
+	assert_true(json_num(r->out, NULL, "connects_per_s") > 0);
+	assert_true(json_num(r->out, "connect_us", "min") > 0);
+	assert_true(json_num(r->out, "latency_us", "p50") >= json_num(r->out, "connect_us", "p50"));
+	assert_true(json_num(r->out, "latency_us", "p99") >= json_num(r->out, "connect_us", "p99"));
+	child_stats(&c);
+	assert_true(child_stat(&c, "accepted") >= connects);
+	assert_int_equal(child_stop(&c, 30), 0);
+}
+
 /* --proto http against muxserver --proto http: every reply a 200 with its body. */
 static void http_no_errors(void **state)
 {
@@ -411,7 +439,8 @@ static void bad_flags_exit_2(void **state)
 		{ "--port", "99999" }, { "--host", "example.invalid" }, { "--timeout", "nan" },
 		{ "--bogus" }, { "--requests" }, { "--mark-pid", "0" }, { "--mark-pid", "me" },
 		{ "--proto", "sockperf", "--size=13" }, { "--proto", "udp", "--idle=5" },
-		{ "--proto", "udp", "--size=65508" },
+		{ "--proto", "udp", "--size=65508" }, { "--reconnect", "--rate=100" },
+		{ "--reconnect", "--pipeline=2" }, { "--proto", "udp", "--reconnect" },
 	};
 	struct run *r = test_alloc(sizeof(*r));
 
@@ -439,6 +468,7 @@ static const struct backend_test per_backend[] = {
 	{ "idle_2000", idle_2000 },
 	{ "open_loop_rate", open_loop_rate },
 	{ "http_no_errors", http_no_errors },
+	{ "reconnect_per_request", reconnect_per_request },
 	{ "sockperf_and_udp_no_errors", sockperf_and_udp_no_errors },
 };
 

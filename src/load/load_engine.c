@@ -191,9 +191,10 @@ static void take_reply_bytes(struct lthread *t, struct lconn *c, const uint8_t *
 static void reconnect(struct lthread *t, struct lconn *c)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = c };
-	int64_t now = mono_ns();
+	int64_t now;
 
 	close(c->fd);	/* which also takes it out of the epoll set */
+	now = mono_ns();	/* the clock starts at connect(), not before the close */
 	c->fd = stopping(t->sh) ? -1 : dial_async(t);
 	if (c->fd != -1 && epoll_ctl(t->ep, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
 		note_error(t, LERR_CONNECT, "epoll_ctl ADD: %s", strerror(errno));
@@ -227,7 +228,8 @@ static void on_connected(struct lthread *t, struct lconn *c)
 		return;
 	}
 	c->connecting = false;
-	if (c->dial_ns >= sh->warm_ns && now <= sh->end_ns) {
+	/* Within the measured interval; with --requests it ends when the last one is answered. */
+	if (c->dial_ns >= sh->warm_ns && now <= sh->end_ns && !stopping(sh)) {
 		t->r.connects++;
 		hist_record(&t->r.connect, (now - c->dial_ns + 500) / 1000);
 	}
@@ -363,6 +365,10 @@ static void check_timeouts(struct lthread *t, int64_t now)
 		if (c->dead || c->answered == c->assigned ||
 		    now - c->t_intended[c->answered & t->mask] <= limit)
 			continue;
+		if (c->connecting) {
+			conn_fail(t, c, LERR_CONNECT, "connect: no answer within --timeout");
+			continue;
+		}
 		if (!t->sh->cfg->proto->datagram) {
 			conn_fail(t, c, LERR_TIMEOUT, "no reply within --timeout");
 			continue;

@@ -244,14 +244,18 @@ static void print_json(FILE *f, const struct load_config *cfg, const struct load
 		r->measured_s > 0 ? (double)r->bytes / r->measured_s / 1e6 : 0);
 	json_latency(f, "latency_us", &r->latency);
 	fputc(',', f);
-	if (cfg->rate > 0) {
+	/* From the actual send: beside the corrected figure (open loop) or the one with the connect (--reconnect). */
+	if (cfg->rate > 0 || cfg->reconnect) {
 		json_latency(f, "latency_uncorrected_us", &r->uncorrected);
-		fprintf(f, ",\"rate_target\":%g,\"rate_achieved\":%.3f,\"rate_reached\":%s,",
-			cfg->rate, rps(r), rps(r) >= RATE_REACHED * cfg->rate ? "true" : "false");
+		fputc(',', f);
 	} else {
-		fprintf(f, "\"latency_uncorrected_us\":null,\"rate_target\":null,\"rate_achieved\":null,"
-			"\"rate_reached\":null,");
+		fprintf(f, "\"latency_uncorrected_us\":null,");
 	}
+	if (cfg->rate > 0)
+		fprintf(f, "\"rate_target\":%g,\"rate_achieved\":%.3f,\"rate_reached\":%s,",
+			cfg->rate, rps(r), rps(r) >= RATE_REACHED * cfg->rate ? "true" : "false");
+	else
+		fprintf(f, "\"rate_target\":null,\"rate_achieved\":null,\"rate_reached\":null,");
 	if (cfg->reconnect) {
 		json_latency(f, "connect_us", &r->connect);
 		fprintf(f, ",\"connects\":%llu,\"connects_per_s\":%.3f,", (unsigned long long)r->connects,
@@ -285,11 +289,13 @@ static void print_human(const struct load_config *cfg, const struct load_result 
 	printf(", warm-up %g s\n", cfg->warmup_s);
 	printf("  %-12s %8s %9s %8s %8s %8s %8s %8s %9s\n", "latency (us)", "min", "mean",
 	       "p50", "p90", "p99", "p99.9", "p99.99", "max");
-	print_latency_row(cfg->rate > 0 ? "corrected" : "", &r->latency);
+	print_latency_row(cfg->rate > 0 ? "corrected" : cfg->reconnect ? "from connect" : "", &r->latency);
 	if (cfg->rate > 0)
 		print_latency_row("uncorrected", &r->uncorrected);
-	if (cfg->reconnect)
+	if (cfg->reconnect) {
+		print_latency_row("from send", &r->uncorrected);
 		print_latency_row("connect", &r->connect);
+	}
 	printf("  %llu requests in %.2f s: %.0f requests/s, %.2f MB/s each way\n",
 	       (unsigned long long)r->requests, r->measured_s, rps(r),
 	       r->measured_s > 0 ? (double)r->bytes / r->measured_s / 1e6 : 0);

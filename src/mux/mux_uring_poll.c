@@ -11,7 +11,7 @@
  * costs only an SQE, no syscall, so the level contract is kept.)
  *
  * No verb makes a syscall of its own: add and mod only note the fd for
- * arming, mod and del queue a POLL_REMOVE for a poll in flight, and wait
+ * arming, mod and del queue a cancel of the poll in flight, and wait
  * submits everything queued and waits in one io_uring_enter. Only a full
  * submission queue costs an extra enter (counted as a ctl call). One
  * consequence: a poll in the kernel holds a reference to its file, so a
@@ -152,7 +152,14 @@ static int disarm(struct mux *m, int fd)
 	sqe = get_sqe(m);
 	if (!sqe)
 		return -EBUSY;	/* it stays in the kernel until it fires; its CQE is dropped */
-	io_uring_prep_poll_remove(sqe, old);
+	/*
+	 * A cancel, not a POLL_REMOVE: a poll whose wake-up the kernel has not
+	 * processed yet refuses removal (EALREADY), and if it then finds nothing
+	 * (the caller read the data itself before closing) it stays armed for
+	 * good, holding the closed socket open. A cancel marks it, and the
+	 * pending wake-up ends it (del_close_with_wakeup_pending).
+	 */
+	io_uring_prep_cancel64(sqe, old, 0);
 	io_uring_sqe_set_data64(sqe, 0);
 	return 0;
 }

@@ -516,12 +516,41 @@ static void half_closed_peer_waits_for_room(void **state)
 	}
 }
 
+/*
+ * del and close while a wake-up is pending: the peer's data woke the fd's
+ * poll, the caller read it without asking (as a server draining input before
+ * a close does), then deleted and closed the fd. The fd must really close
+ * (the peer sees EOF) within a wait or two. io_uring refuses to remove a poll
+ * whose wake-up it has not processed yet (EALREADY), and that poll, finding
+ * nothing to read, would stay armed holding the socket open for good.
+ */
+static void del_close_with_wakeup_pending(void **state)
+{
+	struct fixture *f = *state;
+	int p[2];
+	char c;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p), 0);
+	keep(f, p[1]);
+	OK(f, mux_add(f->m, p[0], MUX_IN));
+	assert_int_equal(wait_ms(f, 0), 0);
+	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	OK(f, mux_del(f->m, p[0]));
+	close(p[0]);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(wait_ms(f, 20), 0);
+	if (read(p[1], &c, 1) != 0)
+		fail_msg("%s: the deleted, closed fd is still open (%s)", f->ops->name,
+			 errno == EAGAIN ? "no EOF at its peer" : strerror(errno));
+}
+
 #define CONTRACT(X) \
 	X(add_mod_del_errors) X(readable_reported) X(writable_reported) \
 	X(mod_changes_interest) X(undrained_fd) X(timeout_returns_zero) \
 	X(del_stops_reports) X(del_keeps_others) X(del_then_close) X(peer_close_reported) X(data_then_eof_in_one_edge) \
 	X(fd_above_1024) X(five_thousand_fds) X(ready_beyond_batch_all_reported) X(counters_count_work) \
-	X(write_interest_toggles) X(half_closed_peer_waits_for_room)
+	X(write_interest_toggles) X(half_closed_peer_waits_for_room) X(del_close_with_wakeup_pending)
 
 #define ENTRY(name) { #name, name },
 static const struct backend_test contract[] = { CONTRACT(ENTRY) };

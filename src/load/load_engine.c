@@ -195,7 +195,7 @@ static void reconnect(struct lthread *t, struct lconn *c)
 
 	close(c->fd);	/* which also takes it out of the epoll set */
 	now = mono_ns();	/* the clock starts at connect(), not before the close */
-	c->fd = stopping(t->sh) ? -1 : dial_async(t);
+	c->fd = stopping(t->sh) ? -1 : dial(t, false);
 	if (c->fd != -1 && epoll_ctl(t->ep, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
 		note_error(t, LERR_CONNECT, "epoll_ctl ADD: %s", strerror(errno));
 		close(c->fd);
@@ -244,10 +244,10 @@ static void on_readable(struct lthread *t, struct lconn *c)
 		take_reply_bytes(t, c, t->rx, (size_t)r);
 		if (c->dead || t->sh->cfg->rate > 0)
 			return;
-		if (t->sh->cfg->reconnect && c->answered == c->assigned)
-			reconnect(t, c);
-		else if (!t->sh->cfg->reconnect)
+		if (!t->sh->cfg->reconnect)
 			refill(t, c);
+		else if (c->answered == c->assigned)
+			reconnect(t, c);
 	} else if (r == 0) {
 		conn_fail(t, c, LERR_CLOSED, "closed by the server");
 	} else if (errno != EAGAIN && errno != EINTR) {

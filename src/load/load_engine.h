@@ -74,8 +74,8 @@ bool threads_init(struct shared *sh, struct lthread *ts, long n);
 /* Run in the thread, idle first: a connection that fails is counted, not fatal. */
 void open_idle(struct lthread *t);
 void open_active(struct lthread *t);
-/* --reconnect: a non-blocking connect under way (fd), or -1 with the error noted. */
-int dial_async(struct lthread *t);
+/* A socket connected (wait) or connecting (not) to the server; -1 with the error noted. */
+int dial(struct lthread *t, bool wait);
 /* Count a failed connect (errno value err) under its kind, with a line for the user. */
 void note_connect_error(struct lthread *t, int err);
 void thread_free(struct lthread *t);

@@ -172,48 +172,33 @@ void note_connect_error(struct lthread *t, int err)
 		note_error(t, LERR_CONNECT, "connect: %s", strerror(err));
 }
 
-int dial_async(struct lthread *t)
-{
-	const struct shared *sh = t->sh;
-	int fd = socket(sh->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1;
-
-	if (fd == -1) {
-		note_error(t, LERR_CONNECT, "socket: %s (file descriptors: raise 'ulimit -n')", strerror(errno));
-		return -1;
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (const struct sockaddr *)&sh->addr, sh->addrlen) == -1 && errno != EINPROGRESS) {
-		int saved = errno;
-
-		close(fd);
-		note_connect_error(t, saved);
-		return -1;
-	}
-	return fd;
-}
-
-/* Blocking connect, then non-blocking. -1 with the error noted. */
-static int dial(struct lthread *t)
+/*
+ * A socket connected to the server, -1 with the error noted. wait: a
+ * blocking connect, the socket made non-blocking after (setup). Otherwise
+ * the connect is left under way (--reconnect; on_connected finishes it).
+ */
+int dial(struct lthread *t, bool wait)
 {
 	const struct shared *sh = t->sh;
 	bool dgram = sh->cfg->proto->datagram;
-	int fd = socket(sh->addr.ss_family, (dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	int type = (dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | (wait ? 0 : SOCK_NONBLOCK);
+	int fd = socket(sh->addr.ss_family, type, 0);
 	int one = 1, saved;
 
 	if (fd == -1) {
 		note_error(t, LERR_CONNECT, "socket: %s (file descriptors: raise 'ulimit -n')", strerror(errno));
 		return -1;
 	}
-	if (connect(fd, (const struct sockaddr *)&sh->addr, sh->addrlen) == -1) {
+	if (!dgram)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (const struct sockaddr *)&sh->addr, sh->addrlen) == -1 && (wait || errno != EINPROGRESS)) {
 		saved = errno;
 		close(fd);
 		note_connect_error(t, saved);
 		return -1;
 	}
-	if (!dgram)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (wait)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	return fd;
 }
 
@@ -234,7 +219,7 @@ static int watch(struct lthread *t, int fd, struct epoll_event ev)
 void open_idle(struct lthread *t)
 {
 	for (long i = 0; i < t->nidle; i++) {
-		int fd = dial(t);
+		int fd = dial(t, true);
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = IDLE_TAG | (uint64_t)fd };
 
 		if (fd != -1)
@@ -256,7 +241,7 @@ void open_active(struct lthread *t)
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 
 		c->id = t->first_id + (uint32_t)i;
-		c->fd = dial(t);
+		c->fd = dial(t, true);
 		if (c->fd != -1)
 			c->fd = watch(t, c->fd, ev);
 		if (c->fd == -1) {

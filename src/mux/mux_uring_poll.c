@@ -16,7 +16,7 @@
  * submission queue costs an extra enter (counted as a ctl call). One
  * consequence: a poll in the kernel holds a reference to its file, so a
  * socket closed after del stays open (no FIN) until the next wait submits
- * the removal, at the start of the caller's next loop turn.
+ * the cancel, at the start of the caller's next loop turn.
  *
  * io_uring adds POLLRDHUP (with ERR and HUP) to every poll it is asked
  * for: a peer that has half-closed completes a poll for write room at
@@ -29,7 +29,7 @@
  *
  * Each poll carries the fd and a generation in its user_data. del and mod
  * bump the fd's generation, so the CQE of a cancelled poll, or of one that
- * completed while its removal was on the way, is recognised and dropped;
+ * completed while its cancel was on the way, is recognised and dropped;
  * the fd's new poll, armed at the next wait, reports the current state.
  */
 #ifdef HAVE_LIBURING	/* the registry lists it only then (src/mux/mux.c) */
@@ -47,7 +47,7 @@
 #define RING_ENTRIES 1024
 
 struct uring_fd {
-	uint32_t gen;   /* never 0: user_data with generation 0 marks a removal's own CQE */
+	uint32_t gen;   /* never 0: user_data with generation 0 marks a cancel's own CQE */
 	bool armed;     /* a poll for this generation is queued or in the kernel */
 	bool queued;    /* on the to_arm list */
 	bool parked;    /* armed as multishot: its last poll woke for nothing asked (POLLRDHUP) */
@@ -238,7 +238,7 @@ static bool reap_one(struct mux *m, const struct io_uring_cqe *cqe, struct mux_e
 	bool more = cqe->flags & IORING_CQE_F_MORE;
 
 	if (gen == 0 || (size_t)fd >= u->fds_cap || u->fds[fd].gen != gen || !u->fds[fd].armed)
-		return false;	/* a removal's own CQE, or a poll cancelled by del or mod */
+		return false;	/* a cancel's own CQE, or a poll cancelled by del or mod */
 	s = &u->fds[fd];
 	/* A failed poll (res < 0: the fd was closed while registered) is an error on the fd. */
 	ev->fd = fd;

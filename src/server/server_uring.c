@@ -226,18 +226,20 @@ static bool send_queued(struct server *s, struct conn *c)
 	return true;
 }
 
-static void mark_dirty(struct server *s, struct conn *c)
+/* false: out of memory, c could never be settled, so it was closed. */
+static bool mark_dirty(struct server *s, struct conn *c)
 {
 	struct uring_loop *u = s->uring;
 
 	if (c->dirty)
-		return;
+		return true;
 	if (grow_array((void **)&u->dirty, &u->dirty_cap, u->ndirty, sizeof(*u->dirty))) {
-		uring_conn_close(s, c);	/* out of memory: it could never be settled */
-		return;
+		uring_conn_close(s, c);
+		return false;
 	}
 	u->dirty[u->ndirty++] = c;
 	c->dirty = true;
+	return true;
 }
 
 /*
@@ -274,8 +276,7 @@ bool uring_queue_reply(struct server *s, struct conn *c, const char *data, size_
 		return false;
 	if (pending(c) > s->st.pending_max)
 		s->st.pending_max = pending(c);
-	mark_dirty(s, c);
-	return !c->zombie;	/* out of memory, mark_dirty closed it */
+	return mark_dirty(s, c);
 }
 
 /*
@@ -455,9 +456,7 @@ static void on_recv(struct server *s, struct conn *c, const struct io_uring_cqe 
 		c->recv_armed = false;
 		c->inflight--;
 	}
-	if (!c->zombie)
-		mark_dirty(s, c);	/* out of memory, it closes c */
-	if (!c->zombie) {
+	if (!c->zombie && mark_dirty(s, c)) {
 		c->last_active = s->now;
 		if (res > 0 && (c->closing || c->peer_eof)) {
 			/* Received before the cancel landed: the readiness loop would never have read it. */
@@ -491,9 +490,7 @@ static void on_send(struct server *s, struct conn *c, int res)
 {
 	c->send_armed = false;
 	c->inflight--;
-	if (!c->zombie)
-		mark_dirty(s, c);
-	if (c->zombie)
+	if (c->zombie || !mark_dirty(s, c))
 		return;
 	c->last_active = s->now;
 	s->st.writes++;

@@ -17,9 +17,17 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 "usage: muxserver [options]\n"
-"A server (echo, HTTP, sockperf or UDP) on a multiplexer backend chosen at run time.\n"
+"A server (echo, HTTP, sockperf or UDP) on a multiplexer backend chosen at run time,\n"
+"or as one of the classic server models (--model).\n"
 "\n"
-"  -b, --backend NAME     %s, %s (default %s)\n"
+"  -m, --model NAME       how clients are served (default reactor); see Models below\n"
+"  -w, --workers N        reactor: N event loops in N processes (default 1);\n"
+"                         prefork, prethread: the pool's size (default 8)\n"
+"      --accept-lock L    prefork: none, flock or mutex; prethread: none, mutex, or main\n"
+"                         (the main thread accepts and hands over) (default none)\n"
+"      --shared-listener  reactor --workers N: one listener for all loops instead of one\n"
+"                         each with SO_REUSEPORT\n"
+"  -b, --backend NAME     reactor: %s, %s (default %s)\n"
 "      --list-backends    print each backend, OK or FAILED on this host, and a summary;\n"
 "                         exit 1 if any failed\n"
 "      --uring-buffers N  --backend uring: provided recv buffers of 8 KiB, a power of two\n"
@@ -32,7 +40,8 @@ static void usage(FILE *out)
 "                         suffixes); one reply may go past it\n"
 "      --max-memory SIZE  bytes of all connections' buffers; past it reads stop and the connections\n"
 "                         holding the most are closed, counted as mem_closed (default 256M, 0: no limit)\n"
-"      --max-conns N      connections beyond N are accepted and closed at once (default 0: no limit)\n"
+"      --max-conns N      reactor, fork, thread: connections beyond N are accepted and closed\n"
+"                         at once, counted as refused (default 0: no limit)\n"
 "  -d, --duration S       stop by itself after S seconds (for perf/strace sessions)\n"
 "      --idle-timeout S   close connections silent for S seconds (default 0: never)\n"
 "      --header-timeout S close a connection whose request is still incomplete S seconds\n"
@@ -55,9 +64,16 @@ static void usage(FILE *out)
 "Signals: SIGUSR1 prints a 'stats ...' line; SIGINT/SIGTERM stop accepting and\n"
 "wait for clients (a second signal stops at once); the 'summary ...' line is printed on exit.\n"
 "\n"
+"Blocking models (all but reactor) serve echo, http and sockperf on blocking sockets with\n"
+"plain read/write; of the timeouts they keep --idle-timeout and --send-timeout (SO_RCVTIMEO,\n"
+"SO_SNDTIMEO). Their summary adds the children's CPU (RUSAGE_CHILDREN); pools and reactor\n"
+"workers print a 'worker id=...' line each before it.\n"
+"\n"
 "Protocols:\n", mux_names(), server_uring_name, MUX_DEFAULT, proto_all[0]->name);
 	for (size_t i = 0; proto_all[i]; i++)
 		fprintf(out, "  %-9s %s\n", proto_all[i]->name, proto_all[i]->summary);
+	fprintf(out, "\nModels:\n");
+	model_usage(out);
 }
 
 /* Lists every backend; returns how many failed, so that a script can trust the exit status. */
@@ -91,9 +107,13 @@ static int list_backends(void)
 
 enum { OPT_LIST = 256, OPT_MAX_PENDING, OPT_MAX_CONNS, OPT_GRACE, OPT_NOFILE,
        OPT_SNDBUF, OPT_RCVBUF, OPT_BACKLOG, OPT_UPPER, OPT_URING_BUFFERS, OPT_PROTO, OPT_BODY_SIZE, OPT_DGRAM_SIZE, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT,
-       OPT_MAX_MEMORY, OPT_SEND_TIMEOUT };
+       OPT_MAX_MEMORY, OPT_SEND_TIMEOUT, OPT_ACCEPT_LOCK, OPT_SHARED_LISTENER, OPT_END };
 
 static const struct option options[] = {
+	{ "model", required_argument, NULL, 'm' },
+	{ "workers", required_argument, NULL, 'w' },
+	{ "accept-lock", required_argument, NULL, OPT_ACCEPT_LOCK },
+	{ "shared-listener", no_argument, NULL, OPT_SHARED_LISTENER },
 	{ "backend", required_argument, NULL, 'b' },
 	{ "list-backends", no_argument, NULL, OPT_LIST },
 	{ "host", required_argument, NULL, 'H' },
@@ -132,6 +152,31 @@ static int set_backend(struct server_config *cfg)
 	return 0;
 }
 
+static int set_model(struct server_config *cfg)
+{
+	cfg->model = model_find(optarg);
+	if (!cfg->model) {
+		fprintf(stderr, PROG ": unknown model '%s' (valid: %s)\n", optarg, model_names());
+		return 2;
+	}
+	return 0;
+}
+
+static int set_accept_lock(struct server_config *cfg)
+{
+	static const char *const names[] = { [ACCEPT_NONE] = "none", [ACCEPT_FLOCK] = "flock",
+					     [ACCEPT_MUTEX] = "mutex", [ACCEPT_MAIN] = "main" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(optarg, names[i]) == 0) {
+			cfg->accept_lock = (enum accept_lock)i;
+			return 0;
+		}
+	}
+	fprintf(stderr, PROG ": unknown --accept-lock '%s' (valid: none, flock, mutex, main)\n", optarg);
+	return 2;
+}
+
 static int set_proto(struct server_config *cfg)
 {
 	cfg->proto = proto_find(optarg);
@@ -159,6 +204,7 @@ static bool set_number(int c, struct server_config *cfg)
 		cfg->max_memory = (size_t)v;
 		break;
 	case OPT_MAX_CONNS: ok = cli_long(PROG, "max-conns", optarg, 0, 1L << 30, &cfg->max_conns); break;
+	case 'w': ok = cli_long(PROG, "workers", optarg, 1, 4096, &v); cfg->workers = (unsigned)v; break;
 	case OPT_NOFILE: ok = cli_long(PROG, "nofile", optarg, 16, 1L << 30, &cfg->nofile); break;
 	case OPT_SNDBUF: ok = cli_size(PROG, "sndbuf", optarg, 1, 1L << 30, &v); cfg->sndbuf = (int)v; break;
 	case OPT_RCVBUF: ok = cli_size(PROG, "rcvbuf", optarg, 1, 1L << 30, &v); cfg->rcvbuf = (int)v; break;
@@ -204,11 +250,14 @@ static int parse_flag(int c, char **argv, struct server_config *cfg)
 {
 	switch (c) {
 	case 'b': return set_backend(cfg);
+	case 'm': return set_model(cfg);
+	case OPT_ACCEPT_LOCK: return set_accept_lock(cfg);
+	case OPT_SHARED_LISTENER: cfg->shared_listener = true; return 0;
 	case OPT_PROTO: return set_proto(cfg);
 	case OPT_LIST: return list_backends() ? 1 : -1;
 	case 'p': case OPT_MAX_PENDING: case OPT_MAX_MEMORY: case OPT_MAX_CONNS: case OPT_NOFILE:
 	case OPT_SNDBUF: case OPT_RCVBUF: case OPT_BACKLOG: case OPT_DGRAM_SIZE: case OPT_BODY_SIZE:
-	case OPT_URING_BUFFERS:
+	case OPT_URING_BUFFERS: case 'w':
 		return set_number(c, cfg) ? 0 : 2;
 	case 'd': case OPT_IDLE_TIMEOUT: case OPT_HEADER_TIMEOUT: case OPT_SEND_TIMEOUT: case OPT_GRACE:
 		return set_seconds(c, cfg) ? 0 : 2;
@@ -225,18 +274,53 @@ static int parse_flag(int c, char **argv, struct server_config *cfg)
 	}
 }
 
+/* The combinations that mean nothing for the model chosen; 0, or 2 after one line. */
+static int model_flags_agree(struct server_config *cfg, const bool *seen)
+{
+	const char *model = model_name(cfg->model);	/* the default's when --model was not given */
+	bool pool = model_is_pool(cfg->model), blocking = model_is_blocking(cfg->model);
+	const char *why = NULL;
+
+	if (seen['w'] && !pool && blocking)
+		why = "--workers applies to --model reactor, prefork and prethread";
+	else if (seen[OPT_ACCEPT_LOCK] && !pool)
+		why = "--accept-lock applies to --model prefork and prethread";
+	else if (cfg->accept_lock == ACCEPT_FLOCK && strcmp(model, "prefork") != 0)
+		why = "--accept-lock flock is prefork's (threads share one open file: use mutex)";
+	else if (cfg->accept_lock == ACCEPT_MAIN && strcmp(model, "prethread") != 0)
+		why = "--accept-lock main is prethread's (the main thread hands sockets to the pool)";
+	else if (seen[OPT_SHARED_LISTENER] && (blocking || cfg->workers < 2))
+		why = "--shared-listener applies to --model reactor --workers 2 or more";
+	else if (seen[OPT_MAX_CONNS] && (pool || strcmp(model, "iterative") == 0))
+		why = "--max-conns means nothing here: the model's workers are its limit";
+	else if (blocking && (seen['b'] || seen[OPT_URING_BUFFERS] || seen[OPT_MAX_MEMORY] ||
+			      seen[OPT_HEADER_TIMEOUT]))
+		why = "--backend, --uring-buffers, --max-memory and --header-timeout are the reactor's";
+	else if (blocking && cfg->proto->datagram)
+		why = "--proto udp is served by --model reactor only";
+	if (why) {
+		fprintf(stderr, PROG ": %s (here --model %s)\n", why, model);
+		return 2;
+	}
+	if (!cfg->workers)
+		cfg->workers = pool ? 8 : 1;
+	cfg->model = model_find(model);
+	return 0;
+}
+
 /* 0: parsed; 2: bad flags (already reported); 1: a backend failed in --list-backends;
  * -1: --help or --list-backends done. */
 static int parse(int argc, char **argv, struct server_config *cfg)
 {
-	bool uring_buffers_set = false;
+	bool seen[OPT_END] = { false };
 	int c, rc;
 
 	opterr = 0;	/* we print our own one-line errors */
-	while ((c = getopt_long(argc, argv, ":b:H:p:d:qh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":b:H:p:d:m:w:qh", options, NULL)) != -1) {
 		if ((rc = parse_flag(c, argv, cfg)) != 0)
 			return rc;
-		uring_buffers_set |= c == OPT_URING_BUFFERS;
+		if (c >= 0 && c < OPT_END)
+			seen[c] = true;
 	}
 	if (!cli_sockaddr(cfg->host, 0, NULL, NULL)) {
 		fprintf(stderr, PROG ": --host: expected a numeric IPv4 or IPv6 address, got '%s'\n",
@@ -247,7 +331,7 @@ static int parse(int argc, char **argv, struct server_config *cfg)
 		fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
 		return 2;
 	}
-	if (uring_buffers_set && !cfg->uring) {
+	if (seen[OPT_URING_BUFFERS] && !cfg->uring) {
 		fprintf(stderr, PROG ": --uring-buffers applies to --backend %s only\n", server_uring_name);
 		return 2;
 	}
@@ -256,7 +340,7 @@ static int parse(int argc, char **argv, struct server_config *cfg)
 			server_uring_name, cfg->proto->name);
 		return 2;
 	}
-	return 0;
+	return model_flags_agree(cfg, seen);
 }
 
 int main(int argc, char **argv)

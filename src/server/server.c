@@ -6,7 +6,7 @@
  * (timeouts and --max-memory), server_print.c (stats and log lines);
  * server_internal.h is what they share.
  */
-#include "server_internal.h"
+#include "model.h"
 #include "clock.h"
 #include "fdlimit.h"
 
@@ -35,12 +35,27 @@ static void on_signal(int signo)
 
 	if (signo == SIGUSR1)
 		stats_wanted = 1;
-	else if (stop_signals < 2)	/* the second means: stop now */
+	else if ((signo == SIGINT || signo == SIGTERM) && stop_signals < 2)	/* the second: stop now */
 		stop_signals++;
+	/* SIGCHLD and SIGALRM (the models' children and deadlines) only wake the loop. */
 	/* A full pipe already wakes the loop: dropping this byte loses nothing. */
 	if (write(signal_pipe_fd, &b, 1) == -1) {
 	}
 	errno = saved;
+}
+
+/* For the models' own loops (model.c): the stop signals seen so far, and whether stats were asked for. */
+int server_signal_stops(void)
+{
+	return stop_signals;
+}
+
+bool server_signal_take_stats(void)
+{
+	bool wanted = stats_wanted;
+
+	stats_wanted = 0;
+	return wanted;
 }
 
 static void begin_stop(struct server *s)
@@ -141,38 +156,52 @@ static int run_loop(struct server *s)
 		limits_enforce_budget(s);
 		limits_sweep_timeouts(s);
 		listener_resume(s);
+		server_publish(s);
 		if (server_turn_ends_loop(s))
 			break;
 	}
 	return 0;
 }
 
+/* A reactor worker (--workers N) copies its counters where the parent reads them, once a loop turn. */
+void server_publish(struct server *s)
+{
+	if (s->slot) {
+		s->slot->st = s->st;
+		s->slot->m = *s->wait_stats;
+	}
+}
+
 static void install_signals(struct server *s)
 {
+	static const int handled[] = { SIGINT, SIGTERM, SIGUSR1, SIGCHLD, SIGALRM };
 	struct sigaction sa = { .sa_handler = on_signal };
 
 	signal_pipe_fd = s->sig_pipe[1];
 	stop_signals = stats_wanted = 0;
 	/* One handler at a time: stop_signals++ must not be interrupted by another. */
 	sigemptyset(&sa.sa_mask);
-	sigaddset(&sa.sa_mask, SIGINT);
-	sigaddset(&sa.sa_mask, SIGTERM);
-	sigaddset(&sa.sa_mask, SIGUSR1);
+	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+		sigaddset(&sa.sa_mask, handled[i]);
 	/* No SA_RESTART: we want the wait to return so the loop sees the signal promptly. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
+	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+		sigaction(handled[i], &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static int setup(struct server *s, const struct server_config *cfg)
+/*
+ * What every model needs before it serves: the fd limit, the listener
+ * (listen_fd, or a new one when -1), the signal pipe and handlers.
+ * 0, or -1 after one line on stderr.
+ */
+int server_open(struct server *s, const struct server_config *cfg, int listen_fd)
 {
 	s->cfg = cfg;
 	s->spare_fd = -1;
 	s->sig_pipe[0] = s->sig_pipe[1] = -1;
 	/* C10K needs more than the usual 1024 soft limit; the hard limit is ours to take. */
 	fdlimit_set(cfg->nofile > 0 ? (rlim_t)cfg->nofile : RLIM_INFINITY);
-	s->listen_fd = listener_open(cfg);
+	s->listen_fd = listen_fd != -1 ? listen_fd : listener_open(cfg, false);
 	if (s->listen_fd == -1)
 		return -1;
 	if (pipe2(s->sig_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
@@ -181,6 +210,14 @@ static int setup(struct server *s, const struct server_config *cfg)
 	}
 	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	install_signals(s);
+	return 0;
+}
+
+/* The reactor's wait: its backend with the listener and the signal pipe, or the uring loop. */
+static int reactor_setup(struct server *s)
+{
+	const struct server_config *cfg = s->cfg;
+
 	if (cfg->uring)
 		return uring_setup(s);
 	s->backend_name = cfg->backend->name;
@@ -200,7 +237,7 @@ static int setup(struct server *s, const struct server_config *cfg)
 	return 0;
 }
 
-static void teardown(struct server *s)
+void server_close(struct server *s)
 {
 	for (size_t fd = 0; fd < s->by_fd_cap; fd++)
 		if (s->by_fd[fd])
@@ -221,32 +258,58 @@ static void teardown(struct server *s)
 			close(s->sig_pipe[i]);
 }
 
+/* The first line of stdout, which scripts and tests wait for; the same for every model. */
+void server_print_port(const struct server_config *cfg, int port, const char *backend)
+{
+	printf("port=%d host=%s backend=%s proto=%s model=%s workers=%u pid=%ld\n", port, cfg->host,
+	       backend, cfg->proto->name, model_name(cfg->model), cfg->workers, (long)getpid());
+	fflush(stdout);
+}
+
+/*
+ * A reactor, set up on s's listener: serve until the stop, then its
+ * summary, or (a worker of --workers N) its counters in its slot.
+ */
+int server_serve(struct server *s)
+{
+	const struct server_config *cfg = s->cfg;
+	double started;
+	int rc;
+
+	if (reactor_setup(s) != 0)
+		return 1;
+	if (!s->slot)
+		server_print_port(cfg, listener_port(s->listen_fd), s->backend_name);
+	started = s->now = mono_s();
+	if (limits_sweep_interval(cfg) > 0)
+		s->next_sweep = started + limits_sweep_interval(cfg);
+	if (cfg->duration_s > 0)
+		s->deadline = started + cfg->duration_s;
+	rc = s->uring ? uring_run_loop(s) : run_loop(s);
+	if (s->slot) {
+		server_publish(s);
+	} else if (!cfg->quiet) {
+		print_line(s, STDOUT_FILENO, "muxserver: stopped after %.2f s\n", mono_s() - started);
+		print_stats(s, "summary");
+	}
+	return rc;
+}
+
 int server_run(const struct server_config *cfg)
 {
-	struct server *s = calloc(1, sizeof(*s));
-	double started;
+	struct server *s;
 	int rc = 1;
 
+	if (!model_is_default(cfg))
+		return model_run(cfg);
+	s = calloc(1, sizeof(*s));
 	if (!s) {
 		fprintf(stderr, "muxserver: out of memory\n");
 		return 1;
 	}
-	if (setup(s, cfg) == 0) {
-		printf("port=%d host=%s backend=%s proto=%s pid=%ld\n", listener_port(s->listen_fd),
-		       cfg->host, s->backend_name, cfg->proto->name, (long)getpid());
-		fflush(stdout);
-		started = s->now = mono_s();
-		if (limits_sweep_interval(cfg) > 0)
-			s->next_sweep = started + limits_sweep_interval(cfg);
-		if (cfg->duration_s > 0)
-			s->deadline = started + cfg->duration_s;
-		rc = s->uring ? uring_run_loop(s) : run_loop(s);
-		if (!cfg->quiet) {
-			print_line(s, STDOUT_FILENO, "muxserver: stopped after %.2f s\n", mono_s() - started);
-			print_stats(s, "summary");
-		}
-	}
-	teardown(s);
+	if (server_open(s, cfg, -1) == 0)
+		rc = server_serve(s);
+	server_close(s);
 	free(s);
 	return rc;
 }

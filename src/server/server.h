@@ -5,11 +5,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "mux.h"
 #include "proto.h"
 
+struct model_ops;
+
+/* How a pool's workers take turns at accept() (--accept-lock). */
+enum accept_lock { ACCEPT_NONE, ACCEPT_FLOCK, ACCEPT_MUTEX, ACCEPT_MAIN };
+
 struct server_config {
+	const struct model_ops *model;  /* --model: the reactor unless told otherwise */
+	unsigned workers;          /* --workers: a pool's size, or the reactors' count */
+	enum accept_lock accept_lock;
+	bool shared_listener;      /* reactor workers: one listener for all, not one each (SO_REUSEPORT) */
 	const char *host;          /* numeric IPv4 or IPv6 address */
 	int port;                  /* 0: kernel picks one */
 	const struct mux_ops *backend;  /* NULL with uring */
@@ -60,6 +70,14 @@ struct server_stats {
  * (already reported on stderr in one line).
  */
 int server_run(const struct server_config *cfg);
+
+/* The models (src/server/model.c): for usage texts and --model. */
+const struct model_ops *model_find(const char *name);
+const char *model_names(void);
+const char *model_name(const struct model_ops *m);
+bool model_is_pool(const struct model_ops *m);
+bool model_is_blocking(const struct model_ops *m);
+void model_usage(FILE *out);
 
 /* The completion-mode loop's line for --list-backends: true and its summary if this kernel runs it, else false and why. */
 bool server_uring_probe(char *why, size_t len);

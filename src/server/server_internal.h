@@ -83,6 +83,12 @@ struct server {
 	double mem_logged_at;      /* loop time of the last --max-memory log line */
 	struct server_stats st;
 	struct buf stage;          /* replies of one read, when there is more than one */
+	/* The models beside the single reactor (model.h). */
+	const struct model_hooks *hooks;
+	struct model_slot *slots;  /* every worker's counters, shared across fork */
+	size_t nslots;
+	struct model_slot *slot;   /* a reactor worker's own, published every loop turn */
+	void *model;               /* the running model's own state */
 	char scratch[READ_CHUNK];
 };
 
@@ -144,7 +150,7 @@ void conn_track_pause(struct server *s, struct conn *c);
 bool buf_append(struct buf *b, const char *data, size_t n);
 
 /* server_listen.c: the listening socket, TCP's accepts and UDP's datagrams. */
-int listener_open(const struct server_config *cfg);
+int listener_open(const struct server_config *cfg, bool reuseport);
 int listener_port(int fd);
 void listener_accept(struct server *s);
 void listener_serve_datagrams(struct server *s);
@@ -152,10 +158,21 @@ void listener_resume(struct server *s);
 void listener_shed(struct server *s);
 void listener_pause(struct server *s);
 
-/* server.c: signals, and how long the loop may sleep. */
+/* server.c: signals, and how long the loop may sleep; what the models reuse. */
 void server_read_signals(struct server *s);
+int server_signal_stops(void);
+bool server_signal_take_stats(void);
+int server_open(struct server *s, const struct server_config *cfg, int listen_fd);
+void server_print_port(const struct server_config *cfg, int port, const char *backend);
+int server_serve(struct server *s);
+void server_close(struct server *s);
+void server_publish(struct server *s);
 int server_wait_timeout_ms(const struct server *s);
 bool server_turn_ends_loop(const struct server *s);
+
+/* model.c: every model but the single reactor. */
+bool model_is_default(const struct server_config *cfg);
+int model_run(const struct server_config *cfg);
 
 /* server_uring.c: the completion-mode loop, and its side of the calls both loops make. */
 int uring_setup(struct server *s);
@@ -176,5 +193,9 @@ void limits_enforce_budget(struct server *s);
 void print_line(struct server *s, int fd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void print_log(struct server *s, const char *msg);
 void print_stats(struct server *s, const char *tag);
+void print_counters(struct server *s, const char *tag, const char *backend, long open,
+		    const struct server_stats *st, const struct mux_stats *m, const double cpu[2]);
+struct timeval;
+double timeval_s(struct timeval tv);
 
 #endif

@@ -142,8 +142,12 @@ void listener_resume(struct server *s)
 	}
 }
 
-/* Bind and listen; -1 after printing one line naming the cause. */
-int listener_open(const struct server_config *cfg)
+/*
+ * Bind and listen; -1 after printing one line naming the cause. reuseport:
+ * one of --workers N reactors' listeners, which share the port and among
+ * which the kernel spreads the connections (SO_REUSEPORT).
+ */
+int listener_open(const struct server_config *cfg, bool reuseport)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -159,6 +163,8 @@ int listener_open(const struct server_config *cfg)
 	if (fd == -1)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1)
+		goto fail_close;
 	if (cfg->proto->datagram && cfg->rcvbuf > 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &cfg->rcvbuf, sizeof(cfg->rcvbuf));
 	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||

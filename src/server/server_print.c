@@ -69,21 +69,24 @@ static void refresh_rcv_drops(struct server *s)
 		s->st.rcv_drops = mem[SK_MEMINFO_DROPS];
 }
 
-void print_stats(struct server *s, const char *tag)
+/*
+ * The stats or summary line of any model: the counters st and m, open
+ * connections, CPU seconds (user, system) of everything that served. The
+ * single reactor's come from its struct server; the other models' are
+ * the sums of their workers' (model.c).
+ */
+void print_counters(struct server *s, const char *tag, const char *backend, long open,
+		    const struct server_stats *st, const struct mux_stats *m, const double cpu[2])
 {
-	const struct mux_stats *m = s->wait_stats;
-	struct rusage ru;
 	/*
 	 * The syscalls of the request path. The readiness loop makes a read, a
 	 * write, a wait or a ctl call each; the uring loop's reads and writes are
 	 * requests on the ring, and its only calls are the io_uring_enters
 	 * (waits, and ctl: extra enters for a full submission queue).
 	 */
-	uint64_t syscalls = m->waits + m->ctl_calls + (s->uring ? 0 : s->st.reads + s->st.writes);
+	uint64_t syscalls = m->waits + m->ctl_calls + (s->uring ? 0 : st->reads + st->writes);
 
-	refresh_rcv_drops(s);
-	getrusage(RUSAGE_SELF, &ru);
-	print_line(s, STDOUT_FILENO, "%s backend=%s open=%ld accepted=%llu closed=%llu refused=%llu shed=%llu "
+	print_line(s, STDOUT_FILENO, "%s backend=%s open=%ld model=%s workers=%u accepted=%llu closed=%llu refused=%llu shed=%llu "
 	     "bytes_in=%llu bytes_out=%llu requests=%llu reads=%llu writes=%llu "
 	     "resets=%llu paused=%llu pending_max=%llu dels=%llu idle_closed=%llu header_timeouts=%llu "
 	     "send_timeouts=%llu mem=%llu mem_max=%llu mem_closed=%llu "
@@ -91,25 +94,41 @@ void print_stats(struct server *s, const char *tag)
 	     "waits=%llu events=%llu events_per_wait=%.2f scanned=%llu ctl=%llu "
 	     "sqes=%llu recv_rearms=%llu enobufs=%llu held=%llu syscalls=%llu "
 	     "cpu_user_s=%.6f cpu_sys_s=%.6f\n",
-	     tag, s->backend_name, s->open_conns,
-	     (unsigned long long)s->st.accepted, (unsigned long long)s->st.closed,
-	     (unsigned long long)s->st.refused, (unsigned long long)s->st.shed,
-	     (unsigned long long)s->st.bytes_in, (unsigned long long)s->st.bytes_out,
-	     (unsigned long long)s->st.requests, (unsigned long long)s->st.reads,
-	     (unsigned long long)s->st.writes, (unsigned long long)s->st.resets,
-	     (unsigned long long)s->st.paused, (unsigned long long)s->st.pending_max,
-	     (unsigned long long)s->st.dels, (unsigned long long)s->st.idle_closed,
-	     (unsigned long long)s->st.header_timeouts,
-	     (unsigned long long)s->st.send_timeouts, (unsigned long long)s->st.mem,
-	     (unsigned long long)s->st.mem_max, (unsigned long long)s->st.mem_closed,
-	     (unsigned long long)s->st.out_events,
-	     (unsigned long long)s->st.truncated, (unsigned long long)s->st.send_drops,
-	     (unsigned long long)s->st.rcv_drops, (unsigned long long)s->st.log_dropped,
+	     tag, backend, open, model_name(s->cfg->model), s->cfg->workers,
+	     (unsigned long long)st->accepted, (unsigned long long)st->closed,
+	     (unsigned long long)st->refused, (unsigned long long)st->shed,
+	     (unsigned long long)st->bytes_in, (unsigned long long)st->bytes_out,
+	     (unsigned long long)st->requests, (unsigned long long)st->reads,
+	     (unsigned long long)st->writes, (unsigned long long)st->resets,
+	     (unsigned long long)st->paused, (unsigned long long)st->pending_max,
+	     (unsigned long long)st->dels, (unsigned long long)st->idle_closed,
+	     (unsigned long long)st->header_timeouts,
+	     (unsigned long long)st->send_timeouts, (unsigned long long)st->mem,
+	     (unsigned long long)st->mem_max, (unsigned long long)st->mem_closed,
+	     (unsigned long long)st->out_events,
+	     (unsigned long long)st->truncated, (unsigned long long)st->send_drops,
+	     (unsigned long long)st->rcv_drops, (unsigned long long)st->log_dropped,
 	     (unsigned long long)m->waits, (unsigned long long)m->events,
 	     m->waits ? (double)m->events / (double)m->waits : 0.0,
 	     (unsigned long long)m->scanned, (unsigned long long)m->ctl_calls,
-	     (unsigned long long)s->st.sqes, (unsigned long long)s->st.recv_rearms,
-	     (unsigned long long)s->st.enobufs, (unsigned long long)s->st.held, (unsigned long long)syscalls,
-	     (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
-	     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+	     (unsigned long long)st->sqes, (unsigned long long)st->recv_rearms,
+	     (unsigned long long)st->enobufs, (unsigned long long)st->held, (unsigned long long)syscalls,
+	     cpu[0], cpu[1]);
+}
+
+double timeval_s(struct timeval tv)
+{
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+void print_stats(struct server *s, const char *tag)
+{
+	struct rusage ru;
+	double cpu[2];
+
+	refresh_rcv_drops(s);
+	getrusage(RUSAGE_SELF, &ru);
+	cpu[0] = timeval_s(ru.ru_utime);
+	cpu[1] = timeval_s(ru.ru_stime);
+	print_counters(s, tag, s->backend_name, s->open_conns, &s->st, s->wait_stats, cpu);
 }

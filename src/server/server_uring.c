@@ -578,6 +578,7 @@ int uring_run_loop(struct server *s)
 		listener_resume(s);
 		settle_dirty(s);
 		free_closed(s);
+		server_publish(s);
 		if (server_turn_ends_loop(s))
 			break;
 	}

@@ -1,0 +1,100 @@
+/*
+ * model_fork.c - a process per connection: the parent accepts and forks,
+ * the child serves the one client and exits; the parent reaps every child
+ * on SIGCHLD (the notes' waitpid(-1, WNOHANG) loop), so no zombie stays.
+ */
+#include "model.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* The children serving now. */
+static struct pid_set serving;
+
+static void child_gone(struct server *s, pid_t pid, int status)
+{
+	(void)s;
+	(void)status;
+	pid_set_remove(&serving, pid);
+}
+
+/* Live children, after reaping those that ended: the parent's own count, no /proc needed. */
+static long children(struct server *s)
+{
+	model_reap(s, child_gone);
+	return (long)serving.n;
+}
+
+static void spawn(struct server *s, int fd)
+{
+	struct model_slot *slot = &s->slots[0];
+	pid_t pid;
+	char why[96];
+
+	if (s->cfg->max_conns > 0 && children(s) >= s->cfg->max_conns) {
+		model_refuse(s, slot, fd, "--max-conns children running");
+		return;
+	}
+	pid = model_fork_child(s);
+	if (pid == 0) {
+		close(s->listen_fd);
+		session_serve(s, slot, fd);
+		_exit(0);
+	}
+	if (pid == -1) {	/* EAGAIN: RLIMIT_NPROC or the kernel's pid limit; ENOMEM */
+		snprintf(why, sizeof(why), "fork: %s", strerror(errno));
+		model_refuse(s, slot, fd, why);
+		return;
+	}
+	close(fd);
+	if (!pid_set_add(&serving, pid)) {	/* out of memory: it cannot be cut at the stop */
+		kill(pid, SIGKILL);
+		print_log(s, "out of memory for the children's list; a client was cut");
+	}
+}
+
+static void accept_all(struct server *s)
+{
+	for (;;) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd == -1)
+			return;	/* EAGAIN; out of fds: the client waits in the backlog */
+		SLOT_ADD(&s->slots[0], accepted, 1);
+		spawn(s, fd);
+	}
+}
+
+/* Past the grace: the children still serving are killed; their clients see the close. */
+static void kill_children(struct server *s)
+{
+	(void)s;
+	pid_set_signal(&serving, SIGKILL);
+}
+
+static int run(struct server *s)
+{
+	static const struct model_hooks hooks = {
+		.accept = accept_all, .cut = kill_children, .live = children,
+	};
+
+	int rc;
+
+	s->slots[0].pid = getpid();
+	rc = model_supervise(s, &hooks);
+	free(serving.pids);
+	serving = (struct pid_set){ 0 };
+	return rc;
+}
+
+const struct model_ops model_fork_ops = {
+	.name = "fork",
+	.summary = "a process per connection, forked at accept and reaped on SIGCHLD",
+	.blocking = true,
+	.run = run,
+};

@@ -32,7 +32,7 @@ COMMON   := src/common/cli.c src/common/fdlimit.c src/common/grow.c src/common/u
 CORE     := $(wildcard src/mux/*.c) $(COMMON)
 SERVER   := $(CORE) $(wildcard src/server/*.c)
 LOAD     := $(COMMON) src/common/hist.c $(wildcard src/load/*.c)
-TESTS    := test_mux test_server test_hazards test_hist test_load test_http test_dispatch
+TESTS    := test_mux test_server test_models test_hazards test_hist test_load test_http test_dispatch
 
 # muxdispatch compiles its peers in when their libraries are found (libev ships no .pc file).
 HAVE_LIBEVENT := $(shell pkg-config --exists libevent 2>/dev/null && echo 1)
@@ -52,6 +52,7 @@ fakeecho_SRC      := tests/load/fakeecho.c
 test_mux_SRC      := tests/mux/test_mux.c tests/testutil.c $(CORE)
 test_server_SRC   := tests/server/test_server.c tests/testutil.c $(CORE)
 test_hazards_SRC  := tests/server/test_hazards.c tests/testutil.c $(CORE)
+test_models_SRC   := tests/server/test_models.c tests/testutil.c $(CORE)
 test_http_SRC     := tests/server/test_http.c src/server/proto_http.c src/server/proto_sockperf.c
 test_hist_SRC     := tests/common/test_hist.c tests/testutil.c src/common/hist.c $(CORE)
 test_load_SRC     := tests/load/test_load.c tests/testutil.c $(CORE)
@@ -152,11 +153,15 @@ check: test-deps $(addprefix build/,muxserver muxload fakeecho noepoll.so nourin
 # one of each loop. That keeps make test under 10 minutes on 2 cores.
 SAN_SERVER_BACKENDS := epoll,epoll-et,uring-poll,uring
 SAN_LOAD_BACKENDS   := epoll,uring
+# The models suite under ASan+UBSan: one variant per code path (a process or thread per
+# client, each pool with its own accept variant, the loop), and 2000 connections for the zombie count.
+SAN_MODELS := reactor-workers,iterative,fork,thread,prefork-flock,prethread-main
 check-san: test-deps $(addprefix build/san/,muxserver muxload fakeecho $(TESTS)) build/noepoll.so build/nouring
 	$(Q)$(MAKE) -s build/san/muxdispatch
 	$(Q)rc=0; for t in $(TESTS); do echo "== $$t (ASan+UBSan)"; \
 		case $$t in test_server|test_hazards) only=$(SAN_SERVER_BACKENDS) ;; \
 			test_load) only=$(SAN_LOAD_BACKENDS) ;; *) only= ;; esac; \
+		MUX_MODELS=$${MUX_MODELS:-$(SAN_MODELS)} MODELS_CONNECTIONS=2000 \
 		MUX_BACKENDS=$${MUX_BACKENDS:-$$only} MUXSERVER=build/san/muxserver MUXLOAD=build/san/muxload FAKEECHO=build/san/fakeecho \
 		MUXDISPATCH=build/san/muxdispatch NOEPOLL_SO=build/noepoll.so NOURING=build/nouring \
 		$(SUITE) $$t-san $(GUARD) build/san/$$t || rc=1; done; exit $$rc

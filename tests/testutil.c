@@ -316,6 +316,18 @@ void child_start_prog(struct child *c, const char *prog, ...)
 	free(argv);
 }
 
+void child_start_args(struct child *c, const char *prog, const char *const *args)
+{
+	int n = 0;
+	char **argv;
+
+	while (args[n])
+		n++;
+	argv = build_argv(prog, false, (char **)args, n);
+	child_spawn(c, argv);
+	free(argv);
+}
+
 /* Read a whole temporary file into buf (NUL-terminated), then remove it. */
 static void slurp(int fd, const char *path, char *buf, size_t len)
 {
@@ -387,6 +399,11 @@ int run_prog(char *out, size_t outlen, char *err, size_t errlen, const char *pro
 	rc = run_va(prog, false, out, outlen, err, errlen, ap);
 	va_end(ap);
 	return rc;
+}
+
+bool child_read_line(struct child *c, double guard_s)
+{
+	return read_line(c->out_fd, c->line, sizeof(c->line), guard_s);
 }
 
 void child_stats(struct child *c)

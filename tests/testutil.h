@@ -53,6 +53,8 @@ void *test_alloc(size_t n);
 int run_muxserver(char *out, size_t outlen, char *err, size_t errlen, ...);
 /* Start another of our programs that prints "port=N" first (a test server). */
 void child_start_prog(struct child *c, const char *prog, ...);
+/* The same, with the args in a NULL-terminated array. */
+void child_start_args(struct child *c, const char *prog, const char *const *args);
 /* Run prog with NULL-terminated args; its stdout and stderr into out and err (either may be NULL). */
 int run_prog(char *out, size_t outlen, char *err, size_t errlen, const char *prog, ...);
 /* $env if set, else fallback: how suites find the binaries of their own build tree. */
@@ -62,6 +64,8 @@ void child_stats(struct child *c);
 /* Read the next "stats ..." line, asked for by someone else (muxload --mark-pid). */
 void child_next_stats(struct child *c);
 uint64_t child_stat(const struct child *c, const char *key);
+/* The next line of its stdout into c->line; false on EOF or after guard_s. */
+bool child_read_line(struct child *c, double guard_s);
 /* SIGTERM, wait up to guard_s, return the exit status (fails the test on a hang); c->line is the summary. */
 int child_stop(struct child *c, double guard_s);
 /* Resident set size of a process in KiB. */

@@ -117,6 +117,8 @@ void model_stop_listening(struct server *s)
 
 static void begin_stop(struct server *s)
 {
+	double until;
+
 	if (s->stopping) {
 		s->stop_now = true;	/* second signal: no more waiting */
 		return;
@@ -126,8 +128,10 @@ static void begin_stop(struct server *s)
 		s->hooks->stop(s);
 	else
 		model_stop_listening(s);
-	if (s->deadline == 0 || mono_s() + s->cfg->grace_s < s->deadline)
-		s->deadline = mono_s() + s->cfg->grace_s;
+	/* From the signal, not from now: in the iterative model, now may be the grace timer's end. */
+	until = (server_signal_first_stop_s() ? server_signal_first_stop_s() : mono_s()) + s->cfg->grace_s;
+	if (s->deadline == 0 || until < s->deadline)
+		s->deadline = until;
 	arm_timer(s);
 }
 
@@ -189,7 +193,8 @@ int model_supervise(struct server *s, const struct model_hooks *h)
 {
 	s->hooks = h;
 	arm_timer(s);
-	while (!(s->stopping && h->live(s) == 0)) {
+	/* live() every turn: it is where the process models reap their children. */
+	while (h->live(s) > 0 || !s->stopping) {
 		struct pollfd p[2] = { { .fd = s->sig_pipe[0], .events = POLLIN },
 				       { .fd = s->listen_fd, .events = POLLIN } };
 		nfds_t n = h->accept && s->listen_fd != -1 && !s->stopping ? 2 : 1;

@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +29,20 @@ static volatile sig_atomic_t signal_pipe_fd = -1;
  */
 static volatile sig_atomic_t stop_signals;  /* SIGINT/SIGTERM seen, counted up to 2 */
 static volatile sig_atomic_t stats_wanted;  /* SIGUSR1 seen since the last stats line */
+/*
+ * A process that serves inside a blocking read (the iterative model) sees
+ * a stop only if the read is interrupted, and a signal that lands between
+ * two reads interrupts nothing. So there the handler itself does what the
+ * stop must not wait for (both calls are async-signal-safe): it shuts the
+ * listener, so new clients are refused at once, and arms a timer for the
+ * grace, whose SIGALRM interrupts the read however the race fell. It also
+ * notes when the stop came, from which the grace counts.
+ */
+static timer_t grace_timer;
+static bool grace_timer_made;
+static struct itimerspec grace_spec;
+static volatile sig_atomic_t shut_on_stop = -1;
+static volatile int64_t first_stop_ns;
 
 static void on_signal(int signo)
 {
@@ -37,6 +53,13 @@ static void on_signal(int signo)
 		stats_wanted = 1;
 	else if ((signo == SIGINT || signo == SIGTERM) && stop_signals < 2)	/* the second: stop now */
 		stop_signals++;
+	if ((signo == SIGINT || signo == SIGTERM) && !first_stop_ns) {
+		first_stop_ns = mono_ns();
+		if (shut_on_stop != -1)
+			shutdown(shut_on_stop, SHUT_RDWR);
+		if (grace_timer_made)
+			timer_settime(grace_timer, 0, &grace_spec, NULL);
+	}
 	/* SIGCHLD and SIGALRM (the models' children and deadlines) only wake the loop. */
 	/* A full pipe already wakes the loop: dropping this byte loses nothing. */
 	if (write(signal_pipe_fd, &b, 1) == -1) {
@@ -48,6 +71,25 @@ static void on_signal(int signo)
 int server_signal_stops(void)
 {
 	return stop_signals;
+}
+
+/* When the first stop signal came (monotonic seconds), 0 if none has. */
+double server_signal_first_stop_s(void)
+{
+	return first_stop_ns ? (double)first_stop_ns / 1e9 : 0;
+}
+
+/* From now on the first stop signal shuts listen_fd and arms a SIGALRM grace_s later (see grace_timer). */
+void server_stop_in_handler(int listen_fd, double grace_s)
+{
+	struct sigevent ev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGALRM };
+
+	grace_spec.it_value.tv_sec = (time_t)grace_s;
+	grace_spec.it_value.tv_nsec = (long)((grace_s - (double)(time_t)grace_s) * 1e9);
+	if (grace_spec.it_value.tv_sec == 0 && grace_spec.it_value.tv_nsec == 0)
+		grace_spec.it_value.tv_nsec = 1;	/* zero would disarm it */
+	grace_timer_made = timer_create(CLOCK_MONOTONIC, &ev, &grace_timer) == 0;
+	shut_on_stop = listen_fd;
 }
 
 bool server_signal_take_stats(void)
@@ -179,6 +221,7 @@ static void install_signals(struct server *s)
 
 	signal_pipe_fd = s->sig_pipe[1];
 	stop_signals = stats_wanted = 0;
+	first_stop_ns = 0;
 	/* One handler at a time: stop_signals++ must not be interrupted by another. */
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
@@ -253,6 +296,7 @@ void server_close(struct server *s)
 	if (s->spare_fd != -1)
 		close(s->spare_fd);
 	signal_pipe_fd = -1;
+	shut_on_stop = -1;
 	for (int i = 0; i < 2; i++)
 		if (s->sig_pipe[i] != -1)
 			close(s->sig_pipe[i]);

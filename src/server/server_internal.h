@@ -162,6 +162,8 @@ void listener_pause(struct server *s);
 void server_read_signals(struct server *s);
 int server_signal_stops(void);
 bool server_signal_take_stats(void);
+double server_signal_first_stop_s(void);
+void server_stop_in_handler(int listen_fd, double grace_s);
 int server_open(struct server *s, const struct server_config *cfg, int listen_fd);
 void server_print_port(const struct server_config *cfg, int port, const char *backend);
 int server_serve(struct server *s);

@@ -1,0 +1,388 @@
+/*
+ * test_models.c - muxserver --model end to end: every model (and each
+ * accept-lock variant) as a real child process, real TCP clients on
+ * loopback. Cells are named "variant/test"; $MUX_MODELS (comma separated
+ * variant names) runs some only. Deadlines are hang guards; nothing here
+ * asserts speed.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../testutil.h"
+
+#define HOST "127.0.0.1"
+
+struct variant {
+	const char *name;
+	const char *args[8];   /* after --port 0, NULL-terminated */
+	int clients;           /* clients it serves at once: 1 (iterative), a pool's size, or any */
+	int workers;           /* lines 'worker id=' it prints; 0: none */
+	bool per_connection;   /* a process or thread per client: one --max-conns for all */
+	bool threads;          /* its workers are threads of the one process */
+};
+
+static const struct variant variants[] = {
+	{ "reactor-workers", { "--workers", "2" }, 50, 2, false, false },
+	{ "reactor-shared", { "--workers", "2", "--shared-listener" }, 50, 2, false, false },
+	{ "iterative", { "--model", "iterative" }, 1, 0, false, false },
+	{ "fork", { "--model", "fork" }, 50, 0, true, false },
+	{ "thread", { "--model", "thread" }, 50, 0, true, true },
+	{ "prefork", { "--model", "prefork", "--workers", "4" }, 4, 4, false, false },
+	{ "prefork-flock", { "--model", "prefork", "--workers", "4", "--accept-lock", "flock" }, 4, 4, false, false },
+	{ "prefork-mutex", { "--model", "prefork", "--workers", "4", "--accept-lock", "mutex" }, 4, 4, false, false },
+	{ "prethread", { "--model", "prethread", "--workers", "4" }, 4, 4, false, true },
+	{ "prethread-mutex", { "--model", "prethread", "--workers", "4", "--accept-lock", "mutex" }, 4, 4, false, true },
+	{ "prethread-main", { "--model", "prethread", "--workers", "4", "--accept-lock", "main" }, 4, 4, false, true },
+};
+
+static const struct variant *variant_of(void **state)
+{
+	return *state;
+}
+
+/* Start the variant with extra NULL-terminated args. */
+static void start(struct child *c, const struct variant *v, ...)
+{
+	const char *argv[24] = { "--port", "0" };
+	int n = 2;
+	va_list ap;
+
+	for (int i = 0; v->args[i]; i++)
+		argv[n++] = v->args[i];
+	va_start(ap, v);
+	for (const char *a; n < 22 && (a = va_arg(ap, const char *));)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	child_start_args(c, tool_path("MUXSERVER", "build/muxserver"), argv);
+}
+
+/* 50 clients each echo 1 MiB of random bytes, checked byte for byte, as many at once as the model serves. */
+static void echo_50_by_1mib(void **state)
+{
+	enum { N = 50, LEN = 1 << 20 };
+	const struct variant *v = variant_of(state);
+	unsigned char *data = test_alloc(LEN);
+	struct child c;
+	int fds[N];
+
+	fill_random(data, LEN, 7);
+	start(&c, v, NULL);
+	for (int done = 0; done < N; done += v->clients) {
+		int batch = N - done < v->clients ? N - done : v->clients;
+		const char *err;
+
+		connect_many(fds, batch, c.port);
+		err = pump_echo(fds, batch, data, LEN, 120);
+		if (err)
+			fail_msg("%s: clients %d-%d: %s", v->name, done, done + batch - 1, err);
+		close_all(fds, batch);
+	}
+	assert_int_equal(child_stop(&c, 30), 0);
+	assert_non_null(strstr(c.line, "summary "));
+	assert_true(child_stat(&c, "bytes_in") == (uint64_t)N * LEN);
+	assert_true(child_stat(&c, "bytes_out") == (uint64_t)N * LEN);
+	assert_int_equal(child_stat(&c, "closed"), N);
+}
+
+/* Connect until the listener refuses (or closes at once): the stop has shut it. */
+static void expect_refused_soon(int port)
+{
+	double end = mono_s() + 20;
+
+	for (;;) {
+		int fd = tcp_connect(HOST, port);
+		bool closed = fd >= 0 && sees_close(fd, 0.05);
+
+		if (fd >= 0)
+			close(fd);
+		if (fd < 0 || closed)
+			return;
+		if (mono_s() > end)
+			fail_msg("new clients still accepted 20 s after SIGTERM");
+	}
+}
+
+/*
+ * SIGTERM while a client is being served: the client is still answered,
+ * new clients are refused, and once it leaves the server exits 0 at once
+ * (long before --grace ends).
+ */
+static void graceful_stop(void **state)
+{
+	const struct variant *v = variant_of(state);
+	struct child c;
+	double stopped;
+	int status, fd;
+
+	start(&c, v, "--grace", "60", NULL);
+	fd = tcp_connect(HOST, c.port);
+	assert_true(fd >= 0 && echo_once(fd, 10));
+	kill(c.pid, SIGTERM);
+	expect_refused_soon(c.port);
+	if (!echo_once(fd, 10))
+		fail_msg("%s: the client being served was not answered after SIGTERM", v->name);
+	close(fd);
+	stopped = mono_s();
+	while (waitpid(c.pid, &status, WNOHANG) == 0 && mono_s() - stopped < 30)
+		sleep_s(0.01);
+	if (mono_s() - stopped >= 30)
+		fail_msg("%s: still running 30 s after its last client left", v->name);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	kill(c.pid, SIGKILL);	/* a no-op for the reaped pid unless reused: the teardown checks */
+}
+
+/* A client that never leaves: the server ends it after --grace, exits 0, and the client sees the close. */
+static void grace_cuts_clients(void **state)
+{
+	struct child c;
+	int fd;
+
+	start(&c, variant_of(state), "--grace", "0.3", NULL);
+	fd = tcp_connect(HOST, c.port);
+	assert_true(fd >= 0 && echo_once(fd, 10));
+	assert_int_equal(child_stop(&c, 30), 0);
+	assert_non_null(strstr(c.line, "summary "));
+	assert_true(sees_close(fd, 10));
+	close(fd);
+}
+
+/* Children of pid in state Z, and its tasks (threads): read from /proc. */
+static int zombies_of(pid_t pid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		char path[300], buf[512], state;
+		long ppid;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if (e->d_name[0] < '1' || e->d_name[0] > '9' || !(f = fopen(path, "r")))
+			continue;
+		/* The command may hold spaces and parentheses: read past the last ')'. */
+		if (fgets(buf, sizeof(buf), f) && strrchr(buf, ')') &&
+		    sscanf(strrchr(buf, ')') + 1, " %c %ld", &state, &ppid) == 2)
+			n += ppid == pid && state == 'Z';
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+static long tasks_of(pid_t pid)
+{
+	char path[64];
+	DIR *d;
+	long n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	d = opendir(path);
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/*
+ * 10 000 connections one after another for a process or thread per
+ * connection, 2000 for the rest (muxload --reconnect; $MODELS_CONNECTIONS
+ * sets both): afterwards no zombie child and no thread beyond the model's
+ * own; and the server counted every one.
+ */
+static void no_zombies_no_leaked_threads(void **state)
+{
+	const struct variant *v = variant_of(state);
+	/* 10 000 where each connection makes a process or thread; 2000 are plenty for a fixed pool. */
+	const char *conns = getenv("MODELS_CONNECTIONS") ? getenv("MODELS_CONNECTIONS") :
+			    v->per_connection ? "10000" : "2000";
+	long want_tasks = 1 + (v->threads ? v->workers : 0), tasks = 0;
+	char out[8192], err[1024], port[16];
+	struct child c;
+	double end;
+	int rc;
+
+	start(&c, v, NULL);
+	snprintf(port, sizeof(port), "%d", c.port);
+	rc = run_prog(out, sizeof(out), err, sizeof(err), tool_path("MUXLOAD", "build/muxload"),
+		      "--port", port, "--reconnect", "--connections", "1", "--requests", conns,
+		      NULL);
+	if (rc != 0)
+		fail_msg("%s: muxload exit %d: %s", v->name, rc, err);
+	/* Reaping and thread exits follow the clients' closes: give them a moment, as a hang guard. */
+	for (end = mono_s() + 20; mono_s() < end; sleep_s(0.02)) {
+		tasks = tasks_of(c.pid);
+		if (tasks == want_tasks && zombies_of(c.pid) == 0)
+			break;
+	}
+	if (tasks != want_tasks || zombies_of(c.pid) != 0)
+		fail_msg("%s: %ld tasks (want %ld), %d zombies after %s connections", v->name, tasks,
+			 want_tasks, zombies_of(c.pid), conns);
+	child_stats(&c);
+	assert_true(child_stat(&c, "closed") >= (uint64_t)atol(conns));
+	assert_int_equal(child_stat(&c, "refused"), 0);
+	expect_clean_stop(&c);
+}
+
+/* --max-conns 2: a third client is closed at once, counted as refused, the two still served. */
+static void max_conns_refuses(void **state)
+{
+	const struct variant *v = variant_of(state);
+	struct child c;
+	int fds[3];
+
+	start(&c, v, "--max-conns", "2", NULL);
+	connect_many(fds, 2, c.port);
+	assert_true(echo_once(fds[0], 10) && echo_once(fds[1], 10));
+	fds[2] = tcp_connect(HOST, c.port);
+	assert_true(fds[2] >= 0);
+	if (!sees_close(fds[2], 10))
+		fail_msg("%s: the third client was not closed", v->name);
+	assert_true(echo_once(fds[0], 10) && echo_once(fds[1], 10));
+	close_all(fds, 3);
+	assert_int_equal(child_stop(&c, 30), 0);
+	assert_int_equal(child_stat(&c, "refused"), 1);
+}
+
+/* Pools and reactor workers: a 'worker id=' line each before the totals, which are their sums. */
+static void worker_lines_add_up(void **state)
+{
+	const struct variant *v = variant_of(state);
+	uint64_t accepted = 0, requests = 0;
+	int lines = 0, fds[8];
+	struct child c;
+
+	start(&c, v, NULL);
+	for (int i = 0; i < 8; i += v->clients < 8 ? v->clients : 8) {
+		int batch = v->clients < 8 ? v->clients : 8;
+
+		connect_many(fds, batch, c.port);
+		for (int j = 0; j < batch; j++)
+			assert_true(echo_once(fds[j], 10));
+		close_all(fds, batch);
+	}
+	kill(c.pid, SIGUSR1);
+	while (child_read_line(&c, 30) && strncmp(c.line, "stats ", 6) != 0) {
+		if (strncmp(c.line, "worker ", 7) != 0)
+			continue;
+		lines++;
+		accepted += child_stat(&c, "accepted");
+		requests += child_stat(&c, "requests");
+	}
+	assert_int_equal(lines, v->workers);
+	assert_int_equal(child_stat(&c, "accepted"), accepted);
+	assert_int_equal(child_stat(&c, "requests"), requests);
+	assert_true(requests >= 8);
+	expect_clean_stop(&c);
+}
+
+#define ONE_LINE_EXIT_2(...) do { \
+	char err_[1024]; \
+	int rc_ = run_muxserver(NULL, 0, err_, sizeof(err_), __VA_ARGS__, NULL); \
+	if (rc_ != 2 || !strstr(err_, "muxserver: ") || strchr(err_, '\n') != strrchr(err_, '\n')) \
+		fail_msg("exit %d, expected 2 and one line; stderr: %s", rc_, err_); \
+} while (0)
+
+/* Combinations that mean nothing: one line, exit 2. */
+static void meaningless_flags_exit_2(void **state)
+{
+	(void)state;
+	ONE_LINE_EXIT_2("--model", "kqueue");
+	ONE_LINE_EXIT_2("--model", "fork", "--workers", "4");
+	ONE_LINE_EXIT_2("--model", "thread", "--backend", "poll");
+	ONE_LINE_EXIT_2("--model", "iterative", "--accept-lock", "mutex");
+	ONE_LINE_EXIT_2("--model", "prethread", "--accept-lock", "flock");
+	ONE_LINE_EXIT_2("--model", "prefork", "--accept-lock", "main");
+	ONE_LINE_EXIT_2("--model", "prefork", "--accept-lock", "spin");
+	ONE_LINE_EXIT_2("--model", "prefork", "--max-conns", "10");
+	ONE_LINE_EXIT_2("--model", "fork", "--proto", "udp");
+	ONE_LINE_EXIT_2("--model", "fork", "--header-timeout", "5");
+	ONE_LINE_EXIT_2("--shared-listener");
+	ONE_LINE_EXIT_2("--workers", "0");
+}
+
+static bool every(const struct variant *v)
+{
+	(void)v;
+	return true;
+}
+
+/* --max-conns is refused for the pools and iterative, and is per worker with --workers. */
+static bool one_limit(const struct variant *v)
+{
+	return v->per_connection;
+}
+
+static bool has_workers(const struct variant *v)
+{
+	return v->workers > 0;
+}
+
+/* Each test, and the variants it means something for (no cell, rather than a skip, for the rest). */
+static const struct {
+	const char *name;
+	void (*fn)(void **state);
+	bool (*applies)(const struct variant *v);
+} tests[] = {
+	{ "echo_50_by_1mib", echo_50_by_1mib, every },
+	{ "graceful_stop", graceful_stop, every },
+	{ "grace_cuts_clients", grace_cuts_clients, every },
+	{ "no_zombies_no_leaked_threads", no_zombies_no_leaked_threads, every },
+	{ "max_conns_refuses", max_conns_refuses, one_limit },
+	{ "worker_lines_add_up", worker_lines_add_up, has_workers },
+};
+
+/* The variant is wanted: all, or those named in $MUX_MODELS. */
+static bool wanted(const char *name)
+{
+	const char *list = getenv("MUX_MODELS");
+	size_t len = strlen(name);
+
+	for (const char *p = list; p && (p = strstr(p, name)); p += len)
+		if ((p == list || p[-1] == ',') && (p[len] == ',' || p[len] == 0))
+			return true;
+	return !list || !*list;
+}
+
+int main(void)
+{
+	enum { NV = sizeof(variants) / sizeof(variants[0]), NT = sizeof(tests) / sizeof(tests[0]) };
+	static struct CMUnitTest cells[NV * NT + 1];
+	static char names[NV * NT][96];
+	size_t n = 0;
+
+	for (size_t v = 0; v < NV; v++) {
+		if (!wanted(variants[v].name))
+			continue;
+		for (size_t t = 0; t < NT; t++) {
+			if (!tests[t].applies(&variants[v]))
+				continue;
+			snprintf(names[n], sizeof(names[n]), "%s/%s", variants[v].name, tests[t].name);
+			cells[n] = (struct CMUnitTest){ .name = names[n], .test_func = tests[t].fn,
+							.teardown_func = test_teardown,
+							.initial_state = (void *)&variants[v] };
+			n++;
+		}
+	}
+	cells[n++] = (struct CMUnitTest){ .name = "meaningless_flags_exit_2",
+					  .test_func = meaningless_flags_exit_2, .teardown_func = test_teardown };
+	if (getenv("CMOCKA_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("CMOCKA_TEST_FILTER"));
+	return cmocka_run_group_tests_name("muxserver --model", cells, NULL, NULL) ? 1 : 0;
+}

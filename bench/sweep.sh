@@ -241,6 +241,7 @@ if [ "$mode" != smoke ]; then
 	fi
 	# Dispatch cost beside libevent and libev, and Kerrisk's table (muxdispatch says which peers it has).
 	bench/dispatch.sh "$out" >&2
+	bench/models.sh --out "$out" >&2
 	echo "took_s=$(( $(date +%s) - started ))" > "$out/run.txt"
 	bench/report.sh "$out" "$mode" > "$out/README.md"	# with the syscall counts
 fi

@@ -520,9 +520,44 @@ static void print_worker(struct server *s, size_t i, const struct model_slot *w)
 }
 
 /*
+ * RUSAGE_CHILDREN counts children once reaped: a stats line taken while
+ * workers (or per-connection children) still run must read theirs from
+ * /proc: the children the kernel lists for our main thread, utime and
+ * stime of each in clock ticks (fields 14 and 15 of /proc/PID/stat).
+ */
+static void add_live_children_cpu(double cpu[2])
+{
+	char path[64], stat[1024];
+	double tick = (double)sysconf(_SC_CLK_TCK);
+	FILE *list, *f;
+	long pid;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/children", (long)getpid());
+	if (!(list = fopen(path, "r")))
+		return;
+	while (fscanf(list, "%ld", &pid) == 1) {
+		unsigned long long ut, st;
+		const char *p;
+
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		if (!(f = fopen(path, "r")))
+			continue;
+		/* After the command's closing ')': state is field 3, utime 14, stime 15. */
+		if (fgets(stat, sizeof(stat), f) && (p = strrchr(stat, ')')) &&
+		    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2) {
+			cpu[0] += (double)ut / tick;
+			cpu[1] += (double)st / tick;
+		}
+		fclose(f);
+	}
+	fclose(list);
+}
+
+/*
  * A line per worker (pools and reactor workers), then the totals: the
- * workers' counters added up, and the CPU of the parent and its reaped
- * children (RUSAGE_CHILDREN; threads are in RUSAGE_SELF).
+ * workers' counters added up, and the CPU of the parent, its reaped
+ * children (RUSAGE_CHILDREN) and those still running (/proc); threads are
+ * in RUSAGE_SELF.
  */
 void model_print(struct server *s, const char *tag)
 {
@@ -541,6 +576,7 @@ void model_print(struct server *s, const char *tag)
 	getrusage(RUSAGE_CHILDREN, &kids);
 	cpu[0] = timeval_s(self.ru_utime) + timeval_s(kids.ru_utime);
 	cpu[1] = timeval_s(self.ru_stime) + timeval_s(kids.ru_stime);
+	add_live_children_cpu(cpu);
 	open = (long)(sum.st.accepted - sum.st.closed - sum.st.refused);
 	print_counters(s, tag, s->backend_name, open, &sum.st, &sum.m, cpu);
 }

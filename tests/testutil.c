@@ -434,18 +434,23 @@ uint64_t child_stat(const struct child *c, const char *key)
 
 int child_stop(struct child *c, double guard_s)
 {
+	kill(c->pid, SIGTERM);
+	return child_wait_exit(c, guard_s);
+}
+
+int child_wait_exit(struct child *c, double guard_s)
+{
 	struct tracked *t = tracked_of(c->pid);
 	double end = mono_s() + guard_s;
 	int status;
 
-	kill(c->pid, SIGTERM);
 	for (;;) {
 		pid_t r = waitpid(c->pid, &status, WNOHANG);
 
 		if (r == c->pid)
 			break;
 		if (mono_s() > end)	/* the teardown kills it and shows its stderr */
-			fail_msg("muxserver (pid %ld) did not exit within %.0f s of SIGTERM",
+			fail_msg("muxserver (pid %ld) did not exit within %.0f s",
 				 (long)c->pid, guard_s);
 		sleep_s(0.01);
 	}

@@ -68,6 +68,8 @@ uint64_t child_stat(const struct child *c, const char *key);
 bool child_read_line(struct child *c, double guard_s);
 /* SIGTERM, wait up to guard_s, return the exit status (fails the test on a hang); c->line is the summary. */
 int child_stop(struct child *c, double guard_s);
+/* The same without the SIGTERM: for a child already told to stop. */
+int child_wait_exit(struct child *c, double guard_s);
 /* Resident set size of a process in KiB. */
 long rss_kib(pid_t pid);
 

@@ -171,12 +171,20 @@ static int wait_ms(const struct server *s)
 	return (int)left + 1;
 }
 
-/* Past the grace (or the duration, or a second signal): end every worker, and wait a little for them. */
+/*
+ * Past the grace (or the duration, or a second signal): end every worker,
+ * and wait a little for them. Pool workers idle in accept end by
+ * themselves once the listener is shut (and write their CPU): a moment for
+ * them first.
+ */
 static void cut(struct server *s, const struct model_hooks *h)
 {
 	double until = mono_s() + CUT_WAIT_S;
 
+	s->stop_now = true;	/* workers ending now were told to: no log line each */
 	model_stop_listening(s);
+	for (int i = 0; i < 10 && h->live(s) > 0; i++)
+		poll(NULL, 0, 10);
 	h->cut(s);
 	while (h->live(s) > 0 && mono_s() < until)
 		poll(NULL, 0, 10);
@@ -208,8 +216,14 @@ int model_supervise(struct server *s, const struct model_hooks *h)
 		if (n == 2 && (p[1].revents & POLLIN) && !s->stopping)
 			h->accept(s);
 		if (s->stop_now || (s->deadline && mono_s() >= s->deadline)) {
+			if (!s->stopping)
+				begin_stop(s);	/* the --duration's end: the stop a signal makes, then the cut */
 			cut(s, h);
 			break;
+		}
+		if (h->workers_fixed && !s->stopping && h->live(s) == 0) {
+			fprintf(stderr, "muxserver: every worker ended before the stop (see the lines above)\n");
+			return 1;
 		}
 	}
 	return 0;
@@ -217,8 +231,10 @@ int model_supervise(struct server *s, const struct model_hooks *h)
 
 /*
  * A child that serves: the parent's signal handlers and pipe are the
- * parent's. SIGINT (Ctrl-C reaches the whole process group) is ignored:
- * the parent decides when and how children stop. A child whose parent
+ * parent's. SIGINT and SIGTERM are ignored (Ctrl-C reaches the whole
+ * process group; a supervisor may signal every process): the parent
+ * decides when and how children stop, by shutting the listener, and
+ * SIGKILL past the grace. A child whose parent
  * died is killed: nobody would count or stop it.
  */
 pid_t model_fork_child(struct server *s)
@@ -228,7 +244,7 @@ pid_t model_fork_child(struct server *s)
 	if (pid != 0)
 		return pid;
 	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_DFL);
+	signal(SIGTERM, SIG_IGN);
 	signal(SIGUSR1, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGALRM, SIG_DFL);
@@ -365,6 +381,11 @@ void accept_turn_child(void)
 		return;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", turn_fd);
 	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd == -1) {	/* sharing the parent's would lock nothing: no worker rather than a wrong one */
+		fprintf(stderr, "muxserver: --accept-lock flock: cannot reopen the lock file (%s): %s\n",
+			path, strerror(errno));
+		_exit(1);
+	}
 	close(turn_fd);
 	turn_fd = fd;
 }
@@ -434,7 +455,7 @@ void model_worker_gone(struct server *s, struct pid_set *set, pid_t pid, int sta
 {
 	char line[128];
 
-	if (!pid_set_remove(set, pid) || (s->stopping && status == 0))
+	if (!pid_set_remove(set, pid) || (s->stopping && (status == 0 || s->stop_now)))
 		return;
 	/* Not restarted: the rest serve on with one worker fewer, and say so. */
 	snprintf(line, sizeof(line), "worker %ld ended %s (%s %d)", (long)pid,
@@ -493,6 +514,18 @@ void model_block_signals(sigset_t *old)
 	pthread_sigmask(SIG_SETMASK, &all, old);
 }
 
+/* A worker's counters as one reading: its line and the totals must agree. Workers write them atomically. */
+static void snapshot(struct model_slot *to, const struct model_slot *from)
+{
+	const uint64_t *a = (const uint64_t *)&from->st, *b = (const uint64_t *)&from->m;
+
+	*to = (struct model_slot){ .cpu_user_s = from->cpu_user_s, .cpu_sys_s = from->cpu_sys_s, .pid = from->pid };
+	for (size_t i = 0; i < sizeof(to->st) / sizeof(uint64_t); i++)
+		((uint64_t *)&to->st)[i] = __atomic_load_n(&a[i], __ATOMIC_RELAXED);
+	for (size_t i = 0; i < sizeof(to->m) / sizeof(uint64_t); i++)
+		((uint64_t *)&to->m)[i] = __atomic_load_n(&b[i], __ATOMIC_RELAXED);
+}
+
 static void add_slot(struct model_slot *sum, const struct model_slot *w)
 {
 	const uint64_t *from = (const uint64_t *)&w->st;
@@ -501,7 +534,7 @@ static void add_slot(struct model_slot *sum, const struct model_slot *w)
 
 	/* server_stats is all uint64_t counters: summed, but pending_max is a maximum (mem_max sums the workers' maxima). */
 	for (size_t i = 0; i < sizeof(w->st) / sizeof(uint64_t); i++)
-		to[i] += __atomic_load_n(&from[i], __ATOMIC_RELAXED);
+		to[i] += from[i];
 	sum->st.pending_max = most;
 	sum->m.waits += w->m.waits;
 	sum->m.events += w->m.events;
@@ -567,9 +600,12 @@ void model_print(struct server *s, const char *tag)
 	long open;
 
 	for (size_t i = 0; i < s->nslots; i++) {
-		add_slot(&sum, &s->slots[i]);
+		struct model_slot w;
+
+		snapshot(&w, &s->slots[i]);
+		add_slot(&sum, &w);
 		if (s->nslots > 1)
-			print_worker(s, i, &s->slots[i]);
+			print_worker(s, i, &w);
 	}
 	sum.st.log_dropped += s->st.log_dropped;
 	getrusage(RUSAGE_SELF, &self);
@@ -577,7 +613,7 @@ void model_print(struct server *s, const char *tag)
 	cpu[0] = timeval_s(self.ru_utime) + timeval_s(kids.ru_utime);
 	cpu[1] = timeval_s(self.ru_stime) + timeval_s(kids.ru_stime);
 	add_live_children_cpu(cpu);
-	open = (long)(sum.st.accepted - sum.st.closed - sum.st.refused);
+	open = (long)(sum.st.accepted - sum.st.closed);
 	print_counters(s, tag, s->backend_name, open, &sum.st, &sum.m, cpu);
 }
 
@@ -609,7 +645,8 @@ int model_run(const struct server_config *cfg)
 		}
 	}
 	server_close(s);
-	if (s->slots)
+	/* Threads that outlived the cut may still count into theirs: then the exit frees them. */
+	if (s->slots && !(s->hooks && s->hooks->live(s) > 0))
 		munmap(s->slots, s->nslots * sizeof(struct model_slot));
 	free(s);
 	return rc;

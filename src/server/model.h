@@ -53,6 +53,8 @@ struct model_hooks {
 	void (*cut)(struct server *s);
 	/* Workers or connections still running; the stop is done at 0. */
 	long (*live)(struct server *s);
+	/* Its workers are made at start (pools, reactors): none left before a stop is a failure. */
+	bool workers_fixed;
 };
 
 /* The children a parent has running: to signal them, and to count them without /proc. */

@@ -40,6 +40,8 @@ static void spawn(struct server *s, int fd)
 		model_refuse(s, slot, fd, "--max-conns children running");
 		return;
 	}
+	/* Counted before the child can close it; a refused client is not accepted, as in the reactor. */
+	SLOT_ADD(slot, accepted, 1);
 	pid = model_fork_child(s);
 	if (pid == 0) {
 		close(s->listen_fd);
@@ -47,6 +49,7 @@ static void spawn(struct server *s, int fd)
 		_exit(0);
 	}
 	if (pid == -1) {	/* EAGAIN: RLIMIT_NPROC or the kernel's pid limit; ENOMEM */
+		SLOT_ADD(slot, accepted, -1);
 		snprintf(why, sizeof(why), "fork: %s", strerror(errno));
 		model_refuse(s, slot, fd, why);
 		return;
@@ -65,7 +68,6 @@ static void accept_all(struct server *s)
 
 		if (fd == -1)
 			return;	/* EAGAIN; out of fds: the client waits in the backlog */
-		SLOT_ADD(&s->slots[0], accepted, 1);
 		spawn(s, fd);
 	}
 }

@@ -39,6 +39,7 @@ static int run(struct server *s)
 	};
 
 	s->slots[0].pid = getpid();
+	s->serves_inline = true;
 	server_stop_in_handler(s->listen_fd, s->cfg->grace_s);
 	return model_supervise(s, &hooks);
 }

@@ -54,7 +54,7 @@ static void kill_workers(struct server *s)
 
 static int run(struct server *s)
 {
-	static const struct model_hooks hooks = { .cut = kill_workers, .live = live };
+	static const struct model_hooks hooks = { .cut = kill_workers, .live = live, .workers_fixed = true };
 	int rc = 1;
 
 	model_blocking_listener(s);

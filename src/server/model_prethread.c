@@ -23,6 +23,7 @@ static struct {
 	int fds[HANDOFF_MAX];
 	size_t head, len;
 	bool closed;          /* the stop: workers end once it is empty */
+	bool cut;             /* past the grace: workers end now, the queued clients are closed */
 	long running;         /* worker threads not yet ended */
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER, .ready = PTHREAD_COND_INITIALIZER };
 
@@ -40,7 +41,7 @@ static int take_handed(void)
 	pthread_mutex_lock(&pool.lock);
 	while (!pool.len && !pool.closed)
 		pthread_cond_wait(&pool.ready, &pool.lock);
-	if (pool.len) {
+	if (pool.len && !pool.cut) {
 		fd = pool.fds[pool.head];
 		pool.head = (pool.head + 1) % HANDOFF_MAX;
 		pool.len--;
@@ -53,8 +54,12 @@ static int next_client(const struct worker_arg *w)
 {
 	int fd;
 
-	if (w->s->cfg->accept_lock == ACCEPT_MAIN)
-		return take_handed();
+	if (w->s->cfg->accept_lock == ACCEPT_MAIN) {
+		fd = take_handed();
+		if (fd != -1)
+			SLOT_ADD(w->slot, accepted, 1);	/* the worker's line counts what it served */
+		return fd;
+	}
 	accept_turn_take();
 	fd = session_accept(w->listen_fd, w->slot);
 	accept_turn_give();
@@ -102,7 +107,6 @@ static void hand_over(struct server *s)
 	while ((fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC)) != -1) {
 		bool queued;
 
-		SLOT_ADD(&s->slots[0], accepted, 1);
 		pthread_mutex_lock(&pool.lock);
 		queued = pool.len < HANDOFF_MAX;
 		if (queued) {
@@ -125,9 +129,17 @@ static void stop(struct server *s)
 	pthread_mutex_unlock(&pool.lock);
 }
 
+/* Past the grace: the sockets being served are shut, those still queued closed unserved. */
 static void cut(struct server *s)
 {
 	stop(s);
+	pthread_mutex_lock(&pool.lock);
+	pool.cut = true;
+	for (; pool.len; pool.len--, pool.head = (pool.head + 1) % HANDOFF_MAX) {
+		close(pool.fds[pool.head]);
+		SLOT_ADD(&s->slots[0], refused, 1);
+	}
+	pthread_mutex_unlock(&pool.lock);
 	served_shut_all();
 }
 
@@ -171,8 +183,9 @@ static bool start(struct server *s)
 
 static int run(struct server *s)
 {
-	static const struct model_hooks hooks = { .stop = stop, .cut = cut, .live = live };
-	static const struct model_hooks handing = { .stop = stop, .accept = hand_over, .cut = cut, .live = live };
+	static const struct model_hooks hooks = { .stop = stop, .cut = cut, .live = live, .workers_fixed = true };
+	static const struct model_hooks handing = { .stop = stop, .accept = hand_over, .cut = cut, .live = live,
+						    .workers_fixed = true };
 	bool main_accepts = s->cfg->accept_lock == ACCEPT_MAIN;
 	int rc = 1;
 

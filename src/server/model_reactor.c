@@ -28,8 +28,7 @@ static void __attribute__((noreturn)) worker(struct server *parent, size_t i, in
 	int rc = 1;
 
 	if (s && server_open(s, parent->cfg, listen_fd) == 0) {
-		/* Ctrl-C reaches the whole group: the parent forwards one SIGTERM per stop it takes. */
-		signal(SIGINT, SIG_IGN);
+		server_worker_signals();
 		s->slot = &parent->slots[i];
 		s->slot->pid = getpid();
 		rc = server_serve(s);
@@ -49,11 +48,17 @@ static long live(struct server *s)
 	return (long)workers.n;
 }
 
-/* A stop signal, passed on: the first stops the workers accepting, a second ends them at once. */
+/* The stop, passed on as the workers' own signals (server_worker_signals): graceful, then at once. */
 static void pass_stop(struct server *s)
 {
 	(void)s;
-	pid_set_signal(&workers, SIGTERM);
+	pid_set_signal(&workers, SIGUSR2);
+}
+
+static void stop_now(struct server *s)
+{
+	(void)s;
+	pid_set_signal(&workers, SIGQUIT);
 }
 
 /* The listeners, one per worker (the first is s's), or s's for all; false after one line on stderr. */
@@ -93,11 +98,20 @@ static void __attribute__((noreturn)) start_worker(struct server *s, size_t i)
 
 static int run(struct server *s)
 {
-	static const struct model_hooks hooks = { .stop = pass_stop, .cut = pass_stop, .live = live };
+	static const struct model_hooks hooks = { .stop = pass_stop, .cut = stop_now, .live = live,
+						  .workers_fixed = true };
+	sigset_t theirs, old;
 	int *fds = malloc(s->nslots * sizeof(*fds));
 	int rc = 1;
+	char why[160];
 	bool ok;
 
+	/* Here, before the port line is of any use: N workers failing one by one would say it N times. */
+	if (s->cfg->uring && !server_uring_probe(why, sizeof(why))) {
+		fprintf(stderr, "muxserver: --backend %s: %s\n", server_uring_name, why);
+		free(fds);
+		return 1;
+	}
 	if (!fds) {
 		fprintf(stderr, "muxserver: out of memory\n");
 		return 1;
@@ -105,7 +119,13 @@ static int run(struct server *s)
 	for (size_t i = 0; i < s->nslots; i++)
 		fds[i] = -1;
 	s->model = fds;
+	/* Blocked across the forks (the workers unblock them): neither is fatal before a worker's handler is in. */
+	sigemptyset(&theirs);
+	sigaddset(&theirs, SIGUSR2);
+	sigaddset(&theirs, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &theirs, &old);
 	ok = open_listeners(s, fds) && model_fork_workers(s, &workers, start_worker);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	/* The workers have their own: the parent keeps none (s's is among fds), so one whose worker died closes. */
 	close_others(s, fds, -1);
 	s->listen_fd = -1;

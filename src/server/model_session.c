@@ -17,6 +17,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/*
+ * A signal interrupted a read or write. Only where the supervising process
+ * serves itself (iterative) is that the stop knocking; threads block every
+ * signal and children ignore theirs, so anywhere else it is a retry.
+ */
+static bool stop_knocks(struct server *s)
+{
+	return s->serves_inline && model_should_end(s);
+}
+
 /* write() until all is sent; false when the peer is gone or a stop cut it short. */
 static bool send_all(struct server *s, struct model_slot *slot, int fd, const char *data, size_t n)
 {
@@ -25,7 +35,7 @@ static bool send_all(struct server *s, struct model_slot *slot, int fd, const ch
 
 		SLOT_ADD(slot, writes, 1);
 		if (w == -1) {
-			if (errno == EINTR && !model_should_end(s))
+			if (errno == EINTR && !stop_knocks(s))
 				continue;
 			if (errno == ECONNRESET || errno == EPIPE)
 				SLOT_ADD(slot, resets, 1);
@@ -102,7 +112,7 @@ void session_serve(struct server *s, struct model_slot *slot, int fd)
 		ssize_t r = read(fd, chunk, sizeof(chunk));
 
 		SLOT_ADD(slot, reads, 1);
-		if (r == -1 && errno == EINTR && !model_should_end(s))
+		if (r == -1 && errno == EINTR && !stop_knocks(s))
 			continue;
 		if (r == -1 && errno == EAGAIN)
 			SLOT_ADD(slot, idle_closed, 1);	/* SO_RCVTIMEO: --idle-timeout */

@@ -50,9 +50,11 @@ static void start(struct server *s, pthread_attr_t *attr, int fd)
 	job = malloc(sizeof(*job));
 	if (job && served_list(fd)) {
 		*job = (struct job){ s, fd };
+		SLOT_ADD(&s->slots[0], accepted, 1);	/* before the thread can close it */
 		err = pthread_create(&t, attr, serve, job);
 		if (err == 0)
 			return;
+		SLOT_ADD(&s->slots[0], accepted, -1);
 		served_close(fd);	/* closes fd; model_refuse's close must not run again */
 		fd = -1;
 	}
@@ -76,7 +78,6 @@ static void accept_all(struct server *s)
 
 		if (fd == -1)
 			break;	/* EAGAIN; out of fds: the client waits in the backlog */
-		SLOT_ADD(&s->slots[0], accepted, 1);
 		start(s, &attr, fd);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -44,6 +44,12 @@ static struct itimerspec grace_spec;
 static volatile sig_atomic_t shut_on_stop = -1;
 static volatile int64_t first_stop_ns;
 
+/* SIGUSR2 is a reactor worker's stop, sent by its parent (server_worker_signals). */
+static bool is_stop(int signo)
+{
+	return signo == SIGINT || signo == SIGTERM || signo == SIGUSR2 || signo == SIGQUIT;
+}
+
 static void on_signal(int signo)
 {
 	int saved = errno;
@@ -51,9 +57,11 @@ static void on_signal(int signo)
 
 	if (signo == SIGUSR1)
 		stats_wanted = 1;
-	else if ((signo == SIGINT || signo == SIGTERM) && stop_signals < 2)	/* the second: stop now */
+	else if (signo == SIGQUIT)	/* a reactor worker's "stop now" (server_worker_signals) */
+		stop_signals = 2;
+	else if (is_stop(signo) && stop_signals < 2)	/* the second: stop now */
 		stop_signals++;
-	if ((signo == SIGINT || signo == SIGTERM) && !first_stop_ns) {
+	if (is_stop(signo) && !first_stop_ns) {
 		first_stop_ns = mono_ns();
 		if (shut_on_stop != -1)
 			shutdown(shut_on_stop, SHUT_RDWR);
@@ -208,10 +216,15 @@ static int run_loop(struct server *s)
 /* A reactor worker (--workers N) copies its counters where the parent reads them, once a loop turn. */
 void server_publish(struct server *s)
 {
-	if (s->slot) {
-		s->slot->st = s->st;
-		s->slot->m = *s->wait_stats;
-	}
+	const uint64_t *st = (const uint64_t *)&s->st, *m = (const uint64_t *)s->wait_stats;
+
+	/* Word by word and atomic: the parent may be reading them for a stats line (model.c). */
+	if (!s->slot)
+		return;
+	for (size_t i = 0; i < sizeof(s->st) / sizeof(uint64_t); i++)
+		__atomic_store_n(&((uint64_t *)&s->slot->st)[i], st[i], __ATOMIC_RELAXED);
+	for (size_t i = 0; i < sizeof(*s->wait_stats) / sizeof(uint64_t); i++)
+		__atomic_store_n(&((uint64_t *)&s->slot->m)[i], m[i], __ATOMIC_RELAXED);
 }
 
 static void install_signals(struct server *s)
@@ -230,6 +243,30 @@ static void install_signals(struct server *s)
 	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
 		sigaction(handled[i], &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * A reactor worker (--workers N) stops when its parent says so, not when
+ * the signal that reached the parent reaches it too (Ctrl-C signals the
+ * whole group, a supervisor may signal every process): SIGINT and SIGTERM
+ * are ignored, SIGUSR2 is the stop, SIGQUIT the stop now. The parent
+ * blocked both before forking (model_reactor.c), so none is lost or fatal
+ * before this runs.
+ */
+void server_worker_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t both;
+
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGUSR2);
+	sigaddset(&sa.sa_mask, SIGQUIT);
+	both = sa.sa_mask;
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	sigaction(SIGUSR2, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	sigprocmask(SIG_UNBLOCK, &both, NULL);
 }
 
 /*

@@ -89,6 +89,7 @@ struct server {
 	size_t nslots;
 	struct model_slot *slot;   /* a reactor worker's own, published every loop turn */
 	void *model;               /* the running model's own state */
+	bool serves_inline;        /* the supervising loop serves clients itself (iterative) */
 	char scratch[READ_CHUNK];
 };
 
@@ -164,6 +165,7 @@ int server_signal_stops(void);
 bool server_signal_take_stats(void);
 double server_signal_first_stop_s(void);
 void server_stop_in_handler(int listen_fd, double grace_s);
+void server_worker_signals(void);
 int server_open(struct server *s, const struct server_config *cfg, int listen_fd);
 void server_print_port(const struct server_config *cfg, int port, const char *backend);
 int server_serve(struct server *s);

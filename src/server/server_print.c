@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -84,7 +85,9 @@ void print_counters(struct server *s, const char *tag, const char *backend, long
 	 * requests on the ring, and its only calls are the io_uring_enters
 	 * (waits, and ctl: extra enters for a full submission queue).
 	 */
-	uint64_t syscalls = m->waits + m->ctl_calls + (s->uring ? 0 : st->reads + st->writes);
+	bool uring = strcmp(backend, server_uring_name) == 0;	/* also in the parent of uring workers */
+	uint64_t syscalls = m->waits + m->ctl_calls + (uring ? 0 : st->reads + st->writes);
+
 
 	print_line(s, STDOUT_FILENO, "%s backend=%s open=%ld model=%s workers=%u accepted=%llu closed=%llu refused=%llu shed=%llu "
 	     "bytes_in=%llu bytes_out=%llu requests=%llu reads=%llu writes=%llu "

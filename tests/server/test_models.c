@@ -52,6 +52,22 @@ static const struct variant *variant_of(void **state)
 	return *state;
 }
 
+/* The tasks (threads) of a process, from /proc. */
+static long tasks_of(pid_t pid)
+{
+	char path[64];
+	DIR *d;
+	long n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	d = opendir(path);
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 /* Start the variant with extra NULL-terminated args. */
 static void start(struct child *c, const struct variant *v, ...)
 {
@@ -191,21 +207,6 @@ static void grace_cuts_clients(void **state)
 	close(fd);
 }
 
-static long tasks_of(pid_t pid)
-{
-	char path[64];
-	DIR *d;
-	long n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
-	d = opendir(path);
-	assert_non_null(d);
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /*
  * 10 000 connections one after another for a process or thread per
  * connection, 2000 for the rest (muxload --reconnect; $MODELS_CONNECTIONS
@@ -269,6 +270,83 @@ static void max_conns_refuses(void **state)
 	close_all(fds, 3);
 	assert_int_equal(child_stop(&c, 30), 0);
 	assert_int_equal(child_stat(&c, "refused"), 1);
+}
+
+/* Tasks (threads included) whose real user is uid: what RLIMIT_NPROC counts. */
+static long tasks_of_user(long uid)
+{
+	DIR *d = opendir("/proc");
+	long n = 0;
+
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d));) {
+		char path[300], line[256];
+		long real = -1;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
+		if (e->d_name[0] < '1' || e->d_name[0] > '9' || !(f = fopen(path, "r")))
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "Uid: %ld", &real) == 1)
+				break;
+		fclose(f);
+		if (real == uid)
+			n += tasks_of((pid_t)atol(e->d_name));
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * No process or thread to spare (RLIMIT_NPROC): the client is closed at
+ * once, counted as refused and logged, and those being served go on. The
+ * limit binds only an unprivileged user, so as root the server runs as
+ * nobody (setpriv), from a copy of the binary nobody can execute; with a
+ * limit of 3 tasks for that user, the parent and two children or threads.
+ */
+static void process_limit_refuses(void **state)
+{
+	const struct variant *v = variant_of(state);
+	char dir[] = "/tmp/muxlab-nproc-XXXXXX", bin[64], cmd[256], err[4096] = "";
+	char limit[64];
+	const char *args[] = { "--reuid", "65534", "--regid", "65534", "--clear-groups", "prlimit",
+			       limit, bin, "--port", "0", "--model", v->args[1], NULL };
+	struct child c;
+	int fds[3];
+	FILE *f;
+
+	if (geteuid() != 0)
+		skip_because("RLIMIT_NPROC binds an unprivileged user: the test runs the server as nobody, which needs root");
+	/* The limit counts every task of the user: nobody's own daemons, if any, come on top. */
+	snprintf(limit, sizeof(limit), "--nproc=%ld:%ld", 3 + tasks_of_user(65534), 3 + tasks_of_user(65534));
+	assert_non_null(mkdtemp(dir));
+	snprintf(bin, sizeof(bin), "%s/muxserver", dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 755 '%s' '%s'", tool_path("MUXSERVER", "build/muxserver"),
+		 bin, dir, bin);
+	assert_int_equal(system(cmd), 0);
+	child_start_args(&c, "setpriv", args);
+	connect_many(fds, 2, c.port);
+	assert_true(echo_once(fds[0], 10) && echo_once(fds[1], 10));
+	fds[2] = tcp_connect(HOST, c.port);
+	assert_true(fds[2] >= 0);
+	if (!sees_close(fds[2], 10))
+		fail_msg("%s: the client over the process limit was not closed", v->name);
+	assert_true(echo_once(fds[0], 10) && echo_once(fds[1], 10));
+	close_all(fds, 3);
+	assert_int_equal(child_stop(&c, 30), 0);
+	assert_int_equal(child_stat(&c, "refused"), 1);
+	f = fopen(c.err_path, "r");
+	if (f) {
+		size_t n = fread(err, 1, sizeof(err) - 1, f);
+
+		err[n] = 0;
+		fclose(f);
+	}
+	if (!strstr(err, "refusing connections: ") || !strstr(err, "Resource temporarily unavailable"))
+		fail_msg("%s: no refusal logged; stderr: %s", v->name, err);
+	unlink(bin);
+	rmdir(dir);
 }
 
 /*
@@ -363,6 +441,7 @@ static const struct {
 	{ "grace_cuts_clients", grace_cuts_clients, every },
 	{ "no_zombies_no_leaked_threads", no_zombies_no_leaked_threads, every },
 	{ "max_conns_refuses", max_conns_refuses, one_limit },
+	{ "process_limit_refuses", process_limit_refuses, one_limit },
 	{ "worker_lines_add_up", worker_lines_add_up, has_workers },
 };
 

@@ -163,4 +163,7 @@ for rep in $(seq "$reps"); do
 $worker_models
 EOF
 done
-echo "models.sh: results in $out/models-*.csv" >&2
+bench/models-report.sh "$out" > "$out/models.md"
+# A run of its own (not inside make bench's directory) gets the section as its README.
+[ -f "$out/bench.csv" ] || cp "$out/models.md" "$out/README.md"
+echo "models.sh: results in $out/models-*.csv, $out/models.md" >&2

@@ -98,6 +98,7 @@ echo "Cells whose spread stayed over the threshold after the most repetitions (n
 echo "Closed-loop cells where the client saturated in at least one repetition: $sat of"
 echo "$(awk -F, "$awk_csv"'col("rate") == 0 { n++ } END { print n + 0 }' "$m") (their requests/s is the client's rate, not the server's)."
 echo
+[ ! -f "$dir/models.md" ] || cat "$dir/models.md"
 echo "## Plots"
 echo
 for f in fixed curve-idle0 curve-idle1000 curve-idle5000 curve-idle10000 rps p99 cpu; do

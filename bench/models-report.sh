@@ -86,7 +86,7 @@ if command -v gnuplot >/dev/null 2>&1; then
 	stats "$s" model cpu_us_per_conn > "$tmp/stevens.dat"
 	stats "$i" "model idle" pss_kib_per_idle | awk '$2 == 5000 { print $1, $3, $4, $5 }' > "$tmp/pss.dat"
 	{
-		echo "set multiplot layout 1,2 title \"Server models{/*0.8 \\n$(plot_caption "$s")}\""
+		printf '%s\n' "set multiplot layout 1,2 title \"Server models\\n$(plot_caption "$s")\""
 		echo "set style fill solid 0.6; set boxwidth 0.7; set grid ytics; set xtics rotate by -40"
 		echo "set title 'CPU per connection, $(csv_get "$s" connections) connections x 4000 B'"
 		echo "set ylabel 'server CPU us per connection (median, bars min-max)'"

@@ -56,7 +56,7 @@ name_of() { printf '%s\n' "$1" | cut -d: -f1; }
 
 # summary_cpu OUT: user + system seconds of the server's summary line.
 summary_cpu() {
-	_l=$(grep '^summary ' "$1")
+	_l=$(grep '^summary ' "$1") || { echo "models.sh: the server printed no summary: $(tail -n 1 "$1.err" 2>/dev/null)" >&2; exit 1; }
 	awk -v u="$(field "$_l" cpu_user_s)" -v s="$(field "$_l" cpu_sys_s)" 'BEGIN { printf "%.6f", u + s }'
 }
 
@@ -82,8 +82,8 @@ while [ $rep -le "$reps" ]; do
 			--requests "$conns" --size 4000 --warmup 0 < /dev/null > "$tmp/s.json" 2> "$tmp/s.err" || true
 		bench_stop
 		grep -q throughput_rps "$tmp/s.json" || { echo "models.sh: $name: $(head -n 1 "$tmp/s.err")" >&2; exit 1; }
-		cpu=$(summary_cpu "$tmp/s.out")
-		echo "$name,$rep,$conns,4000,$(json_num "$tmp/s.json" duration_s),$cpu,$(awk -v c="$cpu" -v n="$conns" 'BEGIN { printf "%.1f", c * 1e6 / n }'),$(json_num "$tmp/s.json" errors),$machine" >> "$out/models-stevens.csv"
+		scpu=$(summary_cpu "$tmp/s.out")
+		echo "$name,$rep,$conns,4000,$(json_num "$tmp/s.json" duration_s),$scpu,$(awk -v c="$scpu" -v n="$conns" 'BEGIN { printf "%.1f", c * 1e6 / n }'),$(json_num "$tmp/s.json" errors),$machine" >> "$out/models-stevens.csv"
 		progress "$name rep $rep"
 	done <<EOF
 $stevens_models
@@ -110,7 +110,8 @@ while IFS= read -r v; do
 		prefork-64 | prethread-64) [ "$idle" = 0 ] || note="the $idle idle clients take all 64 workers: active ones wait" ;;
 		esac
 		if [ -n "$note" ]; then
-			echo "$name,$idle,,,,,,,,,,,,,,,,,\"$note\",$machine" >> "$out/models-idle.csv"
+			# rep, the $measure_cols and the two pss columns empty: 15 fields, then the note.
+			printf '%s,%s,%s"%s",%s\n' "$name" "$idle" ",,,,,,,,,,,,,,," "$note" "$machine" >> "$out/models-idle.csv"
 			progress "$name $idle idle: not measured"
 			continue
 		fi
@@ -153,7 +154,7 @@ for rep in $(seq "$reps"); do
 		build/muxload --port "$port" --json --connections 64 --warmup 0.5 --duration 2 < /dev/null > "$tmp/w.json" 2> "$tmp/w.err" || true
 		bench_stop
 		grep -q throughput_rps "$tmp/w.json" || { echo "models.sh: $name: $(head -n 1 "$tmp/w.err")" >&2; exit 1; }
-		sum=$(grep '^summary ' "$tmp/w.out")
+		sum=$(grep '^summary ' "$tmp/w.out") || { echo "models.sh: $name printed no summary: $(tail -n 1 "$tmp/w.out.err")" >&2; exit 1; }
 		spread=$(grep '^worker ' "$tmp/w.out" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^accepted=/) { a = substr($i, 10) + 0
 			if (n++ == 0 || a < lo) lo = a; if (a > hi) hi = a } } END { printf "%d,%d,%d", n ? n : 1, lo, hi }')
 		[ "$spread" != "1,0,0" ] || spread="1,$(field "$sum" accepted),$(field "$sum" accepted)"

@@ -10,6 +10,7 @@
 #include "grow.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <poll.h>
@@ -98,8 +99,13 @@ static void arm_timer(const struct server *s)
 		return;
 	if (left < 0.001)
 		left = 0.001;
+	/* Rounded up: a timer a microsecond early would leave a blocking read waiting past the deadline. */
 	it.it_value.tv_sec = (time_t)left;
-	it.it_value.tv_usec = (suseconds_t)((left - (double)(time_t)left) * 1e6);
+	it.it_value.tv_usec = (suseconds_t)ceil((left - (double)(time_t)left) * 1e6);
+	if (it.it_value.tv_usec >= 1000000) {
+		it.it_value.tv_sec++;
+		it.it_value.tv_usec = 0;
+	}
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
@@ -623,17 +629,27 @@ int model_run(const struct server_config *cfg)
 	const struct model_ops *m = cfg->model;
 	bool reuseport = !m->blocking && !cfg->shared_listener;
 	double started;
+	char why[160];
 	int rc = 1, fd;
 
 	if (!s) {
 		fprintf(stderr, "muxserver: out of memory\n");
 		return 1;
 	}
+	/* Nothing open yet: server_close must not take 0 (calloc's) for an fd of ours. */
+	s->listen_fd = s->spare_fd = s->sig_pipe[0] = s->sig_pipe[1] = -1;
 	s->nslots = m->pool || !m->blocking ? cfg->workers : 1;
 	s->slots = model_slots(s->nslots);
 	s->backend_name = m->blocking ? "blocking" : cfg->uring ? server_uring_name : cfg->backend->name;
-	fd = s->slots ? listener_open(cfg, reuseport) : -1;
+	/* Before the port line: N reactor workers failing one by one would say it N times, after it. */
+	if (cfg->uring && !server_uring_probe(why, sizeof(why))) {
+		fprintf(stderr, "muxserver: --backend %s: %s\n", server_uring_name, why);
+		fd = -1;
+	} else {
+		fd = s->slots ? listener_open(cfg, reuseport) : -1;
+	}
 	if (fd != -1 && server_open(s, cfg, fd) == 0) {
+		server_model_signals();
 		server_print_port(cfg, listener_port(s->listen_fd), s->backend_name);
 		started = s->now = mono_s();
 		if (cfg->duration_s > 0)

@@ -13,6 +13,7 @@
 #include "grow.h"
 
 #include <pthread.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/types.h>
 
@@ -97,6 +98,12 @@ void model_blocking_listener(struct server *s);
 
 /* model_session.c: one connection on a blocking socket, until EOF, error or the protocol's close. */
 void session_serve(struct server *s, struct model_slot *slot, int fd);
+/* UDP (iterative, thread): every datagram waiting handed to answer; one answered to its sender. */
+void datagrams_drain(struct server *s, struct model_slot *slot,
+		     void (*answer)(struct server *s, const char *data, size_t n,
+				    const struct sockaddr_storage *from, socklen_t len));
+void datagram_answer(struct server *s, struct model_slot *slot, char *data, size_t n,
+		     const struct sockaddr_storage *from, socklen_t len);
 /* Accepting on a blocking listener in a worker: the fd, or -1 when the listener was shut (stop). */
 int session_accept(int listen_fd, struct model_slot *slot);
 

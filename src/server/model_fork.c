@@ -11,16 +11,17 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The children serving now. */
 static struct pid_set serving;
 
+/* A child killed by the cut never counted its close: it had one client, now closed. */
 static void child_gone(struct server *s, pid_t pid, int status)
 {
-	(void)s;
-	(void)status;
-	pid_set_remove(&serving, pid);
+	if (pid_set_remove(&serving, pid) && WIFSIGNALED(status))
+		SLOT_ADD(&s->slots[0], closed, 1);
 }
 
 /* Live children, after reaping those that ended: the parent's own count, no /proc needed. */

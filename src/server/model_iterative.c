@@ -1,7 +1,8 @@
 /*
  * model_iterative.c - the loop server of the course notes: accept one
  * client, serve it until it leaves, accept the next. One process, one
- * client at a time; the others wait in the listen backlog.
+ * client at a time; the others wait in the listen backlog. With --proto
+ * udp, the notes' first server: each datagram answered in turn.
  */
 #include "model.h"
 
@@ -18,6 +19,18 @@ static void serve_one(struct server *s)
 	SLOT_ADD(&s->slots[0], accepted, 1);
 	session_serve(s, &s->slots[0], fd);
 	close(fd);
+}
+
+/* The copy a udp protocol may upper-case in place is our own read buffer. */
+static void answer_here(struct server *s, const char *data, size_t n, const struct sockaddr_storage *from,
+			socklen_t len)
+{
+	datagram_answer(s, &s->slots[0], (char *)data, n, from, len);
+}
+
+static void serve_datagrams(struct server *s)
+{
+	datagrams_drain(s, &s->slots[0], answer_here);
 }
 
 /* The client in hand is served in the loop's own turn: nothing else is ever running. */
@@ -37,11 +50,14 @@ static int run(struct server *s)
 	static const struct model_hooks hooks = {
 		.accept = serve_one, .cut = nothing_to_cut, .live = nothing_running,
 	};
+	static const struct model_hooks udp = {
+		.accept = serve_datagrams, .cut = nothing_to_cut, .live = nothing_running,
+	};
 
 	s->slots[0].pid = getpid();
 	s->serves_inline = true;
 	server_stop_in_handler(s->listen_fd, s->cfg->grace_s);
-	return model_supervise(s, &hooks);
+	return model_supervise(s, s->cfg->proto->datagram ? &udp : &hooks);
 }
 
 const struct model_ops model_iterative_ops = {

@@ -35,8 +35,16 @@ static void __attribute__((noreturn)) worker(struct server *s, size_t i)
 	_exit(0);
 }
 
+/* A worker killed by the cut never counted its client's close: its slot says whether it had one. */
 static void worker_gone(struct server *s, pid_t pid, int status)
 {
+	for (size_t i = 0; WIFSIGNALED(status) && i < s->nslots; i++) {
+		struct model_slot *w = &s->slots[i];
+
+		if (w->pid == pid && __atomic_load_n(&w->st.accepted, __ATOMIC_RELAXED) >
+		    __atomic_load_n(&w->st.closed, __ATOMIC_RELAXED))
+			SLOT_ADD(w, closed, 1);
+	}
 	model_worker_gone(s, &workers, pid, status);
 }
 

@@ -66,6 +66,17 @@ static int next_client(const struct worker_arg *w)
 	return fd;
 }
 
+/* The cut sets it before shutting the listed sockets: one listed later checks it. */
+static bool cut_passed(void)
+{
+	bool cut;
+
+	pthread_mutex_lock(&pool.lock);
+	cut = pool.cut;
+	pthread_mutex_unlock(&pool.lock);
+	return cut;
+}
+
 static void *worker(void *arg)
 {
 	struct worker_arg w = *(struct worker_arg *)arg;
@@ -78,7 +89,11 @@ static void *worker(void *arg)
 			model_refuse(w.s, w.slot, fd, "out of memory");
 			continue;
 		}
-		session_serve(w.s, w.slot, fd);
+		/* Listed after the cut shut the others: this one it missed, so it ends here. */
+		if (!cut_passed())
+			session_serve(w.s, w.slot, fd);
+		else
+			SLOT_ADD(w.slot, closed, 1);
 		served_close(fd);
 	}
 	model_slot_exit(w.slot, RUSAGE_THREAD);

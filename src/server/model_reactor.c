@@ -103,15 +103,8 @@ static int run(struct server *s)
 	sigset_t theirs, old;
 	int *fds = malloc(s->nslots * sizeof(*fds));
 	int rc = 1;
-	char why[160];
 	bool ok;
 
-	/* Here, before the port line is of any use: N workers failing one by one would say it N times. */
-	if (s->cfg->uring && !server_uring_probe(why, sizeof(why))) {
-		fprintf(stderr, "muxserver: --backend %s: %s\n", server_uring_name, why);
-		free(fds);
-		return 1;
-	}
 	if (!fds) {
 		fprintf(stderr, "muxserver: out of memory\n");
 		return 1;
@@ -119,10 +112,8 @@ static int run(struct server *s)
 	for (size_t i = 0; i < s->nslots; i++)
 		fds[i] = -1;
 	s->model = fds;
-	/* Blocked across the forks (the workers unblock them): neither is fatal before a worker's handler is in. */
-	sigemptyset(&theirs);
-	sigaddset(&theirs, SIGUSR2);
-	sigaddset(&theirs, SIGQUIT);
+	/* Blocked across the forks (the workers unblock them): none acts before a worker's handlers are in. */
+	server_worker_blocked(&theirs);
 	sigprocmask(SIG_BLOCK, &theirs, &old);
 	ok = open_listeners(s, fds) && model_fork_workers(s, &workers, start_worker);
 	sigprocmask(SIG_SETMASK, &old, NULL);

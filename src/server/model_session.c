@@ -155,3 +155,52 @@ int session_accept(int listen_fd, struct model_slot *slot)
 		poll(NULL, 0, 100);
 	}
 }
+
+/*
+ * The datagrams waiting on the UDP socket, each answered as the notes' UDP
+ * server answers it: the protocol's reply sent back to the sender. answer
+ * is called for each one (it may keep nothing: the buffer is reused). A
+ * datagram longer than --dgram-size is counted, not answered (MSG_TRUNC
+ * gives its real length).
+ */
+void datagrams_drain(struct server *s, struct model_slot *slot,
+		     void (*answer)(struct server *s, const char *data, size_t n,
+				    const struct sockaddr_storage *from, socklen_t len))
+{
+	size_t cap = s->cfg->pcfg.dgram_size < READ_CHUNK ? s->cfg->pcfg.dgram_size : READ_CHUNK;
+
+	for (;;) {
+		struct sockaddr_storage from;
+		socklen_t len = sizeof(from);
+		ssize_t r = recvfrom(s->listen_fd, s->scratch, cap, MSG_TRUNC | MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &len);
+
+		SLOT_ADD(slot, reads, 1);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return;	/* drained; or an ICMP error from an earlier sendto */
+		SLOT_ADD(slot, bytes_in, r);
+		if ((size_t)r > cap)
+			SLOT_ADD(slot, truncated, 1);
+		else
+			answer(s, s->scratch, (size_t)r, &from, len);
+	}
+}
+
+/* One datagram's reply, sent back to its sender; a full send buffer drops it, as UDP may. */
+void datagram_answer(struct server *s, struct model_slot *slot, char *data, size_t n,
+		     const struct sockaddr_storage *from, socklen_t len)
+{
+	struct buf stage = { 0 };
+	struct proto_out o = { .stage = &stage, .limit = SIZE_MAX };
+
+	s->cfg->proto->input(NULL, data, n, &o, &s->cfg->pcfg);
+	SLOT_ADD(slot, requests, o.replies);
+	SLOT_ADD(slot, writes, 1);
+	if (sendto(s->listen_fd, o.first, o.first_len, 0, (const struct sockaddr *)from, len) == -1)
+		SLOT_ADD(slot, send_drops, 1);
+	else
+		SLOT_ADD(slot, bytes_out, o.first_len);
+	free(stage.data);
+}

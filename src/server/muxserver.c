@@ -66,9 +66,10 @@ static void usage(FILE *out)
 "wait for clients (a second signal stops at once); the 'summary ...' line is printed on exit.\n"
 "\n"
 "Blocking models (all but reactor) serve echo, http and sockperf on blocking sockets with\n"
-"plain read/write; of the timeouts they keep --idle-timeout and --send-timeout (SO_RCVTIMEO,\n"
-"SO_SNDTIMEO). Their summary adds the children's CPU (RUSAGE_CHILDREN); pools and reactor\n"
-"workers print a 'worker id=...' line each before it.\n"
+"plain read/write, and iterative and thread udp too (thread: a thread per datagram); of the\n"
+"timeouts they keep --idle-timeout and --send-timeout (SO_RCVTIMEO, SO_SNDTIMEO). Their\n"
+"summary adds the children's CPU (RUSAGE_CHILDREN); pools and reactor workers print a\n"
+"'worker id=...' line each before it.\n"
 "\n"
 "Protocols:\n", mux_names(), server_uring_name, MUX_DEFAULT, proto_all[0]->name);
 	for (size_t i = 0; proto_all[i]; i++)
@@ -297,8 +298,8 @@ static int model_flags_agree(struct server_config *cfg, const bool *seen)
 	else if (blocking && (seen['b'] || seen[OPT_URING_BUFFERS] || seen[OPT_MAX_MEMORY] ||
 			      seen[OPT_HEADER_TIMEOUT]))
 		why = "--backend, --uring-buffers, --max-memory and --header-timeout are the reactor's";
-	else if (blocking && cfg->proto->datagram)
-		why = "--proto udp is served by --model reactor only";
+	else if (blocking && cfg->proto->datagram && strcmp(model, "iterative") != 0 && strcmp(model, "thread") != 0)
+		why = "--proto udp is served by --model reactor, iterative and thread (a thread per datagram)";
 	if (why) {
 		fprintf(stderr, PROG ": %s (here --model %s)\n", why, model);
 		return 2;

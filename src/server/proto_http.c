@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -213,17 +214,27 @@ static bool build(struct response *r, size_t body_size, const char *connection)
 	return true;
 }
 
+/*
+ * Built by the first request, under a lock: the thread models' threads
+ * answer at once, and one must not see built_for set before the responses
+ * are (the thread model's http test failed so). Later requests only read.
+ */
 static const struct response *responses_for(size_t body_size)
 {
 	static struct response r[RESPONSES];
 	static size_t built_for = SIZE_MAX;
 	static bool ok;
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-	if (built_for == body_size)
-		return ok ? r : NULL;
-	built_for = body_size;
-	ok = build(&r[KEEP], body_size, "") && build(&r[CLOSE], body_size, "Connection: close\r\n") &&
-	     build(&r[KEEP_10], body_size, "Connection: keep-alive\r\n");
+	if (__atomic_load_n(&built_for, __ATOMIC_ACQUIRE) != body_size) {
+		pthread_mutex_lock(&lock);
+		if (built_for != body_size) {
+			ok = build(&r[KEEP], body_size, "") && build(&r[CLOSE], body_size, "Connection: close\r\n") &&
+			     build(&r[KEEP_10], body_size, "Connection: keep-alive\r\n");
+			__atomic_store_n(&built_for, body_size, __ATOMIC_RELEASE);
+		}
+		pthread_mutex_unlock(&lock);
+	}
 	return ok ? r : NULL;
 }
 

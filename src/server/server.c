@@ -229,7 +229,7 @@ void server_publish(struct server *s)
 
 static void install_signals(struct server *s)
 {
-	static const int handled[] = { SIGINT, SIGTERM, SIGUSR1, SIGCHLD, SIGALRM };
+	static const int handled[] = { SIGINT, SIGTERM, SIGUSR1 };
 	struct sigaction sa = { .sa_handler = on_signal };
 
 	signal_pipe_fd = s->sig_pipe[1];
@@ -246,27 +246,65 @@ static void install_signals(struct server *s)
 }
 
 /*
+ * The models' parents (model.c) hear their children end and their
+ * deadlines pass: SIGCHLD and SIGALRM only wake the loop. The single
+ * reactor has neither, and keeps both signals' defaults.
+ */
+void server_model_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+}
+
+/* A reactor worker's SIGUSR2 and SIGQUIT count only from its parent (Ctrl-\ reaches every process). */
+static void on_parent_signal(int signo, siginfo_t *si, void *ctx)
+{
+	(void)ctx;
+	if (si->si_pid == getppid())
+		on_signal(signo);
+}
+
+/*
  * A reactor worker (--workers N) stops when its parent says so, not when
  * the signal that reached the parent reaches it too (Ctrl-C signals the
  * whole group, a supervisor may signal every process): SIGINT and SIGTERM
- * are ignored, SIGUSR2 is the stop, SIGQUIT the stop now. The parent
- * blocked both before forking (model_reactor.c), so none is lost or fatal
- * before this runs.
+ * are ignored, SIGUSR2 is the stop, SIGQUIT the stop now, each only from
+ * the parent. The parent blocked them all across the fork
+ * (server_worker_blocked), so none acts before this runs.
  */
 void server_worker_signals(void)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigset_t both;
+	struct sigaction sa = { .sa_sigaction = on_parent_signal, .sa_flags = SA_SIGINFO };
+	sigset_t theirs;
 
 	sigemptyset(&sa.sa_mask);
 	sigaddset(&sa.sa_mask, SIGUSR2);
 	sigaddset(&sa.sa_mask, SIGQUIT);
-	both = sa.sa_mask;
+	server_worker_blocked(&theirs);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);	/* the parent prints the stats, from every worker's counters */
 	sigaction(SIGUSR2, &sa, NULL);
 	sigaction(SIGQUIT, &sa, NULL);
-	sigprocmask(SIG_UNBLOCK, &both, NULL);
+	sigprocmask(SIG_UNBLOCK, &theirs, NULL);
+}
+
+/*
+ * The signals a reactor worker must not take before server_worker_signals:
+ * its parent blocks them across the fork. A SIGINT or SIGTERM pending then
+ * is dropped when they become ignored; SIGUSR2 and SIGQUIT are delivered.
+ */
+void server_worker_blocked(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+	sigaddset(set, SIGQUIT);
 }
 
 /*
@@ -328,12 +366,12 @@ void server_close(struct server *s)
 	free(s->stage.data);
 	if (s->mux)
 		mux_destroy(s->mux);
+	shut_on_stop = -1;	/* before the close: a signal now must not shut a reused number */
 	if (s->listen_fd != -1)
 		close(s->listen_fd);
 	if (s->spare_fd != -1)
 		close(s->spare_fd);
 	signal_pipe_fd = -1;
-	shut_on_stop = -1;
 	for (int i = 0; i < 2; i++)
 		if (s->sig_pipe[i] != -1)
 			close(s->sig_pipe[i]);

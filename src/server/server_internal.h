@@ -11,6 +11,7 @@
 
 #include "server.h"
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -166,6 +167,8 @@ bool server_signal_take_stats(void);
 double server_signal_first_stop_s(void);
 void server_stop_in_handler(int listen_fd, double grace_s);
 void server_worker_signals(void);
+void server_model_signals(void);
+void server_worker_blocked(sigset_t *set);
 int server_open(struct server *s, const struct server_config *cfg, int listen_fd);
 void server_print_port(const struct server_config *cfg, int port, const char *backend);
 int server_serve(struct server *s);

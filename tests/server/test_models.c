@@ -300,6 +300,35 @@ static long tasks_of_user(long uid)
 }
 
 /*
+ * http and sockperf, as muxload drives them (every reply checked), on a
+ * model's blocking sessions; and udp where the notes serve it (iterative,
+ * thread), every datagram answered (muxload counts loss as errors).
+ */
+static void other_protocols(void **state)
+{
+	const struct variant *v = variant_of(state);
+	static const char *const protos[] = { "http", "sockperf", "udp" };
+	bool udp = v->args[1] && (strcmp(v->args[1], "iterative") == 0 || strcmp(v->args[1], "thread") == 0);
+	char out[8192], err[1024], port[16], conns[16];
+
+	snprintf(conns, sizeof(conns), "%d", v->clients < 8 ? v->clients : 8);
+	for (size_t i = 0; i < 2 + (size_t)udp; i++) {
+		struct child c;
+		int rc;
+
+		start(&c, v, "--proto", protos[i], NULL);
+		snprintf(port, sizeof(port), "%d", c.port);
+		rc = run_prog(out, sizeof(out), err, sizeof(err), tool_path("MUXLOAD", "build/muxload"), "--port",
+			      port, "--proto", protos[i], "--connections", conns, "--requests", "2000", "--warmup", "0",
+			      NULL);
+		if (rc != 0)
+			fail_msg("%s --proto %s: muxload exit %d: %s", v->name, protos[i], rc, err);
+		assert_int_equal(child_stop(&c, 30), 0);
+		assert_true(child_stat(&c, "requests") >= 2000);
+	}
+}
+
+/*
  * No process or thread to spare (RLIMIT_NPROC): the client is closed at
  * once, counted as refused and logged, and those being served go on. The
  * limit binds only an unprivileged user, so as root the server runs as
@@ -319,6 +348,8 @@ static void process_limit_refuses(void **state)
 
 	if (geteuid() != 0)
 		skip_because("RLIMIT_NPROC binds an unprivileged user: the test runs the server as nobody, which needs root");
+	if (access("/usr/bin/setpriv", X_OK) != 0 || access("/usr/bin/prlimit", X_OK) != 0)
+		skip_because("setpriv or prlimit missing (apt-get install util-linux)");
 	/* The limit counts every task of the user: nobody's own daemons, if any, come on top. */
 	snprintf(limit, sizeof(limit), "--nproc=%ld:%ld", 3 + tasks_of_user(65534), 3 + tasks_of_user(65534));
 	assert_non_null(mkdtemp(dir));
@@ -327,6 +358,8 @@ static void process_limit_refuses(void **state)
 		 bin, dir, bin);
 	assert_int_equal(system(cmd), 0);
 	child_start_args(&c, "setpriv", args);
+	unlink(bin);	/* running: the copy is no longer needed, and nothing is left behind if we fail */
+	rmdir(dir);
 	connect_many(fds, 2, c.port);
 	assert_true(echo_once(fds[0], 10) && echo_once(fds[1], 10));
 	fds[2] = tcp_connect(HOST, c.port);
@@ -346,8 +379,6 @@ static void process_limit_refuses(void **state)
 	}
 	if (!strstr(err, "refusing connections: ") || !strstr(err, "Resource temporarily unavailable"))
 		fail_msg("%s: no refusal logged; stderr: %s", v->name, err);
-	unlink(bin);
-	rmdir(dir);
 }
 
 /*
@@ -447,6 +478,7 @@ static const struct {
 	{ "graceful_stop", graceful_stop, every },
 	{ "grace_cuts_clients", grace_cuts_clients, every },
 	{ "no_zombies_no_leaked_threads", no_zombies_no_leaked_threads, own_path },
+	{ "other_protocols", other_protocols, own_path },
 	{ "max_conns_refuses", max_conns_refuses, one_limit },
 	{ "process_limit_refuses", process_limit_refuses, one_limit },
 	{ "worker_lines_add_up", worker_lines_add_up, has_workers },

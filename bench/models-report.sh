@@ -46,15 +46,16 @@ stats "$s" model cpu_us_per_conn | while read -r name med lo hi _n; do
 		$1 == name { printf "| %s | %.3f [%.3f-%.3f] | %.3f | %.1f [%.1f-%.1f] | %.2fx |\n", name, $2, $3, $4, cpu, med, lo, hi, (base > 0 ? med / base : 0) }'
 done
 echo
-echo "**64 active clients beside idle ones.** Requests/s and p99 are muxload's (closed loop, 64 B),"
-echo "CPU per request the server's own count between muxload's marks; PSS is the server's processes'"
+echo "**64 active clients beside idle ones.** Requests/s and p99 are muxload's (closed loop, 64 B, 2 s),"
+echo "CPU per request is the busy time of the server's core (all of it is the server's: children and"
+echo "threads however many, connecting the 64 included) over the requests; PSS is the server's processes'"
 echo "proportional set size (\`/proc/PID/smaps_rollup\`, threads' stacks included), and per idle"
 echo "connection its rise over the 0-idle server, divided by the idle count."
 echo
 echo "| model | idle | requests/s | p99 us | CPU us/request | PSS KiB | KiB per idle connection |"
 echo "|---|---|---|---|---|---|---|"
 rps=$(stats "$i" "model idle" rps); p99=$(stats "$i" "model idle" p99_us)
-cpu=$(stats "$i" "model idle" server_cpu_us_per_req); pss=$(stats "$i" "model idle" pss_kib)
+cpu=$(stats "$i" "model idle" core_cpu_us_per_req); pss=$(stats "$i" "model idle" pss_kib)
 per=$(stats "$i" "model idle" pss_kib_per_idle)
 awk -F, "$awk_csv"'{ k = col("model") " " col("idle"); if (!(k in seen)) { seen[k] = 1; print k "|" col("note") } }' "$i" |
 while IFS='|' read -r key note; do

@@ -14,7 +14,8 @@
 #                      a pool of 64 is all taken by 64 clients: those cells are
 #                      rows that say so, not figures.
 #  models-workers.csv  reactor, prefork and prethread with --workers 1 and 2
-#                      (the reactor also with --shared-listener): requests/s
+#                      (the reactor also with --shared-listener, with plain
+#                      wake-ups and with --exclusive): requests/s
 #                      and CPU per request at 64 active, and the workers'
 #                      spread of connections (max/min accepted). On a 2-core
 #                      machine server and client then share the cores: the
@@ -160,10 +161,11 @@ EOF
 worker_models="reactor-1:--model:reactor:--workers:1
 reactor-2:--model:reactor:--workers:2
 reactor-2-shared:--model:reactor:--workers:2:--shared-listener
+reactor-2-exclusive:--model:reactor:--workers:2:--shared-listener:--exclusive
 prefork-64:--model:prefork:--workers:64
 prethread-64:--model:prethread:--workers:64"
 echo "model,rep,rps,server_cpu_us_per_req,workers,accepted_min,accepted_max,$machine_cols" > "$out/models-workers.csv"
-progress_start $((5 * reps)) "models: --workers 1 and 2 (server and client on both cores)"
+progress_start $((6 * reps)) "models: --workers 1 and 2 (server and client on both cores)"
 for rep in $(seq "$reps"); do
 	while IFS= read -r v; do
 		name=$(name_of "$v")

@@ -20,7 +20,8 @@
  *    and poll fail (EBADF / POLLNVAL) and epoll silently keep stale state.
  *  - Calls return >= 0 on success and -errno on failure: -EEXIST for a
  *    duplicate add, -ENOENT for mod/del of an unregistered fd, -EINVAL for
- *    a negative fd, an empty interest or a batch of max <= 0.
+ *    a negative fd, an empty interest, MUX_EXCLUSIVE anywhere but in an
+ *    add with MUX_IN, or a batch of max <= 0.
  *
  * Callers use the front layer, mux_create() ... mux_destroy() below. It
  * holds the contract checks and the per-fd interest table once, in front of
@@ -46,6 +47,14 @@ enum {
 	 * until read() returns 0.
 	 */
 	MUX_RDHUP = 1u << 4,
+	/*
+	 * Input, with MUX_IN, add only; a hint: of the loops (in any process)
+	 * watching one shared fd, wake one rather than all (epoll's
+	 * EPOLLEXCLUSIVE, Linux 4.5). Backends without it ignore it and may
+	 * wake every loop, which a caller must take anyway (readiness is a
+	 * hint). mod of an fd added so is refused (-EINVAL), as epoll refuses it.
+	 */
+	MUX_EXCLUSIVE = 1u << 5,
 };
 
 struct mux_event {

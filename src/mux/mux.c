@@ -54,6 +54,14 @@ static bool valid(unsigned interest)
 	return interest && !(interest & ~(unsigned)(MUX_IN | MUX_OUT));
 }
 
+/* An add may also ask for one waiter woken of many (MUX_EXCLUSIVE), with MUX_IN. */
+static bool valid_add(unsigned interest)
+{
+	unsigned plain = interest & ~(unsigned)MUX_EXCLUSIVE;
+
+	return valid(plain) && (!(interest & MUX_EXCLUSIVE) || (plain & MUX_IN));
+}
+
 unsigned mux_interest(const struct mux *m, int fd)
 {
 	return fd >= 0 && (size_t)fd < m->interest_cap ? m->interest[fd] : 0;
@@ -84,7 +92,7 @@ int mux_add(struct mux *m, int fd, unsigned interest)
 {
 	int err;
 
-	if (fd < 0 || !valid(interest))
+	if (fd < 0 || !valid_add(interest))
 		return -EINVAL;
 	if (mux_interest(m, fd))
 		return -EEXIST;
@@ -106,6 +114,8 @@ int mux_mod(struct mux *m, int fd, unsigned interest)
 		return -EINVAL;
 	if (!mux_interest(m, fd))
 		return -ENOENT;
+	if (mux_interest(m, fd) & MUX_EXCLUSIVE)
+		return -EINVAL;	/* epoll cannot change an exclusive registration: del and add */
 	err = m->ops->mod(m, fd, interest);
 	if (!err)
 		m->interest[fd] = (unsigned char)interest;

@@ -27,6 +27,8 @@ static void usage(FILE *out)
 "                         (the main thread accepts and hands over) (default none)\n"
 "      --shared-listener  reactor --workers N: one listener for all loops instead of one\n"
 "                         each with SO_REUSEPORT\n"
+"      --exclusive        --shared-listener on epoll or epoll-et: each connection wakes one\n"
+"                         loop, not all (EPOLLEXCLUSIVE)\n"
 "  -b, --backend NAME     reactor: %s, %s (default %s)\n"
 "      --list-backends    print each backend, OK or FAILED on this host, and a summary;\n"
 "                         exit 1 if any failed\n"
@@ -109,13 +111,14 @@ static int list_backends(void)
 
 enum { OPT_LIST = 256, OPT_MAX_PENDING, OPT_MAX_CONNS, OPT_GRACE, OPT_NOFILE,
        OPT_SNDBUF, OPT_RCVBUF, OPT_BACKLOG, OPT_UPPER, OPT_URING_BUFFERS, OPT_PROTO, OPT_BODY_SIZE, OPT_DGRAM_SIZE, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT,
-       OPT_MAX_MEMORY, OPT_SEND_TIMEOUT, OPT_ACCEPT_LOCK, OPT_SHARED_LISTENER, OPT_END };
+       OPT_MAX_MEMORY, OPT_SEND_TIMEOUT, OPT_ACCEPT_LOCK, OPT_SHARED_LISTENER, OPT_EXCLUSIVE, OPT_END };
 
 static const struct option options[] = {
 	{ "model", required_argument, NULL, 'm' },
 	{ "workers", required_argument, NULL, 'w' },
 	{ "accept-lock", required_argument, NULL, OPT_ACCEPT_LOCK },
 	{ "shared-listener", no_argument, NULL, OPT_SHARED_LISTENER },
+	{ "exclusive", no_argument, NULL, OPT_EXCLUSIVE },
 	{ "backend", required_argument, NULL, 'b' },
 	{ "list-backends", no_argument, NULL, OPT_LIST },
 	{ "host", required_argument, NULL, 'H' },
@@ -255,6 +258,7 @@ static int parse_flag(int c, char **argv, struct server_config *cfg)
 	case 'm': return set_model(cfg);
 	case OPT_ACCEPT_LOCK: return set_accept_lock(cfg);
 	case OPT_SHARED_LISTENER: cfg->shared_listener = true; return 0;
+	case OPT_EXCLUSIVE: cfg->exclusive = true; return 0;
 	case OPT_PROTO: return set_proto(cfg);
 	case OPT_LIST: return list_backends() ? 1 : -1;
 	case 'p': case OPT_MAX_PENDING: case OPT_MAX_MEMORY: case OPT_MAX_CONNS: case OPT_NOFILE:
@@ -293,6 +297,10 @@ static int model_flags_agree(struct server_config *cfg, const bool *seen)
 		why = "--accept-lock main is prethread's (the main thread hands sockets to the pool)";
 	else if (seen[OPT_SHARED_LISTENER] && (blocking || cfg->workers < 2))
 		why = "--shared-listener applies to --model reactor --workers 2 or more";
+	else if (seen[OPT_EXCLUSIVE] && !seen[OPT_SHARED_LISTENER])
+		why = "--exclusive applies to --shared-listener";
+	else if (seen[OPT_EXCLUSIVE] && (cfg->uring || strcmp(mux_mechanism(cfg->backend), "epoll") != 0))
+		why = "--exclusive needs --backend epoll or epoll-et (EPOLLEXCLUSIVE; the others would wake every loop)";
 	else if (seen[OPT_MAX_CONNS] && (pool || strcmp(model, "iterative") == 0))
 		why = "--max-conns means nothing here: the model's workers are its limit";
 	else if (blocking && (seen['b'] || seen[OPT_URING_BUFFERS] || seen[OPT_MAX_MEMORY] ||

@@ -345,7 +345,7 @@ static int reactor_setup(struct server *s)
 			cfg->backend->name, strerror(errno));
 		return -1;
 	}
-	if (mux_add(s->mux, s->listen_fd, MUX_IN) < 0 ||
+	if (mux_add(s->mux, s->listen_fd, listener_interest(s)) < 0 ||
 	    mux_add(s->mux, s->sig_pipe[0], MUX_IN) < 0) {
 		fprintf(stderr, "muxserver: cannot register the listener with %s\n",
 			cfg->backend->name);

@@ -20,6 +20,7 @@ struct server_config {
 	unsigned workers;          /* --workers: a pool's size, or the reactors' count */
 	enum accept_lock accept_lock;
 	bool shared_listener;      /* reactor workers: one listener for all, not one each (SO_REUSEPORT) */
+	bool exclusive;            /* --exclusive: the shared listener wakes one worker (EPOLLEXCLUSIVE) */
 	const char *host;          /* numeric IPv4 or IPv6 address */
 	int port;                  /* 0: kernel picks one */
 	const struct mux_ops *backend;  /* NULL with uring */

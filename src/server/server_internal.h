@@ -154,6 +154,7 @@ bool buf_append(struct buf *b, const char *data, size_t n);
 /* server_listen.c: the listening socket, TCP's accepts and UDP's datagrams. */
 int listener_open(const struct server_config *cfg, bool reuseport);
 int listener_port(int fd);
+unsigned listener_interest(const struct server *s);
 void listener_accept(struct server *s);
 void listener_serve_datagrams(struct server *s);
 void listener_resume(struct server *s);

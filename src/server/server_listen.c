@@ -136,10 +136,16 @@ void listener_resume(struct server *s)
 		return;
 	}
 	/* Never silent: a listener that cannot be re-armed would never accept again. */
-	if (mux_add(s->mux, s->listen_fd, MUX_IN) < 0) {
+	if (mux_add(s->mux, s->listen_fd, listener_interest(s)) < 0) {
 		print_log(s, "cannot watch the listener again; retrying shortly");
 		listener_pause(s);
 	}
+}
+
+/* MUX_IN, and with --exclusive one loop woken of those sharing it (reactor workers, --shared-listener). */
+unsigned listener_interest(const struct server *s)
+{
+	return MUX_IN | (s->cfg->exclusive ? MUX_EXCLUSIVE : 0u);
 }
 
 /*

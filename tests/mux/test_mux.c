@@ -130,6 +130,32 @@ static void add_mod_del_errors(void **state)
 	OK(f, mux_add(f->m, r, MUX_IN));
 }
 
+/*
+ * MUX_EXCLUSIVE (one waiter woken of many: epoll's EPOLLEXCLUSIVE) goes with
+ * MUX_IN in an add, and nowhere else; an fd added so is reported as any
+ * other, and cannot be modified, only deleted. Every backend takes it.
+ */
+static void exclusive_add(void **state)
+{
+	struct fixture *f = *state;
+	int r, w;
+
+	make_pipe(f, &r, &w);
+	assert_int_equal(mux_add(f->m, r, MUX_EXCLUSIVE), -EINVAL);
+	assert_int_equal(mux_add(f->m, r, MUX_OUT | MUX_EXCLUSIVE), -EINVAL);
+	OK(f, mux_add(f->m, r, MUX_IN | MUX_EXCLUSIVE));
+	assert_int_equal(wait_ms(f, 0), 0);
+	assert_int_equal(write(w, "x", 1), 1);
+	assert_int_equal(wait_ms(f, 5000), 1);
+	assert_int_equal(f->ev[0].fd, r);
+	assert_true(f->ev[0].events & MUX_IN);
+	assert_int_equal(mux_mod(f->m, r, MUX_IN), -EINVAL);
+	assert_int_equal(mux_mod(f->m, r, MUX_IN | MUX_EXCLUSIVE), -EINVAL);
+	OK(f, mux_del(f->m, r));
+	OK(f, mux_add(f->m, r, MUX_IN));
+	assert_int_equal(mux_mod(f->m, r, MUX_IN | MUX_EXCLUSIVE), -EINVAL);
+}
+
 static void readable_reported(void **state)
 {
 	struct fixture *f = *state;
@@ -546,7 +572,7 @@ static void del_close_with_wakeup_pending(void **state)
 }
 
 #define CONTRACT(X) \
-	X(add_mod_del_errors) X(readable_reported) X(writable_reported) \
+	X(add_mod_del_errors) X(exclusive_add) X(readable_reported) X(writable_reported) \
 	X(mod_changes_interest) X(undrained_fd) X(timeout_returns_zero) \
 	X(del_stops_reports) X(del_keeps_others) X(del_then_close) X(peer_close_reported) X(data_then_eof_in_one_edge) \
 	X(fd_above_1024) X(five_thousand_fds) X(ready_beyond_batch_all_reported) X(counters_count_work) \

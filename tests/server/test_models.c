@@ -37,6 +37,7 @@ struct variant {
 static const struct variant variants[] = {
 	{ "reactor-workers", { "--workers", "2" }, 50, 2, false, false, false },
 	{ "reactor-shared", { "--workers", "2", "--shared-listener" }, 50, 2, false, false, true },
+	{ "reactor-exclusive", { "--workers", "2", "--shared-listener", "--exclusive" }, 50, 2, false, false, true },
 	{ "iterative", { "--model", "iterative" }, 1, 0, false, false, false },
 	{ "fork", { "--model", "fork" }, 50, 0, true, false, false },
 	{ "thread", { "--model", "thread" }, 50, 0, true, true, false },
@@ -442,6 +443,8 @@ static void meaningless_flags_exit_2(void **state)
 	ONE_LINE_EXIT_2("--model", "fork", "--proto", "udp");
 	ONE_LINE_EXIT_2("--model", "fork", "--header-timeout", "5");
 	ONE_LINE_EXIT_2("--shared-listener");
+	ONE_LINE_EXIT_2("--workers", "2", "--exclusive");
+	ONE_LINE_EXIT_2("--workers", "2", "--shared-listener", "--exclusive", "--backend", "poll");
 	ONE_LINE_EXIT_2("--workers", "0");
 }
 

@@ -200,9 +200,9 @@ $(FUZZERS):
 	@$(if $(Q),echo "  FUZZ-LD $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^)
 
-# FUZZ_SECONDS per target: 60 for make fuzz, 10 inside make test (skipped without clang).
+# FUZZ_SECONDS per target: 60 for make fuzz, 5 inside make test (skipped without clang).
 fuzz: FUZZ_SECONDS ?= 60
-fuzz-smoke: FUZZ_SECONDS ?= 10
+fuzz-smoke: FUZZ_SECONDS ?= 5
 fuzz-smoke: export FUZZ_SEED ?= 1
 fuzz fuzz-smoke:
 	$(Q)if command -v $(FUZZ_CC) >/dev/null 2>&1; then \

@@ -72,7 +72,7 @@ static uint32_t kernel_mask(struct mux *m, unsigned interest)
 {
 	/* The kernel takes EPOLLEXCLUSIVE with IN, OUT and ET only: no RDHUP (a listener has no use for it). */
 	if (interest & MUX_EXCLUSIVE)
-		return EPOLLIN | EPOLLEXCLUSIVE | (is_et(m) ? EPOLLET | EPOLLOUT : (interest & MUX_OUT ? EPOLLOUT : 0u));
+		return EPOLLIN | EPOLLEXCLUSIVE | (is_et(m) ? EPOLLET : 0u) | (interest & MUX_OUT ? EPOLLOUT : 0u);
 	if (is_et(m))
 		return EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 	return (interest & MUX_IN ? EPOLLIN : 0u) | (interest & MUX_OUT ? EPOLLOUT : 0u);

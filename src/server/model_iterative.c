@@ -50,13 +50,15 @@ static int run(struct server *s)
 	static const struct model_hooks hooks = {
 		.accept = serve_one, .cut = nothing_to_cut, .live = nothing_running,
 	};
+	/* The stop leaves a UDP socket open (shut, the replies to what is queued would fail): the loop stops reading it. */
 	static const struct model_hooks udp = {
-		.accept = serve_datagrams, .cut = nothing_to_cut, .live = nothing_running,
+		.stop = nothing_to_cut, .accept = serve_datagrams, .cut = nothing_to_cut, .live = nothing_running,
 	};
 
 	s->slots[0].pid = getpid();
 	s->serves_inline = true;
-	server_stop_in_handler(s->listen_fd, s->cfg->grace_s);
+	/* A TCP listener is shut by the handler itself; a UDP socket's reads never block, nothing to wake. */
+	server_stop_in_handler(s->cfg->proto->datagram ? -1 : s->listen_fd, s->cfg->grace_s);
 	return model_supervise(s, s->cfg->proto->datagram ? &udp : &hooks);
 }
 

@@ -161,7 +161,8 @@ int session_accept(int listen_fd, struct model_slot *slot)
  * server answers it: the protocol's reply sent back to the sender. answer
  * is called for each one (it may keep nothing: the buffer is reused). A
  * datagram longer than --dgram-size is counted, not answered (MSG_TRUNC
- * gives its real length).
+ * gives its real length). At most 256 a call, as the reactor takes them:
+ * under a steady stream the supervising loop must still see its signals.
  */
 void datagrams_drain(struct server *s, struct model_slot *slot,
 		     void (*answer)(struct server *s, const char *data, size_t n,
@@ -169,7 +170,7 @@ void datagrams_drain(struct server *s, struct model_slot *slot,
 {
 	size_t cap = s->cfg->pcfg.dgram_size < READ_CHUNK ? s->cfg->pcfg.dgram_size : READ_CHUNK;
 
-	for (;;) {
+	for (int taken = 0; taken < 256; taken++) {
 		struct sockaddr_storage from;
 		socklen_t len = sizeof(from);
 		ssize_t r = recvfrom(s->listen_fd, s->scratch, cap, MSG_TRUNC | MSG_DONTWAIT,

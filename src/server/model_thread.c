@@ -150,6 +150,11 @@ static long datagrams_live(struct server *s)
 	return __atomic_load_n(&datagram_threads, __ATOMIC_RELAXED);
 }
 
+static void keep_socket(struct server *s)
+{
+	(void)s;
+}
+
 static void shut_all(struct server *s)
 {
 	(void)s;
@@ -161,9 +166,13 @@ static int run(struct server *s)
 	static const struct model_hooks hooks = {
 		.accept = accept_all, .cut = shut_all, .live = live,
 	};
-	/* A datagram's thread ends once it has answered: nothing to cut but waiting. */
+	/*
+	 * A datagram's thread ends once it has answered: nothing to cut but
+	 * waiting. The stop leaves the socket open (the loop just stops reading
+	 * it): shut, it would fail the replies of the threads still running.
+	 */
 	static const struct model_hooks udp = {
-		.accept = receive_all, .cut = shut_all, .live = datagrams_live,
+		.stop = keep_socket, .accept = receive_all, .cut = shut_all, .live = datagrams_live,
 	};
 
 	s->slots[0].pid = getpid();

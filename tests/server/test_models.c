@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,12 @@ static const struct variant variants[] = {
 static const struct variant *variant_of(void **state)
 {
 	return *state;
+}
+
+/* The notes serve udp iteratively and with a thread per datagram. */
+static bool serves_udp(const struct variant *v)
+{
+	return v->args[1] && (strcmp(v->args[1], "iterative") == 0 || strcmp(v->args[1], "thread") == 0);
 }
 
 /* The tasks (threads) of a process, from /proc. */
@@ -309,7 +316,7 @@ static void other_protocols(void **state)
 {
 	const struct variant *v = variant_of(state);
 	static const char *const protos[] = { "http", "sockperf", "udp" };
-	bool udp = v->args[1] && (strcmp(v->args[1], "iterative") == 0 || strcmp(v->args[1], "thread") == 0);
+	bool udp = serves_udp(v);
 	char out[8192], err[1024], port[16], conns[16];
 
 	snprintf(conns, sizeof(conns), "%d", v->clients < 8 ? v->clients : 8);
@@ -327,6 +334,40 @@ static void other_protocols(void **state)
 		assert_int_equal(child_stop(&c, 30), 0);
 		assert_true(child_stat(&c, "requests") >= 2000);
 	}
+}
+
+/*
+ * udp under a steady stream of datagrams (iterative, thread): SIGTERM still
+ * ends the server, exit 0, promptly (the guard is far below --grace 60:
+ * reading must not keep the loop from its signals, and there are no
+ * clients to wait for).
+ */
+static void udp_stops_under_load(void **state)
+{
+	const struct variant *v = variant_of(state);
+	struct child c;
+	char port[16];
+	pid_t load;
+
+	start(&c, v, "--proto", "udp", "--grace", "60", NULL);
+	snprintf(port, sizeof(port), "%d", c.port);
+	load = fork();
+	assert_true(load != -1);
+	if (load == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		execl(tool_path("MUXLOAD", "build/muxload"), "muxload", "--port", port, "--proto", "udp",
+		      "--connections", "8", "--rate", "200000", "--duration", "20", "--warmup", "0", (char *)NULL);
+		_exit(127);
+	}
+	sleep_s(0.5);
+	if (child_stop(&c, 10) != 0)
+		fail_msg("%s: udp server under load did not stop cleanly", v->name);
+	kill(load, SIGKILL);
+	waitpid(load, NULL, 0);
+	assert_true(child_stat(&c, "requests") > 0);
 }
 
 /*
@@ -482,6 +523,7 @@ static const struct {
 	{ "grace_cuts_clients", grace_cuts_clients, every },
 	{ "no_zombies_no_leaked_threads", no_zombies_no_leaked_threads, own_path },
 	{ "other_protocols", other_protocols, own_path },
+	{ "udp_stops_under_load", udp_stops_under_load, serves_udp },
 	{ "max_conns_refuses", max_conns_refuses, one_limit },
 	{ "process_limit_refuses", process_limit_refuses, one_limit },
 	{ "worker_lines_add_up", worker_lines_add_up, has_workers },

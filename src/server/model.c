@@ -289,6 +289,7 @@ int model_run(const struct server_config *cfg)
 		}
 	}
 	server_close(s);
+	model_children_forget();
 	/* Threads that outlived the cut may still count into theirs: then the exit frees them. */
 	if (s->slots && !(s->hooks && s->hooks->live(s) > 0))
 		munmap(s->slots, s->nslots * sizeof(struct model_slot));

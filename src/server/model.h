@@ -58,14 +58,12 @@ struct model_hooks {
 	bool workers_fixed;
 };
 
-/* The children a parent has running: to signal them, and to count them without /proc. */
-struct pid_set {
-	pid_t *pids;
-	size_t n, cap;
-};
-bool pid_set_add(struct pid_set *set, pid_t pid);
-bool pid_set_remove(struct pid_set *set, pid_t pid);
-void pid_set_signal(const struct pid_set *set, int signo);
+/* The children a parent has running (model_workers.c): listed, signalled, reaped and counted. */
+bool model_child_add(pid_t pid);
+void model_children_signal(int signo);
+long model_children(struct server *s, void (*gone)(struct server *s, pid_t pid, int status));
+void model_children_forget(void);
+void model_kill_children(struct server *s);
 
 /* Sockets being served by threads (thread, prethread), to shut at the end of the grace. */
 bool served_list(int fd);
@@ -85,11 +83,10 @@ struct model_slot *model_slots(size_t n);
 int model_supervise(struct server *s, const struct model_hooks *h);
 void model_stop_listening(struct server *s);
 pid_t model_fork_child(struct server *s);
-void model_reap(struct server *s, void (*gone)(struct server *s, pid_t pid, int status));
 void model_signals(struct server *s);
 bool model_should_end(struct server *s);
-bool model_fork_workers(struct server *s, struct pid_set *set, void (*child)(struct server *s, size_t i));
-void model_worker_gone(struct server *s, struct pid_set *set, pid_t pid, int status);
+bool model_fork_workers(struct server *s, void (*child)(struct server *s, size_t i));
+void model_worker_gone(struct server *s, pid_t pid, int status);
 void model_refuse(struct server *s, struct model_slot *slot, int fd, const char *why);
 void model_slot_exit(struct model_slot *slot, int who);
 void model_print(struct server *s, const char *tag);

@@ -14,21 +14,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* The children serving now. */
-static struct pid_set serving;
-
 /* A child killed by the cut never counted its close: it had one client, now closed. */
 static void child_gone(struct server *s, pid_t pid, int status)
 {
-	if (pid_set_remove(&serving, pid) && WIFSIGNALED(status))
+	(void)pid;
+	if (WIFSIGNALED(status))
 		SLOT_ADD(&s->slots[0], closed, 1);
 }
 
 /* Live children, after reaping those that ended: the parent's own count, no /proc needed. */
 static long children(struct server *s)
 {
-	model_reap(s, child_gone);
-	return (long)serving.n;
+	return model_children(s, child_gone);
 }
 
 static void spawn(struct server *s, int fd)
@@ -56,7 +53,7 @@ static void spawn(struct server *s, int fd)
 		return;
 	}
 	close(fd);
-	if (!pid_set_add(&serving, pid)) {	/* out of memory: it cannot be cut at the stop */
+	if (!model_child_add(pid)) {	/* out of memory: it cannot be cut at the stop */
 		kill(pid, SIGKILL);
 		print_log(s, "out of memory for the children's list; a client was cut");
 	}
@@ -73,26 +70,14 @@ static void accept_all(struct server *s)
 	}
 }
 
-/* Past the grace: the children still serving are killed; their clients see the close. */
-static void kill_children(struct server *s)
-{
-	(void)s;
-	pid_set_signal(&serving, SIGKILL);
-}
-
 static int run(struct server *s)
 {
 	static const struct model_hooks hooks = {
-		.accept = accept_all, .cut = kill_children, .live = children,
+		.accept = accept_all, .cut = model_kill_children, .live = children,
 	};
 
-	int rc;
-
 	s->slots[0].pid = getpid();
-	rc = model_supervise(s, &hooks);
-	free(serving.pids);
-	serving = (struct pid_set){ 0 };
-	return rc;
+	return model_supervise(s, &hooks);
 }
 
 const struct model_ops model_fork_ops = {

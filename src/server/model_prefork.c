@@ -13,8 +13,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static struct pid_set workers;
-
 static void __attribute__((noreturn)) worker(struct server *s, size_t i)
 {
 	struct model_slot *slot = &s->slots[i];
@@ -45,34 +43,25 @@ static void worker_gone(struct server *s, pid_t pid, int status)
 		    __atomic_load_n(&w->st.closed, __ATOMIC_RELAXED))
 			SLOT_ADD(w, closed, 1);
 	}
-	model_worker_gone(s, &workers, pid, status);
+	model_worker_gone(s, pid, status);
 }
 
 static long live(struct server *s)
 {
-	model_reap(s, worker_gone);
-	return (long)workers.n;
-}
-
-static void kill_workers(struct server *s)
-{
-	(void)s;
-	pid_set_signal(&workers, SIGKILL);
+	return model_children(s, worker_gone);
 }
 
 static int run(struct server *s)
 {
-	static const struct model_hooks hooks = { .cut = kill_workers, .live = live, .workers_fixed = true };
+	static const struct model_hooks hooks = { .cut = model_kill_children, .live = live, .workers_fixed = true };
 	int rc = 1;
 
 	model_blocking_listener(s);
-	if (accept_turn_setup(s) == 0 && model_fork_workers(s, &workers, worker))
+	if (accept_turn_setup(s) == 0 && model_fork_workers(s, worker))
 		rc = model_supervise(s, &hooks);
 	else
-		kill_workers(s);	/* reaped as we exit: nobody serves without the parent */
+		model_kill_children(s);	/* reaped as we exit: nobody serves without the parent */
 	accept_turn_teardown();
-	free(workers.pids);
-	workers = (struct pid_set){ 0 };
 	return rc;
 }
 

@@ -19,8 +19,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static struct pid_set workers;
-
 /* A worker process: a reactor of its own on its listener, counting into its slot. */
 static void __attribute__((noreturn)) worker(struct server *parent, size_t i, int listen_fd)
 {
@@ -37,28 +35,22 @@ static void __attribute__((noreturn)) worker(struct server *parent, size_t i, in
 	_exit(rc);
 }
 
-static void worker_gone(struct server *s, pid_t pid, int status)
-{
-	model_worker_gone(s, &workers, pid, status);
-}
-
 static long live(struct server *s)
 {
-	model_reap(s, worker_gone);
-	return (long)workers.n;
+	return model_children(s, model_worker_gone);
 }
 
 /* The stop, passed on as the workers' own signals (server_worker_signals): graceful, then at once. */
 static void pass_stop(struct server *s)
 {
 	(void)s;
-	pid_set_signal(&workers, SIGUSR2);
+	model_children_signal(SIGUSR2);
 }
 
 static void stop_now(struct server *s)
 {
 	(void)s;
-	pid_set_signal(&workers, SIGQUIT);
+	model_children_signal(SIGQUIT);
 }
 
 /* The listeners, one per worker (the first is s's), or s's for all; false after one line on stderr. */
@@ -115,7 +107,7 @@ static int run(struct server *s)
 	/* Blocked across the forks (the workers unblock them): none acts before a worker's handlers are in. */
 	server_worker_blocked(&theirs);
 	sigprocmask(SIG_BLOCK, &theirs, &old);
-	ok = open_listeners(s, fds) && model_fork_workers(s, &workers, start_worker);
+	ok = open_listeners(s, fds) && model_fork_workers(s, start_worker);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	/* The workers have their own: the parent keeps none (s's is among fds), so one whose worker died closes. */
 	close_others(s, fds, -1);
@@ -123,13 +115,11 @@ static int run(struct server *s)
 	if (ok) {
 		rc = model_supervise(s, &hooks);
 	} else {
-		pid_set_signal(&workers, SIGKILL);
+		model_children_signal(SIGKILL);
 		for (int i = 0; i < 200 && live(s) > 0; i++)
 			poll(NULL, 0, 10);
 	}
 	free(fds);
-	free(workers.pids);
-	workers = (struct pid_set){ 0 };
 	return rc;
 }
 

@@ -47,30 +47,70 @@ pid_t model_fork_child(struct server *s)
 	return 0;
 }
 
-bool pid_set_add(struct pid_set *set, pid_t pid)
+/*
+ * The children running (fork's per connection, a pool's or the reactors'
+ * workers): one list for every model, to signal them and to count them
+ * without /proc. Only the parent's supervising thread touches it.
+ */
+static struct {
+	pid_t *pids;
+	size_t n, cap;
+} children;
+
+bool model_child_add(pid_t pid)
 {
-	if (grow_array((void **)&set->pids, &set->cap, set->n, sizeof(*set->pids)))
+	if (grow_array((void **)&children.pids, &children.cap, children.n, sizeof(*children.pids)))
 		return false;
-	set->pids[set->n++] = pid;
+	children.pids[children.n++] = pid;
 	return true;
 }
 
 /* false: not one of ours (a child of a helper we did not start) */
-bool pid_set_remove(struct pid_set *set, pid_t pid)
+static bool child_remove(pid_t pid)
 {
-	for (size_t i = 0; i < set->n; i++) {
-		if (set->pids[i] == pid) {
-			set->pids[i] = set->pids[--set->n];
+	for (size_t i = 0; i < children.n; i++) {
+		if (children.pids[i] == pid) {
+			children.pids[i] = children.pids[--children.n];
 			return true;
 		}
 	}
 	return false;
 }
 
-void pid_set_signal(const struct pid_set *set, int signo)
+void model_children_signal(int signo)
 {
-	for (size_t i = 0; i < set->n; i++)
-		kill(set->pids[i], signo);
+	for (size_t i = 0; i < children.n; i++)
+		kill(children.pids[i], signo);
+}
+
+/*
+ * Reap every child that has exited (no zombie outlives a turn of the
+ * loop), telling gone (may be NULL) about each of ours; the children still
+ * running.
+ */
+long model_children(struct server *s, void (*gone)(struct server *s, pid_t pid, int status))
+{
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if (child_remove(pid) && gone)
+			gone(s, pid, status);
+	return (long)children.n;
+}
+
+/* A cut hook (fork, prefork): the children still running are killed; their clients see the close. */
+void model_kill_children(struct server *s)
+{
+	(void)s;
+	model_children_signal(SIGKILL);
+}
+
+void model_children_forget(void)
+{
+	free(children.pids);
+	children.pids = NULL;
+	children.n = children.cap = 0;
 }
 
 /* The sockets threads are serving, by fd (thread, prethread): to shut at the stop. */
@@ -219,16 +259,16 @@ void model_blocking_listener(struct server *s)
 /*
  * The pool's or the reactors' processes, one per slot: child(s, i) in
  * each (it never returns). false, after one line, when one could not be
- * made; those made are in set.
+ * made; those made are among the children.
  */
-bool model_fork_workers(struct server *s, struct pid_set *set, void (*child)(struct server *s, size_t i))
+bool model_fork_workers(struct server *s, void (*child)(struct server *s, size_t i))
 {
 	for (size_t i = 0; i < s->nslots; i++) {
 		pid_t pid = model_fork_child(s);
 
 		if (pid == 0)
 			child(s, i);
-		if (pid == -1 || !pid_set_add(set, pid)) {
+		if (pid == -1 || !model_child_add(pid)) {
 			fprintf(stderr, "muxserver: cannot start worker %zu of %zu: %s\n", i, s->nslots,
 				strerror(pid == -1 ? errno : ENOMEM));
 			if (pid > 0)
@@ -240,28 +280,18 @@ bool model_fork_workers(struct server *s, struct pid_set *set, void (*child)(str
 	return true;
 }
 
-/* A worker process reaped: unlisted; said in a line when it ended before the stop, or badly. */
-void model_worker_gone(struct server *s, struct pid_set *set, pid_t pid, int status)
+/* A worker process reaped: said in a line when it ended before the stop, or badly. */
+void model_worker_gone(struct server *s, pid_t pid, int status)
 {
 	char line[128];
 
-	if (!pid_set_remove(set, pid) || (s->stopping && (status == 0 || s->stop_now)))
+	if (s->stopping && (status == 0 || s->stop_now))
 		return;
 	/* Not restarted: the rest serve on with one worker fewer, and say so. */
 	snprintf(line, sizeof(line), "worker %ld ended %s (%s %d)", (long)pid,
 		 s->stopping ? "badly" : "before the stop", WIFSIGNALED(status) ? "signal" : "status",
 		 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 	print_log(s, line);
-}
-
-/* Reap every child that has exited: no zombie outlives a turn of the loop. */
-void model_reap(struct server *s, void (*gone)(struct server *s, pid_t pid, int status))
-{
-	pid_t pid;
-	int status;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		gone(s, pid, status);
 }
 
 /* Worker threads take no process signals: the main thread handles them all. */

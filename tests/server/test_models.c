@@ -262,23 +262,33 @@ static void no_zombies_no_leaked_threads(void **state)
 }
 
 /* --max-conns 2: a third client is closed at once, counted as refused, the two still served. */
+/*
+ * Two clients served; a third closed at once; the two still served; after
+ * the stop, the summary counts one refusal.
+ */
+static void expect_third_refused(struct child *c, const char *name)
+{
+	int fds[3];
+
+	connect_many(fds, 2, c->port);
+	assert_true(echo_once(fds[0], 10) && echo_once(fds[1], 10));
+	fds[2] = tcp_connect(HOST, c->port);
+	assert_true(fds[2] >= 0);
+	if (!sees_close(fds[2], 10))
+		fail_msg("%s: the third client was not closed", name);
+	assert_true(echo_once(fds[0], 10) && echo_once(fds[1], 10));
+	close_all(fds, 3);
+	assert_int_equal(child_stop(c, 30), 0);
+	assert_int_equal(child_stat(c, "refused"), 1);
+}
+
 static void max_conns_refuses(void **state)
 {
 	const struct variant *v = variant_of(state);
 	struct child c;
-	int fds[3];
 
 	start(&c, v, "--max-conns", "2", NULL);
-	connect_many(fds, 2, c.port);
-	assert_true(echo_once(fds[0], 10) && echo_once(fds[1], 10));
-	fds[2] = tcp_connect(HOST, c.port);
-	assert_true(fds[2] >= 0);
-	if (!sees_close(fds[2], 10))
-		fail_msg("%s: the third client was not closed", v->name);
-	assert_true(echo_once(fds[0], 10) && echo_once(fds[1], 10));
-	close_all(fds, 3);
-	assert_int_equal(child_stop(&c, 30), 0);
-	assert_int_equal(child_stat(&c, "refused"), 1);
+	expect_third_refused(&c, v->name);
 }
 
 /* Tasks (threads included) whose real user is uid: what RLIMIT_NPROC counts. */
@@ -385,7 +395,6 @@ static void process_limit_refuses(void **state)
 	const char *args[] = { "--reuid", "65534", "--regid", "65534", "--clear-groups", "prlimit",
 			       limit, bin, "--port", "0", "--model", v->args[1], NULL };
 	struct child c;
-	int fds[3];
 	FILE *f;
 
 	if (geteuid() != 0)
@@ -402,16 +411,7 @@ static void process_limit_refuses(void **state)
 	child_start_args(&c, "setpriv", args);
 	unlink(bin);	/* running: the copy is no longer needed, and nothing is left behind if we fail */
 	rmdir(dir);
-	connect_many(fds, 2, c.port);
-	assert_true(echo_once(fds[0], 10) && echo_once(fds[1], 10));
-	fds[2] = tcp_connect(HOST, c.port);
-	assert_true(fds[2] >= 0);
-	if (!sees_close(fds[2], 10))
-		fail_msg("%s: the client over the process limit was not closed", v->name);
-	assert_true(echo_once(fds[0], 10) && echo_once(fds[1], 10));
-	close_all(fds, 3);
-	assert_int_equal(child_stop(&c, 30), 0);
-	assert_int_equal(child_stat(&c, "refused"), 1);
+	expect_third_refused(&c, v->name);
 	f = fopen(c.err_path, "r");
 	if (f) {
 		size_t n = fread(err, 1, sizeof(err) - 1, f);

@@ -27,12 +27,16 @@ CONFIG_FLAGS  := $(if $(HAVE_LIBURING),-DHAVE_LIBURING)
 URING_LIBS    := $(if $(HAVE_LIBURING),-luring)
 BASE     += $(CONFIG_FLAGS)
 
+# muxload writes HdrHistogram's compressed logs with zlib (Debian zlib1g-dev; make test and make bench install it as root).
+HAVE_ZLIB := $(shell printf '\043include <zlib.h>\nint main(void){return 0;}\n' | \
+	$(CC) -x c - -lz -o /dev/null 2>/dev/null && echo 1)
+
 # The programs, each built from its folder: a new file there needs no edit here.
 COMMON   := src/common/cli.c src/common/fdlimit.c src/common/grow.c src/common/uring_ring.c
 CORE     := $(wildcard src/mux/*.c) $(COMMON)
 SERVER   := $(CORE) $(wildcard src/server/*.c)
-LOAD     := $(COMMON) src/common/hist.c $(wildcard src/load/*.c)
-TESTS    := test_mux test_server test_models test_hazards test_hist test_load test_http test_dispatch
+LOAD     := $(COMMON) src/common/hist.c src/common/hist_codec.c src/common/hlog.c $(wildcard src/load/*.c)
+TESTS    := test_mux test_server test_models test_hazards test_hist test_load test_hlog test_http test_dispatch
 
 # muxdispatch compiles its peers in when their libraries are found (libev ships no .pc file).
 HAVE_LIBEVENT := $(shell pkg-config --exists libevent 2>/dev/null && echo 1)
@@ -56,6 +60,8 @@ test_models_SRC   := tests/server/test_models.c tests/testutil.c $(CORE)
 test_http_SRC     := tests/server/test_http.c src/server/proto_http.c src/server/proto_sockperf.c
 test_hist_SRC     := tests/common/test_hist.c tests/testutil.c src/common/hist.c $(CORE)
 test_load_SRC     := tests/load/test_load.c tests/testutil.c $(CORE)
+test_hlog_SRC     := tests/load/test_hlog.c tests/testutil.c src/common/hist.c src/common/hist_codec.c \
+	src/common/hlog.c $(CORE)
 test_dispatch_SRC := tests/dispatch/test_dispatch.c tests/testutil.c $(CORE)
 PROGS    := muxserver muxload muxdispatch fakeecho $(TESTS)
 
@@ -80,12 +86,13 @@ build/pingpong: build/bench/pingpong.o
 
 LINK = $(CC) $(BASE) $(tree_flags) $(CFLAGS) -o $@ $^
 $(foreach t,$(TREES),$(t)/muxserver $(t)/muxload $(t)/fakeecho) build/pingpong:
+	@$(if $(HAVE_ZLIB),,$(if $(findstring muxload,$@),echo "muxload needs zlib: apt-get install zlib1g-dev" >&2; exit 1))
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(LINK) $(URING_LIBS) -lpthread -lm $(LDFLAGS)
+	$(Q)$(LINK) $(URING_LIBS) -lpthread -lm $(if $(findstring muxload,$@),-lz) $(LDFLAGS)
 
 $(foreach t,$(TREES),$(addprefix $(t)/,$(TESTS))):
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(LINK) $(URING_LIBS) -lcmocka -lm $(LDFLAGS)
+	$(Q)$(LINK) $(URING_LIBS) -lcmocka -lm $(if $(findstring test_hlog,$@),-lz) $(LDFLAGS)
 
 # Everything is rebuilt when liburing appears or goes (the registry and the server read HAVE_LIBURING).
 build/config.flags: FORCE
@@ -116,18 +123,20 @@ build/nouring: tests/server/nouring.c
 # Everything make test uses, installed (as root) before the first suite: the
 # suites, the fuzz targets (clang) and the bench smoke (gnuplot, taskset).
 # Without root, missing optional packages only skip what is named after '@'.
-TEST_NEEDS := lib:cmocka.h:cmocka:libcmocka-dev cmd:gnuplot:gnuplot-nox cmd:taskset:util-linux \
+TEST_NEEDS := lib:cmocka.h:cmocka:libcmocka-dev lib:zlib.h:z:zlib1g-dev cmd:gnuplot:gnuplot-nox cmd:taskset:util-linux \
 	--optional cmd:wrk:wrk@test_server/http_wrk_and_ab cmd:ab:apache2-utils@test_server/http_wrk_and_ab \
 	cmd:sockperf:sockperf@test_server/sockperf_ping_pong_and_under_load \
 	lib:event2/event.h:event:libevent-dev@test_dispatch/libevent-rows \
 	lib:ev.h:ev:libev-dev@test_dispatch/libev-rows \
 	lib:liburing.h:uring:liburing-dev@io_uring-backends \
-	cmd:clang:clang@fuzz-smoke-and-clang-check
+	cmd:clang:clang@fuzz-smoke-and-clang-check \
+	cmd:java:default-jre-headless@test_hlog/HdrHistogram-Java-checks \
+	file:/usr/share/java/hdrhistogram.jar:libhdrhistogram-java@test_hlog/HdrHistogram-Java-checks
 test-deps:
 	$(Q)CC=$(CC) bench/need.sh $(TEST_NEEDS)
 
 bench-deps:
-	$(Q)CC=$(CC) bench/need.sh cmd:gnuplot:gnuplot-nox cmd:taskset:util-linux --optional \
+	$(Q)CC=$(CC) bench/need.sh lib:zlib.h:z:zlib1g-dev cmd:gnuplot:gnuplot-nox cmd:taskset:util-linux --optional \
 		cmd:wrk:wrk@nginx-comparison cmd:nginx:nginx-light@nginx-comparison \
 		cmd:sockperf:sockperf@sockperf-comparison cmd:ab:apache2-utils \
 		lib:event2/event.h:event:libevent-dev@libevent-dispatch-rows lib:ev.h:ev:libev-dev@libev-dispatch-rows \

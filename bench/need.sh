@@ -3,6 +3,7 @@
 # Usage: bench/need.sh ITEM... [--optional ITEM...]
 #   lib:HEADER:LIB:PACKAGE[@WHAT]   a C header and library (-lLIB) that must compile and link
 #   cmd:COMMAND:PACKAGE[@WHAT]      a program on PATH
+#   file:PATH:PACKAGE[@WHAT]        a file a package ships (a jar, say)
 # WHAT (optional items) names what is skipped without the package.
 # As root, everything missing is installed in one apt-get call. Otherwise the
 # exact command is printed on one line; a missing required item exits 1, while
@@ -23,6 +24,11 @@ EOT
 $1
 EOT
 		command -v "$cmd" >/dev/null 2>&1 ;;
+	file:*)
+		IFS=: read -r _ path _ <<EOT
+$1
+EOT
+		[ -r "$path" ] ;;
 	*) echo "need.sh: bad item '$1'" >&2; exit 2 ;;
 	esac
 }

@@ -76,6 +76,24 @@ static const struct mux_ops server_uring_loop = {
 };
 static bool with_server_loops;
 
+double json_number(const char *json, const char *within, const char *key)
+{
+	const char *p = json;
+	char pat[64];
+
+	if (within) {
+		snprintf(pat, sizeof(pat), "\"%s\":", within);
+		p = strstr(p, pat);
+		if (!p)
+			fail_msg("no %s in: %s", within, json);
+	}
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(p, pat);
+	if (!p)
+		fail_msg("no %s in: %s", key, json);
+	return strtod(p + strlen(pat), NULL);
+}
+
 const char *tool_path(const char *env, const char *fallback)
 {
 	const char *p = getenv(env);

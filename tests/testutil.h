@@ -57,6 +57,8 @@ void child_start_prog(struct child *c, const char *prog, ...);
 void child_start_args(struct child *c, const char *prog, const char *const *args);
 /* Run prog with NULL-terminated args; its stdout and stderr into out and err (either may be NULL). */
 int run_prog(char *out, size_t outlen, char *err, size_t errlen, const char *prog, ...);
+/* The number after "key": in json, from within's "within": when given; fails the test without it. */
+double json_number(const char *json, const char *within, const char *key);
 /* $env if set, else fallback: how suites find the binaries of their own build tree. */
 const char *tool_path(const char *env, const char *fallback);
 /* SIGUSR1 and read the "stats ..." line; then child_stat() reads fields from it. */

@@ -83,15 +83,19 @@ void hist_merge(struct hist *into, const struct hist *from)
 		into->max = from->max;
 }
 
+/*
+ * HdrHistogram's rank, so that its tools and ours give the same value for
+ * the same histogram: ceil(p% of the count), p lowered by one ulp first so
+ * that 99.9% of 1000 is rank 999 and not 1000 by a rounding error.
+ */
 int64_t hist_percentile(const struct hist *h, double p)
 {
 	uint64_t want, seen = 0;
 
 	if (!h->total)
 		return 0;
-	if (p > 100)
-		p = 100;
-	want = (uint64_t)(p / 100 * (double)h->total + 0.5);
+	p = fmin(fmax(nextafter(p, -INFINITY), 0), 100);
+	want = (uint64_t)ceil(p * (double)h->total / 100);
 	if (want < 1)
 		want = 1;
 	for (int i = 0; i < HIST_COUNTS; i++) {

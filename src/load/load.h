@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "hist.h"
@@ -92,6 +93,8 @@ struct load_config {
 	bool progress;
 	long mark_pid;             /* 0, or a pid sent SIGUSR1 at the measured interval's start and end */
 	bool reconnect;            /* a new connection for every request (closed loop, TCP) */
+	FILE *hlog;                /* NULL, or where the interval log goes (--hlog) */
+	double hlog_interval_s;
 };
 
 struct load_result {
@@ -106,6 +109,7 @@ struct load_result {
 	struct hist connect;       /* --reconnect: us from connect() to the socket writable */
 	double busiest_thread_pct;
 	char first_error[256];     /* the first error's one-line description, for the user */
+	bool hlog_failed;          /* --hlog could not be written whole (said on stderr) */
 };
 
 /* Run the load. Returns 0, or -1 after printing one line when nothing could start. */

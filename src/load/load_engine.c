@@ -155,6 +155,8 @@ static void reply_complete(struct lthread *t, struct lconn *c, int64_t now)
 	t->r.bytes += (uint64_t)sh->cfg->size;
 	hist_record(&t->r.latency, (now - intended + 500) / 1000);
 	hist_record(&t->r.uncorrected, (now - sent + 500) / 1000);
+	if (sh->cfg->hlog)
+		interval_record(t, (now - intended + 500) / 1000);
 }
 
 /* Feed bytes read from an active connection to its protocol. */

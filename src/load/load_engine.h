@@ -37,6 +37,7 @@ struct shared {
 	int stop;                  /* atomic */
 	uint64_t measured;         /* atomic: completed after warm-up, all threads (--requests) */
 	int64_t reached_ns;        /* atomic: when --requests was reached */
+	struct hlog_run *hlog;     /* --hlog: the log being written (load_hlog.c), or NULL */
 };
 
 struct lthread {
@@ -52,6 +53,9 @@ struct lthread {
 	uint64_t completed_all;    /* atomic, for progress: including warm-up */
 	int64_t cpu0_ns, wall0_ns;
 	struct load_result r;
+	struct hist *interval;     /* --hlog: this interval's latencies (atomic pointer, swapped by main) */
+	struct hist *spare;        /* --hlog: the clean one main swaps in next */
+	uint64_t rec_begun, rec_ended;   /* --hlog: records into *interval begun and ended (atomic) */
 	uint8_t rx[65536];
 };
 
@@ -79,5 +83,17 @@ int dial(struct lthread *t, bool wait);
 /* Count a failed connect (errno value err) under its kind, with a line for the user. */
 void note_connect_error(struct lthread *t, int err);
 void thread_free(struct lthread *t);
+
+/* load_hlog.c: --hlog. Every function does nothing without it. */
+bool hlog_prepare(struct shared *sh, struct lthread *ts, long n);
+/* The header, once warm_ns is known: the log's time 0 is the measured interval's start. */
+void hlog_start(struct shared *sh);
+/* When the open interval should be closed (INT64_MAX without --hlog). */
+int64_t hlog_due(const struct shared *sh);
+void hlog_tick(struct shared *sh, struct lthread *ts, long n, int64_t until);
+/* The last interval up to end, then free; -1 (said on stderr) when the log is not whole. */
+int hlog_finish(struct shared *sh, struct lthread *ts, long n, int64_t end);
+/* Engine thread: a measured latency into the open interval. */
+void interval_record(struct lthread *t, int64_t us);
 
 #endif

@@ -59,7 +59,10 @@ static void mark(const struct shared *sh)
 		fprintf(stderr, "muxload: --mark-pid %ld: %s\n", sh->cfg->mark_pid, strerror(errno));
 }
 
-/* Main thread: wait for the end (or --requests), printing progress once a second. */
+/*
+ * Main thread: wait for the end (or --requests), printing progress once a
+ * second and closing --hlog's intervals.
+ */
 static void supervise(struct shared *sh, struct lthread *ts, long n)
 {
 	int64_t next_progress = sh->start_ns + 1000000000LL, last_ns = sh->start_ns;
@@ -68,15 +71,17 @@ static void supervise(struct shared *sh, struct lthread *ts, long n)
 
 	while (!stopping(sh) && mono_ns() < sh->end_ns) {
 		struct timespec nap = { 0, 20000000 };
-		int64_t now = mono_ns();
+		int64_t now = mono_ns(), due = marked ? hlog_due(sh) : sh->warm_ns;
 
 		if (!marked && now >= sh->warm_ns) {	/* also at once with --warmup 0 */
 			mark(sh);
 			marked = true;
 		}
-		/* Sleep to the warm-up's end exactly when it is nearer than the nap. */
-		if (!marked && sh->warm_ns - now < nap.tv_nsec)
-			nap.tv_nsec = (long)(sh->warm_ns - now);
+		if (marked && now >= hlog_due(sh) && now < sh->end_ns)
+			hlog_tick(sh, ts, n, now);
+		/* Sleep to the warm-up's end or the interval's exactly when nearer than the nap. */
+		if (due > now && due - now < nap.tv_nsec)
+			nap.tv_nsec = (long)(due - now);
 		nanosleep(&nap, NULL);
 		if (sh->cfg->progress && mono_ns() >= next_progress) {
 			progress_line(ts, n, sh->start_ns, &last_ns, &last);
@@ -135,18 +140,17 @@ static void run_threads(struct shared *sh, struct lthread *ts, long n)
 	sh->start_ns = mono_ns();
 	sh->warm_ns = sh->start_ns + (int64_t)(cfg->warmup_s * 1e9);
 	sh->end_ns = cfg->duration_s > 0 ? sh->warm_ns + (int64_t)(cfg->duration_s * 1e9) : INT64_MAX;
+	hlog_start(sh);
 	pthread_barrier_wait(&sh->go);
 	supervise(sh, ts, n);
 	for (long i = 0; i < n; i++)
 		pthread_join(ts[i].tid, NULL);
 }
 
-/* From the warm-up's end to --requests reached, the --duration's end, or now. */
-static double measured_seconds(const struct shared *sh)
+/* The measured interval ends when --requests was reached, at the --duration's end, or now. */
+static int64_t measured_end(const struct shared *sh)
 {
-	int64_t end = sh->reached_ns ? sh->reached_ns : (sh->cfg->duration_s > 0 ? sh->end_ns : mono_ns());
-
-	return end > sh->warm_ns ? (double)(end - sh->warm_ns) / 1e9 : 0;
+	return sh->reached_ns ? sh->reached_ns : (sh->cfg->duration_s > 0 ? sh->end_ns : mono_ns());
 }
 
 int load_run(const struct load_config *cfg, struct load_result *res)
@@ -154,6 +158,7 @@ int load_run(const struct load_config *cfg, struct load_result *res)
 	struct shared sh = { .cfg = cfg };
 	struct lthread *ts;
 	long n = cfg->threads;
+	int64_t end = 0;
 	int rc = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -179,12 +184,19 @@ int load_run(const struct load_config *cfg, struct load_result *res)
 	pthread_barrier_init(&sh.go, NULL, (unsigned)n + 1);
 	if (!threads_init(&sh, ts, n))
 		goto out;
+	if (!hlog_prepare(&sh, ts, n)) {
+		fprintf(stderr, "muxload: out of memory\n");
+		goto out;
+	}
 	start_threads(ts, n);
 	run_threads(&sh, ts, n);
 	merge(res, ts, n);
-	res->measured_s = measured_seconds(&sh);
+	end = measured_end(&sh);
+	res->measured_s = end > sh.warm_ns ? (double)(end - sh.warm_ns) / 1e9 : 0;
 	rc = 0;
 out:
+	if (hlog_finish(&sh, ts, n, end))
+		res->hlog_failed = true;
 	for (long i = 0; i < n; i++)
 		thread_free(&ts[i]);
 	pthread_barrier_destroy(&sh.connected);

@@ -1,7 +1,10 @@
 /* muxload.c - command line and reports of the load generator. */
 #include "cli.h"
+#include "hlog.h"
 #include "load.h"
+#include "load_merge.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 "usage: muxload [options]\n"
+"       muxload --merge [--json] [--hgrm FILE] [--hlog FILE [--hlog-interval S]] LOG...\n"
 "Load generator for muxserver: many connections, verified replies, honest latency.\n"
 "\n"
 "  -H, --host ADDR        numeric IPv4/IPv6 address (default 127.0.0.1)\n"
@@ -43,14 +47,24 @@ static void usage(FILE *out)
 "      --json             one JSON object on stdout instead of the summary\n"
 "      --csv FILE         append one row per run (header when the file is new)\n"
 "      --hgrm FILE        write the latency percentile spectrum (HdrHistogram .hgrm format)\n"
+"      --hlog FILE        write an HdrHistogram interval log of the measured latencies (the\n"
+"                         corrected ones in open loop): one line per interval, values in us;\n"
+"                         HdrHistogram's own tools read it, --merge adds several exactly\n"
+"      --hlog-interval S  the log's interval (default 1)\n"
+"      --merge            add the interval logs LOG... (e.g. one per client host) bucket by\n"
+"                         bucket and report the sum as a run does: the percentiles of every\n"
+"                         sample together; with --hlog, write the merged log, interval by\n"
+"                         interval. A line a log cannot hold stops it with FILE:LINE: why;\n"
+"                         Tag= intervals are skipped and counted\n"
 "      --progress         one line per second on stderr (default when stderr is a terminal)\n"
 "      --mark-pid PID     send PID a SIGUSR1 when the measured interval starts and when it\n"
 "                         ends (muxserver prints its counters), so that the server's counters\n"
 "                         cover exactly what muxload measured\n"
 "  -h, --help             this text\n"
 "\n"
-"Exit status: 0 when every request was answered correctly, 1 when any error\n"
-"happened or the run could not start, 2 for bad flags.\n"
+"Exit status: 0 when every request was answered correctly (--merge: the logs were\n"
+"added), 1 when any error happened or the run could not start (--merge: a log was\n"
+"refused), 2 for bad flags.\n"
 "\n"
 "Protocols (--size bounds):\n");
 	for (size_t i = 0; load_protos[i]; i++)
@@ -58,7 +72,10 @@ static void usage(FILE *out)
 			load_protos[i]->min_size, load_protos[i]->max_size);
 }
 
-enum { OPT_PIPELINE = 256, OPT_PROTO, OPT_TIMEOUT, OPT_JSON, OPT_CSV, OPT_HGRM, OPT_PROGRESS, OPT_MARK_PID, OPT_RECONNECT };
+enum {
+	OPT_PIPELINE = 256, OPT_PROTO, OPT_TIMEOUT, OPT_JSON, OPT_CSV, OPT_HGRM, OPT_PROGRESS, OPT_MARK_PID,
+	OPT_RECONNECT, OPT_HLOG, OPT_HLOG_INTERVAL, OPT_MERGE
+};
 
 static const struct option options[] = {
 	{ "host", required_argument, NULL, 'H' },
@@ -80,13 +97,21 @@ static const struct option options[] = {
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "mark-pid", required_argument, NULL, OPT_MARK_PID },
 	{ "reconnect", no_argument, NULL, OPT_RECONNECT },
+	{ "hlog", required_argument, NULL, OPT_HLOG },
+	{ "hlog-interval", required_argument, NULL, OPT_HLOG_INTERVAL },
+	{ "merge", no_argument, NULL, OPT_MERGE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct outputs {
 	bool json;
-	const char *csv, *hgrm;
+	const char *csv, *hgrm, *hlog;
+	bool hlog_interval_set;
+	bool merge;
+	char run_flag[32];         /* the first flag given that only a run reads, for --merge's refusal */
+	char **logs;               /* --merge: the logs, nlogs of them */
+	int nlogs;
 };
 
 static bool parse_flag(int c, struct load_config *cfg, struct outputs *o, bool *duration_set)
@@ -120,8 +145,19 @@ static bool parse_flag(int c, struct load_config *cfg, struct outputs *o, bool *
 	case OPT_PROGRESS: cfg->progress = true; return true;
 	case OPT_MARK_PID: return cli_long(PROG, "mark-pid", optarg, 1, INT32_MAX, &cfg->mark_pid);
 	case OPT_RECONNECT: cfg->reconnect = true; return true;
+	case OPT_HLOG: o->hlog = optarg; return true;
+	case OPT_HLOG_INTERVAL:
+		o->hlog_interval_set = true;
+		return cli_double(PROG, "hlog-interval", optarg, 0.01, 86400, &cfg->hlog_interval_s);
+	case OPT_MERGE: o->merge = true; return true;
 	}
 	return false;
+}
+
+/* Flags that only describe a run; --merge refuses them rather than ignore them. */
+static bool run_only(int c)
+{
+	return c != OPT_JSON && c != OPT_HGRM && c != OPT_HLOG && c != OPT_HLOG_INTERVAL && c != OPT_MERGE;
 }
 
 /* The flags one by one. 0: all read; 2: a bad one (reported); -1: --help printed. */
@@ -145,17 +181,41 @@ static int read_flags(int argc, char **argv, struct load_config *cfg, struct out
 		}
 		if (!parse_flag(c, cfg, o, duration_set))
 			return 2;
+		if (run_only(c) && !o->run_flag[0])
+			snprintf(o->run_flag, sizeof(o->run_flag), "%.*s", (int)strcspn(argv[optind - 1], "="),
+				 argv[optind - 1]);
 	}
-	if (optind < argc) {
+	o->logs = argv + optind;
+	o->nlogs = argc - optind;
+	if (o->nlogs && !o->merge) {
 		fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
 		return 2;
 	}
 	return 0;
 }
 
-/* What no single flag can check: the flags together. false after one line. */
-static bool flags_agree(const struct load_config *cfg, bool duration_set)
+/* --merge and the flags beside it. false after one line. */
+static bool merge_flags_agree(const struct outputs *o)
 {
+	if (o->run_flag[0])
+		fprintf(stderr, PROG ": --merge adds logs and runs nothing: %s has no meaning with it\n",
+			o->run_flag);
+	else if (!o->nlogs)
+		fprintf(stderr, PROG ": --merge needs the logs to add (muxload --merge A.hlog B.hlog ...)\n");
+	else if (o->hlog_interval_set && !o->hlog)
+		fprintf(stderr, PROG ": --hlog-interval sets the merged log's interval: give --hlog FILE too\n");
+	else
+		return true;
+	return false;
+}
+
+/* What no single flag can check: the flags together. false after one line. */
+static bool flags_agree(const struct load_config *cfg, const struct outputs *o, bool duration_set)
+{
+	if (o->hlog_interval_set && !o->hlog) {
+		fprintf(stderr, PROG ": --hlog-interval without --hlog: there is no log to write\n");
+		return false;
+	}
 	if (!cli_sockaddr(cfg->host, 0, NULL, NULL)) {
 		fprintf(stderr, PROG ": --host: expected a numeric IPv4 or IPv6 address, got '%s'\n", cfg->host);
 		return false;
@@ -196,7 +256,9 @@ static int parse(int argc, char **argv, struct load_config *cfg, struct outputs 
 
 	if (rc)
 		return rc;
-	if (!flags_agree(cfg, duration_set))
+	if (o->merge)
+		return merge_flags_agree(o) ? 0 : 2;
+	if (!flags_agree(cfg, o, duration_set))
 		return 2;
 	if (cfg->requests)
 		cfg->duration_s = 0;
@@ -352,22 +414,126 @@ static int write_hgrm(const char *path, const struct load_result *r)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+/* An output opened before anything is measured or read, so that a bad path costs nothing. */
+static FILE *open_output(const char *path, const char *flag)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		fprintf(stderr, PROG ": %s %s: %s\n", flag, path, strerror(errno));
+	return f;
+}
+
+/* Would writing --hlog overwrite one of the logs --merge reads? */
+static bool output_is_input(const struct outputs *o)
+{
+	struct stat out, in;
+
+	if (stat(o->hlog, &out))
+		return false;
+	for (int i = 0; i < o->nlogs; i++)
+		if (!stat(o->logs[i], &in) && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
+			fprintf(stderr, PROG ": --hlog %s is one of the logs to merge: it would be overwritten\n",
+				o->hlog);
+			return true;
+		}
+	return false;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void print_merge_json(const struct outputs *o, const struct merge_report *m, const struct hist *h)
+{
+	printf("{\"params\":{\"merge\":[");
+	for (int i = 0; i < o->nlogs; i++) {
+		if (i)
+			putchar(',');
+		json_string(stdout, o->logs[i]);
+	}
+	printf("]},\"duration_s\":%.6f,\"requests\":%llu,\"throughput_rps\":%.3f,", m->span_s,
+	       (unsigned long long)h->total, m->span_s > 0 ? (double)h->total / m->span_s : 0);
+	json_latency(stdout, "latency_us", h);
+	printf(",\"intervals_read\":%ld,\"intervals\":%ld,\"interval_s\":%g,\"tagged_skipped\":%ld}\n",
+	       m->intervals_read, m->cells, m->interval_s, m->tagged_skipped);
+}
+
+static void print_merge_human(const struct outputs *o, const struct merge_report *m, const struct hist *h)
+{
+	printf("muxload: merged %d log%s: %ld intervals into %ld of %g s, %.2f s in all\n", o->nlogs,
+	       o->nlogs == 1 ? "" : "s", m->intervals_read, m->cells, m->interval_s, m->span_s);
+	printf("  %-12s %8s %9s %8s %8s %8s %8s %8s %9s\n", "latency (us)", "min", "mean",
+	       "p50", "p90", "p99", "p99.9", "p99.99", "max");
+	print_latency_row("", h);
+	printf("  %llu requests in %.2f s: %.0f requests/s\n", (unsigned long long)h->total, m->span_s,
+	       m->span_s > 0 ? (double)h->total / m->span_s : 0);
+}
+
+/* muxload --merge: 0 when the logs were added and reported, 1 otherwise. */
+static int merge_main(const struct load_config *cfg, const struct outputs *o)
+{
+	struct load_result *r = calloc(1, sizeof(*r));
+	struct merge_report m;
+	FILE *out = NULL;
+	int rc = 1;
+
+	if (!r || (o->hlog && (output_is_input(o) || !(out = open_output(o->hlog, "--hlog")))))
+		goto done;
+	if (load_merge(o->logs, o->nlogs, o->hlog_interval_set ? cfg->hlog_interval_s : 0, out,
+		       &r->latency, &m))
+		goto done;
+	if (o->json)
+		print_merge_json(o, &m, &r->latency);
+	else
+		print_merge_human(o, &m, &r->latency);
+	if (m.tagged_skipped)
+		fprintf(stderr, PROG ": --merge: %ld Tag= intervals skipped: only untagged ones are added\n",
+			m.tagged_skipped);
+	rc = o->hgrm && write_hgrm(o->hgrm, r) ? 1 : 0;
+done:
+	if (out && fclose(out) && !rc) {
+		fprintf(stderr, PROG ": --hlog %s: %s\n", o->hlog, strerror(errno));
+		rc = 1;
+	}
+	if (out && rc)
+		unlink(o->hlog);	/* half a merged log would read as a whole one */
+	free(r);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct load_config cfg = {
 		.host = "127.0.0.1", .port = 7000, .proto = load_protos[0],
 		.connections = 10, .threads = 1, .duration_s = 10, .warmup_s = 1,
-		.size = 64, .pipeline = 1, .timeout_s = 10,
+		.size = 64, .pipeline = 1, .timeout_s = 10, .hlog_interval_s = 1,
 	};
 	struct outputs o = { 0 };
-	struct load_result *r = malloc(sizeof(*r));
+	struct load_result *r;
 	int rc = parse(argc, argv, &cfg, &o);
 
-	if (rc || !r) {
-		free(r);
-		return rc < 0 ? 0 : rc ? rc : 1;
-	}
-	if (load_run(&cfg, r)) {
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (o.merge)
+		return merge_main(&cfg, &o);
+	if (o.hlog && !(cfg.hlog = open_output(o.hlog, "--hlog")))
+		return 1;
+	r = malloc(sizeof(*r));
+	if (!r || load_run(&cfg, r)) {
 		free(r);
 		return 1;
 	}
@@ -386,6 +552,11 @@ int main(int argc, char **argv)
 	rc = r->errors_total || r->requests == 0 ? 1 : 0;
 	if ((o.csv && append_csv(o.csv, &cfg, r)) || (o.hgrm && write_hgrm(o.hgrm, r)))
 		rc = 1;
+	if (r->hlog_failed || (cfg.hlog && fclose(cfg.hlog))) {
+		if (!r->hlog_failed)
+			fprintf(stderr, PROG ": --hlog %s: %s\n", o.hlog, strerror(errno));
+		rc = 1;
+	}
 	free(r);
 	return rc;
 }

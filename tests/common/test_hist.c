@@ -29,10 +29,10 @@ static int cmp64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The percentile as we define it: the sample of rank round(p% of n), at least 1. */
+/* The percentile as HdrHistogram defines it: the sample of rank ceil(p% of n), at least 1. */
 static int64_t exact_percentile(const int64_t *sorted, size_t n, double p)
 {
-	size_t rank = (size_t)(p / 100 * (double)n + 0.5);
+	size_t rank = (size_t)ceil(nextafter(p, 0) * (double)n / 100);
 
 	return sorted[(rank ? rank : 1) - 1];
 }

@@ -36,21 +36,10 @@ static const char *muxload(void)
 static double json_num(const char *json, const char *within, const char *key)
 {
 	const char *p = strstr(json, "},");
-	char pat[64];
 
 	if (!p)
 		fail_msg("no JSON object in: %s", json);
-	if (within) {
-		snprintf(pat, sizeof(pat), "\"%s\":", within);
-		p = strstr(p, pat);
-		if (!p)
-			fail_msg("no %s in: %s", within, json);
-	}
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(p, pat);
-	if (!p)
-		fail_msg("no %s in: %s", key, json);
-	return strtod(p + strlen(pat), NULL);
+	return json_number(p, within, key);
 }
 
 static const char *port_str(const struct child *c)

@@ -1,0 +1,176 @@
+/*
+ * load_merge.c - muxload --merge: add the histograms of several interval
+ * logs exactly, bucket by bucket, in total and interval by interval.
+ * Percentiles of the sum are the percentiles of every sample together;
+ * averaging each log's percentiles would not be (it understates the tail).
+ *
+ * The logs are read side by side in time order, so memory stays one
+ * histogram per log however long they are. The merged intervals lie on a
+ * grid from the earliest start, of --hlog-interval or else the first log's
+ * first interval length; each input interval joins the grid cell its start
+ * is nearest to.
+ */
+#include "load_merge.h"
+#include "hlog.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROG "muxload"
+
+struct source {
+	struct hlog_reader r;
+	struct hlog_interval iv;   /* the next untagged interval, when has_next */
+	bool has_next;
+	double epoch_s;            /* its start, seconds since the epoch */
+};
+
+/* Advance s to its next untagged interval. false after a line on stderr. */
+static bool source_next(struct source *s, struct merge_report *m)
+{
+	int rc;
+
+	while ((rc = hlog_next(&s->r, &s->iv, PROG)) == 1 && s->iv.tag[0])
+		m->tagged_skipped++;
+	if (rc < 0)
+		return false;
+	s->has_next = rc == 1;
+	if (s->has_next)
+		s->epoch_s = hlog_epoch_start(&s->r, &s->iv);
+	return true;
+}
+
+/* Every source open, its first interval read, and the units agreeing. */
+static bool sources_open(struct source *src, int n, char **paths, struct merge_report *m)
+{
+	for (int i = 0; i < n; i++) {
+		src[i].iv.hist = malloc(sizeof(struct hist));
+		if (!src[i].iv.hist) {
+			fprintf(stderr, PROG ": out of memory\n");
+			return false;
+		}
+		if (!hlog_open(&src[i].r, paths[i])) {
+			fprintf(stderr, PROG ": --merge: %s: %m\n", paths[i]);
+			return false;
+		}
+		if (!source_next(&src[i], m))
+			return false;
+		if (strcmp(src[i].r.unit, src[0].r.unit)) {
+			fprintf(stderr, PROG ": --merge: %s states its values in '%s', %s in '%s': logs of "
+				"different units are not added\n", paths[i], src[i].r.unit[0] ? src[i].r.unit :
+				"(no #[ValueUnit])", paths[0], src[0].r.unit[0] ? src[0].r.unit : "(no #[ValueUnit])");
+			return false;
+		}
+	}
+	return true;
+}
+
+static long cell_of(const struct merge_report *m, double epoch_s)
+{
+	return lround((epoch_s - m->start_epoch_s) / m->interval_s);
+}
+
+/* The grid: its start and cell length. false when no log has an interval. */
+static bool grid_plan(struct source *src, int n, double interval_s, struct merge_report *m)
+{
+	bool any = false;
+
+	for (int i = 0; i < n; i++) {
+		if (!src[i].has_next)
+			continue;
+		if (!any || src[i].epoch_s < m->start_epoch_s)
+			m->start_epoch_s = src[i].epoch_s;
+		if (!any && interval_s <= 0)
+			interval_s = src[i].iv.length_s;
+		any = true;
+	}
+	m->interval_s = interval_s > 0.0005 ? interval_s : 1;
+	return any;
+}
+
+/* Take every interval of cell c from every source into cell; false after a line. */
+static bool cell_gather(struct source *src, int n, long c, struct hist *cell, double *end_s,
+			struct merge_report *m)
+{
+	for (int i = 0; i < n; i++) {
+		struct source *s = &src[i];
+
+		while (s->has_next && cell_of(m, s->epoch_s) <= c) {
+			/* Cells are taken in order: one before c means the log went back in time. */
+			if (cell_of(m, s->epoch_s) < c) {
+				fprintf(stderr, PROG ": --merge: %s:%ld: an interval earlier than the one before "
+					"it: the log is not in time order\n", s->r.path, s->r.line);
+				return false;
+			}
+			hist_merge(cell, s->iv.hist);
+			if (s->epoch_s + s->iv.length_s > *end_s)
+				*end_s = s->epoch_s + s->iv.length_s;
+			m->intervals_read++;
+			if (!source_next(s, m))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* The earliest cell any source still has, or -1 when all are done. */
+static long cell_next(const struct source *src, int n, const struct merge_report *m)
+{
+	long c = -1;
+
+	for (int i = 0; i < n; i++)
+		if (src[i].has_next && (c < 0 || cell_of(m, src[i].epoch_s) < c))
+			c = cell_of(m, src[i].epoch_s);
+	return c;
+}
+
+static bool merge_cells(struct source *src, int n, FILE *out, struct hist *total, struct merge_report *m)
+{
+	struct hist *cell = malloc(sizeof(*cell));
+	double end_s = m->start_epoch_s;
+	bool ok = cell != NULL;
+	long c;
+
+	if (out && ok)
+		hlog_write_header(out, m->start_epoch_s, "muxload --merge: the sum of several logs, "
+				  "values in microseconds, Interval_Max in milliseconds");
+	while (ok && (c = cell_next(src, n, m)) >= 0) {
+		double from = (double)c * m->interval_s;
+
+		hist_init(cell);
+		ok = cell_gather(src, n, c, cell, &end_s, m);
+		if (ok && out && hlog_write_interval(out, from, fmin(m->interval_s, end_s - m->start_epoch_s - from),
+						     cell))
+			ok = false;
+		hist_merge(total, cell);
+		m->cells++;
+	}
+	m->span_s = end_s - m->start_epoch_s;
+	free(cell);
+	return ok;
+}
+
+int load_merge(char **paths, int n, double interval_s, FILE *out, struct hist *total, struct merge_report *m)
+{
+	struct source *src = calloc((size_t)n, sizeof(*src));
+	bool ok;
+
+	memset(m, 0, sizeof(*m));
+	hist_init(total);
+	if (!src)
+		fprintf(stderr, PROG ": out of memory\n");
+	ok = src && sources_open(src, n, paths, m);
+	if (ok && !grid_plan(src, n, interval_s, m)) {
+		fprintf(stderr, PROG ": --merge: no interval in any of the logs\n");
+		ok = false;
+	}
+	if (ok)
+		ok = merge_cells(src, n, out, total, m);
+	for (int i = 0; src && i < n; i++) {
+		hlog_close(&src[i].r);
+		free(src[i].iv.hist);
+	}
+	free(src);
+	return ok ? 0 : -1;
+}

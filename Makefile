@@ -131,7 +131,8 @@ TEST_NEEDS := lib:cmocka.h:cmocka:libcmocka-dev lib:zlib.h:z:zlib1g-dev cmd:gnup
 	lib:liburing.h:uring:liburing-dev@io_uring-backends \
 	cmd:clang:clang@fuzz-smoke-and-clang-check \
 	cmd:java:default-jre-headless@test_hlog/HdrHistogram-Java-checks \
-	file:/usr/share/java/hdrhistogram.jar:libhdrhistogram-java@test_hlog/HdrHistogram-Java-checks
+	file:/usr/share/java/hdrhistogram.jar:libhdrhistogram-java@test_hlog/HdrHistogram-Java-checks \
+	cmd:pdsh:pdsh@bench-hosts cmd:ip:iproute2@bench-hosts cmd:tc:iproute2@bench-hosts
 test-deps:
 	$(Q)CC=$(CC) bench/need.sh $(TEST_NEEDS)
 
@@ -184,7 +185,7 @@ clang-check:
 
 # The suites first, so that a new machine gets its packages before anything
 # runs; make -k so one failure does not hide the rest; the summary decides.
-SUITES := $(TESTS) $(addsuffix -san,$(TESTS)) clang-check fuzz-smoke bench-smoke bench-compare
+SUITES := $(TESTS) $(addsuffix -san,$(TESTS)) clang-check fuzz-smoke bench-smoke bench-compare bench-hosts
 test:
 	$(Q)rm -f $(TALLY) $(TALLY).skips
 	$(Q)$(MAKE) -s --no-print-directory test-deps
@@ -196,6 +197,7 @@ test-extras: all
 	$(Q)$(SUITE) fuzz-smoke $(MAKE) -s --no-print-directory fuzz-smoke || true
 	$(Q)$(SUITE) bench-smoke $(GUARD) bench/smoke.sh || true
 	$(Q)$(SUITE) bench-compare tests/bench/compare.sh || true
+	$(Q)$(SUITE) bench-hosts $(GUARD) tests/bench/hosts.sh || true
 
 # libFuzzer targets for the HTTP parser and the sockperf framing (clang only).
 FUZZ_CC   := clang

@@ -12,7 +12,7 @@
  * The log is text: '#' comment lines (among them #[StartTime: ...] and
  * #[BaseTime: ...], seconds since the epoch), one legend line, then one line
  * per interval: [Tag=T,]start,length,max,histogram - start relative to the
- * base time, start and length in seconds, max in the unit of HLOG_MAX_UNIT.
+ * base time, start and length in seconds, max divided by HLOG_MAX_RATIO.
  * Our own header adds #[ValueUnit: us]: the log format itself has no unit,
  * and logs of different units must not be merged.
  */
@@ -27,6 +27,8 @@
 
 #define HLOG_UNIT "us"              /* what muxload records: microseconds */
 #define HLOG_MAX_RATIO 1000.0       /* Interval_Max in milliseconds, as HdrHistogram's tools write it */
+/* Beyond 2^53 samples a double no longer counts them one by one (ranks, rates): refused. */
+#define HLOG_MAX_TOTAL (1ULL << 53)
 
 /* h's compressed V2 encoding in base64, NUL-terminated and malloc'd; NULL when out of memory. */
 char *hist_encode(const struct hist *h);
@@ -34,7 +36,7 @@ char *hist_encode(const struct hist *h);
  * Decode one base64 histogram into h (initialised here). NULL on success,
  * otherwise why it was refused: not base64, not a V2 compressed histogram,
  * a precision other than muxload's (3 significant digits from 1), values
- * beyond HIST_HIGHEST. min is the lowest value of the first bucket used and
+ * beyond the last bucket, more than 2^53 samples. min is the lowest value of the first bucket used and
  * max the top of the last (the line's Interval_Max may refine it); the mean
  * counts each bucket at its middle, as HdrHistogram does.
  */
@@ -61,7 +63,8 @@ struct hlog_reader {
 };
 
 struct hlog_interval {
-	char tag[64];               /* "" when untagged */
+	bool tagged;                /* a Tag= line (HdrHistogram's readers tell "Tag=" from none) */
+	char tag[64];
 	double start_s, length_s;   /* start as written: relative to the base time */
 	struct hist *hist;          /* the caller's, filled by hlog_next */
 };

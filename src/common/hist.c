@@ -151,7 +151,7 @@ void hist_write_hgrm(const struct hist *h, FILE *out)
 			fprintf(out, "%12.3f %2.12f %10llu %14.2f\n", (double)(v > h->max ? h->max : v),
 				next / 100, (unsigned long long)seen, 1 / (1 - next / 100));
 			/* The tail: once a step needs every sample, only the 100% line is left. */
-			if (count_at(h, next) >= h->total)
+			if (count_at(h, next) >= h->total || next + 100 / ticks <= next)
 				break;
 			next += 100 / ticks;
 		}

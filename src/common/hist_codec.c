@@ -79,6 +79,7 @@ static size_t encode_v2(const struct hist *h, uint8_t *out)
 	uint8_t *p = out + HEADER_BYTES;
 	double one = 1.0;
 	uint64_t ratio_bits;
+	size_t n;
 
 	for (int i = 0; i < limit;) {
 		int zeros = 0;
@@ -93,10 +94,15 @@ static size_t encode_v2(const struct hist *h, uint8_t *out)
 		}
 	}
 	memcpy(&ratio_bits, &one, sizeof(one));
-	put_be(put_be(put_be(put_be(put_be(put_be(put_be(out, V2_COOKIE, 4),
-		(uint64_t)(p - out - HEADER_BYTES), 4), 0, 4), PRECISION_DIGITS, 4), 1, 8),
-		HIST_HIGHEST, 8), ratio_bits, 8);
-	return (size_t)(p - out);
+	n = (size_t)(p - out);
+	p = put_be(out, V2_COOKIE, 4);
+	p = put_be(p, n - HEADER_BYTES, 4);           /* payload length */
+	p = put_be(p, 0, 4);                          /* normalizing index offset: none */
+	p = put_be(p, PRECISION_DIGITS, 4);
+	p = put_be(p, 1, 8);                          /* lowest discernible value */
+	p = put_be(p, HIST_HIGHEST, 8);               /* highest trackable value */
+	put_be(p, ratio_bits, 8);                     /* integer to double ratio: 1.0 */
+	return n;
 }
 
 char *base64_encode(const uint8_t *in, size_t n)
@@ -175,6 +181,7 @@ long base64_decode(const char *in, size_t len, uint8_t *out)
 static const char *decode_counts(const uint8_t *p, const uint8_t *end, struct hist *h)
 {
 	int64_t index = 0;
+	uint64_t total = 0;
 
 	while (p < end) {
 		int64_t v;
@@ -188,7 +195,10 @@ static const char *decode_counts(const uint8_t *p, const uint8_t *end, struct hi
 			continue;
 		}
 		if (index >= HIST_COUNTS)
-			return "values beyond 60 s (muxload's highest trackable value)";
+			return "values beyond muxload's histogram (its last bucket ends at 67.1 s)";
+		total += (uint64_t)v;
+		if ((uint64_t)v > HLOG_MAX_TOTAL || total > HLOG_MAX_TOTAL)
+			return "more than 2^53 samples in one histogram";
 		h->counts[index++] = (uint64_t)v;
 	}
 	return NULL;

@@ -1,27 +1,39 @@
 /* hlog.c - HdrHistogram's interval log as text: written as its tools write it, read strictly. */
 #include "hlog.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define LEGEND "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
+#define LEGEND_START "\"StartTimestamp\""
+#define LEGEND LEGEND_START ",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
 #define FORMAT_VERSION "1.3"
+#define START_TIME "#[StartTime: "
+#define BASE_TIME "#[BaseTime: "
+#define VALUE_UNIT "#[ValueUnit: "
+#define TAG "Tag="
+#define STARTS_WITH(s, prefix) (strncmp((s), prefix, sizeof(prefix) - 1) == 0)
 /* HdrHistogram's reader takes timestamps more than a year before StartTime as relative. */
 #define RELATIVE_BEFORE_S (365 * 24 * 3600.0)
+/* Times past this (year 5138) are not times: refused, so that no arithmetic on them overflows. */
+#define LATEST_S 1e11
+#define LONGEST_INTERVAL_S 1e7
 
 void hlog_write_header(FILE *out, double start_epoch_s, const char *comment)
 {
-	time_t t = (time_t)start_epoch_s;
-	char when[64];
+	time_t t = (time_t)fmin(fmax(start_epoch_s, 0), LATEST_S);
+	struct tm tm;
+	char when[64] = "";
 
-	strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Z %Y", localtime(&t));
+	if (localtime_r(&t, &tm))
+		strftime(when, sizeof(when), ", %a %b %d %H:%M:%S %Z %Y", &tm);
 	fprintf(out, "#[%s]\n", comment);
-	fprintf(out, "#[ValueUnit: %s]\n", HLOG_UNIT);
+	fprintf(out, VALUE_UNIT "%s]\n", HLOG_UNIT);
 	fprintf(out, "#[Histogram log format version %s]\n", FORMAT_VERSION);
-	fprintf(out, "#[StartTime: %.3f (seconds since epoch), %s]\n", start_epoch_s, when);
-	fprintf(out, "#[BaseTime: %.3f (seconds since epoch)]\n", start_epoch_s);
+	fprintf(out, START_TIME "%.3f (seconds since epoch)%s]\n", start_epoch_s, when);
+	fprintf(out, BASE_TIME "%.3f (seconds since epoch)]\n", start_epoch_s);
 	fprintf(out, "%s\n", LEGEND);
 }
 
@@ -56,15 +68,25 @@ void hlog_close(struct hlog_reader *r)
 	r->buf = NULL;
 }
 
-/* A '#' line: the times and the unit are kept, other comments ignored. */
-static void read_comment(struct hlog_reader *r, const char *s)
+/* Seconds since the epoch at s; false unless a number from 0 to LATEST_S. */
+static bool epoch_at(const char *s, double *v)
 {
-	if (!strncmp(s, "#[StartTime: ", 13))
-		r->start_epoch_s = strtod(s + 13, NULL);
-	else if (!strncmp(s, "#[BaseTime: ", 12))
-		r->base_epoch_s = strtod(s + 12, NULL);
-	else if (!strncmp(s, "#[ValueUnit: ", 13))
-		sscanf(s + 13, "%15[^]]", r->unit);
+	char *end;
+
+	*v = strtod(s, &end);
+	return end != s && *v >= 0 && *v <= LATEST_S;
+}
+
+/* A '#' line: the times and the unit are kept, other comments ignored. NULL or why refused. */
+static const char *read_comment(struct hlog_reader *r, const char *s)
+{
+	if (STARTS_WITH(s, START_TIME) && !epoch_at(s + sizeof(START_TIME) - 1, &r->start_epoch_s))
+		return "a StartTime that is not seconds since the epoch";
+	if (STARTS_WITH(s, BASE_TIME) && !epoch_at(s + sizeof(BASE_TIME) - 1, &r->base_epoch_s))
+		return "a BaseTime that is not seconds since the epoch";
+	if (STARTS_WITH(s, VALUE_UNIT))
+		sscanf(s + sizeof(VALUE_UNIT) - 1, "%15[^]]", r->unit);
+	return NULL;
 }
 
 /* A number followed by a comma; NULL when there is none. */
@@ -92,31 +114,33 @@ static const char *parse_interval(char *s, struct hlog_interval *iv)
 	double max;
 	const char *why;
 
+	iv->tagged = STARTS_WITH(s, TAG);
 	iv->tag[0] = '\0';
-	if (!strncmp(s, "Tag=", 4)) {
-		size_t n = strcspn(s + 4, ",");
+	if (iv->tagged) {
+		size_t n = strcspn(s + sizeof(TAG) - 1, ",");
 
-		if (s[4 + n] != ',' || n >= sizeof(iv->tag))
+		s += sizeof(TAG) - 1;
+		if (s[n] != ',' || n >= sizeof(iv->tag))
 			return "a Tag= without its fields";
-		memcpy(iv->tag, s + 4, n);
+		memcpy(iv->tag, s, n);
 		iv->tag[n] = '\0';
-		s += 4 + n + 1;
+		s += n + 1;
 	}
 	if (!(s = number_field(s, &iv->start_s)) || !(s = number_field(s, &iv->length_s)) ||
 	    !(s = number_field(s, &max)))
 		return "expected start,length,max,histogram";
-	if (iv->length_s < 0 || max < 0)
-		return "a negative interval length or max";
+	if (fabs(iv->start_s) > LATEST_S || iv->length_s < 0 || iv->length_s > LONGEST_INTERVAL_S || max < 0)
+		return "an interval start, length or max out of range";
 	why = hist_decode(s, strlen(s), iv->hist);
 	if (!why)
 		refine_max(iv->hist, max);
 	return why;
 }
 
-/* Strip the line end; false for a line with nothing on it. */
+/* Strip the line end and trailing blanks (HdrHistogram's reader skips them); false for a blank line. */
 static bool chomp(char *s, ssize_t n)
 {
-	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+	while (n > 0 && strchr(" \t\r\n", s[n - 1]))
 		s[--n] = '\0';
 	return n > 0;
 }
@@ -131,11 +155,12 @@ int hlog_next(struct hlog_reader *r, struct hlog_interval *iv, const char *prog)
 		r->line++;
 		if (strlen(r->buf) != (size_t)n) {
 			why = "a NUL byte in the line";
-		} else if (!chomp(r->buf, n) || !strncmp(r->buf, LEGEND, 16)) {
+		} else if (!chomp(r->buf, n) || STARTS_WITH(r->buf, LEGEND_START)) {
 			continue;
 		} else if (r->buf[0] == '#') {
-			read_comment(r, r->buf);
-			continue;
+			why = read_comment(r, r->buf);
+			if (!why)
+				continue;
 		} else {
 			why = parse_interval(r->buf, iv);
 		}
@@ -145,7 +170,7 @@ int hlog_next(struct hlog_reader *r, struct hlog_interval *iv, const char *prog)
 		return -1;
 	}
 	if (ferror(r->in)) {
-		fprintf(stderr, "%s: %s:%ld: read error\n", prog, r->path, r->line + 1);
+		fprintf(stderr, "%s: %s:%ld: %s\n", prog, r->path, r->line + 1, strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -101,8 +101,15 @@ void hlog_tick(struct shared *sh, struct lthread *ts, long n, int64_t until)
 {
 	struct hlog_run *hl = sh->hlog;
 
-	if (!hl || until <= hl->from_ns)
+	if (!hl)
 		return;
+	/*
+	 * --requests can be reached a moment before a tick the supervisor had
+	 * already begun: the last interval then starts after the end, and is
+	 * written (length 0) rather than lose the samples recorded into it.
+	 */
+	if (until < hl->from_ns)
+		until = hl->from_ns;
 	hist_init(&hl->sum);
 	for (long i = 0; i < n; i++) {
 		struct hist *h = interval_take(&ts[i]);
@@ -119,13 +126,23 @@ void hlog_tick(struct shared *sh, struct lthread *ts, long n, int64_t until)
 		hl->next_ns += hl->interval_ns;
 }
 
+/* Anything recorded into the open interval (no thread runs any more)? */
+static bool hl_has_samples(const struct lthread *ts, long n)
+{
+	for (long i = 0; i < n; i++)
+		if (ts[i].interval && ts[i].interval->total)
+			return true;
+	return false;
+}
+
 int hlog_finish(struct shared *sh, struct lthread *ts, long n, int64_t end)
 {
 	struct hlog_run *hl = sh->hlog;
 	int rc = 0;
 
 	if (hl) {
-		hlog_tick(sh, ts, n, end);
+		if (end > hl->from_ns || hl_has_samples(ts, n))
+			hlog_tick(sh, ts, n, end);
 		if (hl->failed || ferror(hl->out)) {
 			fprintf(stderr, "muxload: --hlog: the log could not be written whole\n");
 			rc = -1;

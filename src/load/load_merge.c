@@ -6,9 +6,8 @@
  *
  * The logs are read side by side in time order, so memory stays one
  * histogram per log however long they are. The merged intervals lie on a
- * grid from the earliest start, of --hlog-interval or else the first log's
- * first interval length; each input interval joins the grid cell its start
- * is nearest to.
+ * grid from the earliest start, of --hlog-interval or else the longest first
+ * interval; each input interval joins the cell that holds its middle.
  */
 #include "load_merge.h"
 #include "hlog.h"
@@ -18,6 +17,8 @@
 #include <string.h>
 
 #define PROG "muxload"
+/* The logs' times have milliseconds: a finer grid would mean nothing. */
+#define MIN_CELL_S 0.001
 
 struct source {
 	struct hlog_reader r;
@@ -31,7 +32,7 @@ static bool source_next(struct source *s, struct merge_report *m)
 {
 	int rc;
 
-	while ((rc = hlog_next(&s->r, &s->iv, PROG)) == 1 && s->iv.tag[0])
+	while ((rc = hlog_next(&s->r, &s->iv, PROG)) == 1 && s->iv.tagged)
 		m->tagged_skipped++;
 	if (rc < 0)
 		return false;
@@ -66,14 +67,20 @@ static bool sources_open(struct source *src, int n, char **paths, struct merge_r
 	return true;
 }
 
-static long cell_of(const struct merge_report *m, double epoch_s)
+/* The grid cell holding an interval's middle: robust to the jitter of its start and to a coarser grid. */
+static long cell_of(const struct merge_report *m, const struct source *s)
 {
-	return lround((epoch_s - m->start_epoch_s) / m->interval_s);
+	return (long)floor((s->epoch_s + s->iv.length_s / 2 - m->start_epoch_s) / m->interval_s);
 }
 
-/* The grid: its start and cell length. false when no log has an interval. */
+/*
+ * The grid: from the earliest start, cells of interval_s or else of the
+ * longest first interval (a run's last interval is short, its first is not).
+ * false when no log has an interval.
+ */
 static bool grid_plan(struct source *src, int n, double interval_s, struct merge_report *m)
 {
+	double longest = 0;
 	bool any = false;
 
 	for (int i = 0; i < n; i++) {
@@ -81,11 +88,12 @@ static bool grid_plan(struct source *src, int n, double interval_s, struct merge
 			continue;
 		if (!any || src[i].epoch_s < m->start_epoch_s)
 			m->start_epoch_s = src[i].epoch_s;
-		if (!any && interval_s <= 0)
-			interval_s = src[i].iv.length_s;
+		longest = fmax(longest, src[i].iv.length_s);
 		any = true;
 	}
-	m->interval_s = interval_s > 0.0005 ? interval_s : 1;
+	if (interval_s <= 0)
+		interval_s = longest >= MIN_CELL_S ? longest : 1;
+	m->interval_s = interval_s;
 	return any;
 }
 
@@ -96,16 +104,15 @@ static bool cell_gather(struct source *src, int n, long c, struct hist *cell, do
 	for (int i = 0; i < n; i++) {
 		struct source *s = &src[i];
 
-		while (s->has_next && cell_of(m, s->epoch_s) <= c) {
+		while (s->has_next && cell_of(m, s) <= c) {
 			/* Cells are taken in order: one before c means the log went back in time. */
-			if (cell_of(m, s->epoch_s) < c) {
+			if (cell_of(m, s) < c) {
 				fprintf(stderr, PROG ": --merge: %s:%ld: an interval earlier than the one before "
 					"it: the log is not in time order\n", s->r.path, s->r.line);
 				return false;
 			}
 			hist_merge(cell, s->iv.hist);
-			if (s->epoch_s + s->iv.length_s > *end_s)
-				*end_s = s->epoch_s + s->iv.length_s;
+			*end_s = fmax(*end_s, s->epoch_s + s->iv.length_s);
 			m->intervals_read++;
 			if (!source_next(s, m))
 				return false;
@@ -120,9 +127,18 @@ static long cell_next(const struct source *src, int n, const struct merge_report
 	long c = -1;
 
 	for (int i = 0; i < n; i++)
-		if (src[i].has_next && (c < 0 || cell_of(m, src[i].epoch_s) < c))
-			c = cell_of(m, src[i].epoch_s);
+		if (src[i].has_next && (c < 0 || cell_of(m, &src[i]) < c))
+			c = cell_of(m, &src[i]);
 	return c;
+}
+
+/* One merged cell: its time on the grid, its length up to the end of the data in it. */
+static bool cell_write(FILE *out, const struct merge_report *m, long c, double cell_end_s, const struct hist *cell)
+{
+	double from = (double)c * m->interval_s;
+	double length = fmin(fmax(cell_end_s - m->start_epoch_s - from, 0), m->interval_s);
+
+	return hlog_write_interval(out, from, length, cell) == 0;
 }
 
 static bool merge_cells(struct source *src, int n, FILE *out, struct hist *total, struct merge_report *m)
@@ -136,15 +152,23 @@ static bool merge_cells(struct source *src, int n, FILE *out, struct hist *total
 		hlog_write_header(out, m->start_epoch_s, "muxload --merge: the sum of several logs, "
 				  "values in microseconds, Interval_Max in milliseconds");
 	while (ok && (c = cell_next(src, n, m)) >= 0) {
-		double from = (double)c * m->interval_s;
+		double cell_end_s = m->start_epoch_s;
 
 		hist_init(cell);
-		ok = cell_gather(src, n, c, cell, &end_s, m);
-		if (ok && out && hlog_write_interval(out, from, fmin(m->interval_s, end_s - m->start_epoch_s - from),
-						     cell))
+		ok = cell_gather(src, n, c, cell, &cell_end_s, m);
+		if (ok && total->total + cell->total > HLOG_MAX_TOTAL) {
+			fprintf(stderr, PROG ": --merge: more than 2^53 samples in all\n");
+			ok = false;
+		}
+		if (ok && out && !cell_write(out, m, c, cell_end_s, cell))
 			ok = false;
 		hist_merge(total, cell);
+		end_s = fmax(end_s, cell_end_s);
 		m->cells++;
+	}
+	if (ok && out && (fflush(out) || ferror(out))) {
+		fprintf(stderr, PROG ": --merge: the merged log could not be written\n");
+		ok = false;
 	}
 	m->span_s = end_s - m->start_epoch_s;
 	free(cell);
@@ -162,7 +186,8 @@ int load_merge(char **paths, int n, double interval_s, FILE *out, struct hist *t
 		fprintf(stderr, PROG ": out of memory\n");
 	ok = src && sources_open(src, n, paths, m);
 	if (ok && !grid_plan(src, n, interval_s, m)) {
-		fprintf(stderr, PROG ": --merge: no interval in any of the logs\n");
+		fprintf(stderr, PROG ": --merge: no untagged interval in any of the logs (%ld Tag= intervals "
+			"skipped)\n", m->tagged_skipped);
 		ok = false;
 	}
 	if (ok)

@@ -71,15 +71,16 @@ static void supervise(struct shared *sh, struct lthread *ts, long n)
 
 	while (!stopping(sh) && mono_ns() < sh->end_ns) {
 		struct timespec nap = { 0, 20000000 };
-		int64_t now = mono_ns(), due = marked ? hlog_due(sh) : sh->warm_ns;
+		int64_t now = mono_ns(), due;
 
 		if (!marked && now >= sh->warm_ns) {	/* also at once with --warmup 0 */
 			mark(sh);
 			marked = true;
 		}
-		if (marked && now >= hlog_due(sh) && now < sh->end_ns)
+		if (marked && now >= hlog_due(sh))
 			hlog_tick(sh, ts, n, now);
 		/* Sleep to the warm-up's end or the interval's exactly when nearer than the nap. */
+		due = marked ? hlog_due(sh) : sh->warm_ns;
 		if (due > now && due - now < nap.tv_nsec)
 			nap.tv_nsec = (long)(due - now);
 		nanosleep(&nap, NULL);

@@ -154,10 +154,15 @@ static bool parse_flag(int c, struct load_config *cfg, struct outputs *o, bool *
 	return false;
 }
 
-/* Flags that only describe a run; --merge refuses them rather than ignore them. */
-static bool run_only(int c)
+/* The first flag seen that only describes a run, by its long name: --merge refuses it rather than ignore it. */
+static void note_run_flag(int c, struct outputs *o)
 {
-	return c != OPT_JSON && c != OPT_HGRM && c != OPT_HLOG && c != OPT_HLOG_INTERVAL && c != OPT_MERGE;
+	if (o->run_flag[0] || c == OPT_JSON || c == OPT_HGRM || c == OPT_HLOG || c == OPT_HLOG_INTERVAL ||
+	    c == OPT_MERGE)
+		return;
+	for (const struct option *opt = options; opt->name; opt++)
+		if (opt->val == c)
+			snprintf(o->run_flag, sizeof(o->run_flag), "--%s", opt->name);
 }
 
 /* The flags one by one. 0: all read; 2: a bad one (reported); -1: --help printed. */
@@ -181,9 +186,7 @@ static int read_flags(int argc, char **argv, struct load_config *cfg, struct out
 		}
 		if (!parse_flag(c, cfg, o, duration_set))
 			return 2;
-		if (run_only(c) && !o->run_flag[0])
-			snprintf(o->run_flag, sizeof(o->run_flag), "%.*s", (int)strcspn(argv[optind - 1], "="),
-				 argv[optind - 1]);
+		note_run_flag(c, o);
 	}
 	o->logs = argv + optind;
 	o->nlogs = argc - optind;
@@ -424,19 +427,32 @@ static FILE *open_output(const char *path, const char *flag)
 	return f;
 }
 
-/* Would writing --hlog overwrite one of the logs --merge reads? */
-static bool output_is_input(const struct outputs *o)
+static bool same_file(const char *a, const char *b)
 {
-	struct stat out, in;
+	struct stat sa, sb;
 
-	if (stat(o->hlog, &out))
-		return false;
-	for (int i = 0; i < o->nlogs; i++)
-		if (!stat(o->logs[i], &in) && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
-			fprintf(stderr, PROG ": --hlog %s is one of the logs to merge: it would be overwritten\n",
-				o->hlog);
+	return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* An output that would overwrite a log to merge, or a log given twice (added twice): one line. */
+static bool merge_files_clash(const struct outputs *o)
+{
+	for (int i = 0; i < o->nlogs; i++) {
+		const char *out = o->hlog && same_file(o->hlog, o->logs[i]) ? "--hlog" :
+				  o->hgrm && same_file(o->hgrm, o->logs[i]) ? "--hgrm" : NULL;
+
+		if (out) {
+			fprintf(stderr, PROG ": %s %s is one of the logs to merge: it would be overwritten\n",
+				out, o->logs[i]);
 			return true;
 		}
+		for (int k = 0; k < i; k++)
+			if (same_file(o->logs[k], o->logs[i])) {
+				fprintf(stderr, PROG ": --merge: %s is given twice: its samples would count twice\n",
+					o->logs[i]);
+				return true;
+			}
+	}
 	return false;
 }
 
@@ -483,6 +499,16 @@ static void print_merge_human(const struct outputs *o, const struct merge_report
 	       m->span_s > 0 ? (double)h->total / m->span_s : 0);
 }
 
+/* Truncate an output that is a regular file; never remove anything (it may be /dev/stdout or a link). */
+static void empty_if_file(FILE *f)
+{
+	struct stat st;
+
+	fflush(f);
+	if (!fstat(fileno(f), &st) && S_ISREG(st.st_mode) && ftruncate(fileno(f), 0))
+		perror(PROG ": --hlog");
+}
+
 /* muxload --merge: 0 when the logs were added and reported, 1 otherwise. */
 static int merge_main(const struct load_config *cfg, const struct outputs *o)
 {
@@ -491,7 +517,7 @@ static int merge_main(const struct load_config *cfg, const struct outputs *o)
 	FILE *out = NULL;
 	int rc = 1;
 
-	if (!r || (o->hlog && (output_is_input(o) || !(out = open_output(o->hlog, "--hlog")))))
+	if (!r || merge_files_clash(o) || (o->hlog && !(out = open_output(o->hlog, "--hlog"))))
 		goto done;
 	if (load_merge(o->logs, o->nlogs, o->hlog_interval_set ? cfg->hlog_interval_s : 0, out,
 		       &r->latency, &m))
@@ -505,12 +531,53 @@ static int merge_main(const struct load_config *cfg, const struct outputs *o)
 			m.tagged_skipped);
 	rc = o->hgrm && write_hgrm(o->hgrm, r) ? 1 : 0;
 done:
+	if (out && rc)
+		empty_if_file(out);	/* half a merged log would read as a whole one */
 	if (out && fclose(out) && !rc) {
 		fprintf(stderr, PROG ": --hlog %s: %s\n", o->hlog, strerror(errno));
 		rc = 1;
 	}
-	if (out && rc)
-		unlink(o->hlog);	/* half a merged log would read as a whole one */
+	free(r);
+	return rc;
+}
+
+/* A run's report and outputs; 0 when every request was answered correctly, 1 otherwise. */
+static int report(const struct load_config *cfg, const struct outputs *o, const struct load_result *r)
+{
+	int rc = r->errors_total || r->requests == 0 || r->hlog_failed ? 1 : 0;
+
+	if (o->json)
+		print_json(stdout, cfg, r);
+	else
+		print_human(cfg, r);
+	if (saturated(r))
+		fprintf(stderr, PROG ": warning: a client thread was %.0f%% busy: the client may be the "
+			"bottleneck; add --threads or pin it to its own core\n", r->busiest_thread_pct);
+	if (r->errors_total)
+		fprintf(stderr, PROG ": %llu errors; first: %s\n",
+			(unsigned long long)r->errors_total, r->first_error);
+	else if (r->requests == 0)
+		fprintf(stderr, PROG ": no request completed in the measured interval\n");
+	if ((o->csv && append_csv(o->csv, cfg, r)) || (o->hgrm && write_hgrm(o->hgrm, r)))
+		rc = 1;
+	return rc;
+}
+
+/* A run, its outputs opened before anything is measured. */
+static int run_main(struct load_config *cfg, const struct outputs *o)
+{
+	struct load_result *r;
+	int rc = 1;
+
+	if (o->hlog && !(cfg->hlog = open_output(o->hlog, "--hlog")))
+		return 1;
+	r = malloc(sizeof(*r));
+	if (r && !load_run(cfg, r))
+		rc = report(cfg, o, r);
+	if (cfg->hlog && fclose(cfg->hlog)) {
+		fprintf(stderr, PROG ": --hlog %s: %s\n", o->hlog, strerror(errno));
+		rc = 1;
+	}
 	free(r);
 	return rc;
 }
@@ -523,40 +590,9 @@ int main(int argc, char **argv)
 		.size = 64, .pipeline = 1, .timeout_s = 10, .hlog_interval_s = 1,
 	};
 	struct outputs o = { 0 };
-	struct load_result *r;
 	int rc = parse(argc, argv, &cfg, &o);
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if (o.merge)
-		return merge_main(&cfg, &o);
-	if (o.hlog && !(cfg.hlog = open_output(o.hlog, "--hlog")))
-		return 1;
-	r = malloc(sizeof(*r));
-	if (!r || load_run(&cfg, r)) {
-		free(r);
-		return 1;
-	}
-	if (o.json)
-		print_json(stdout, &cfg, r);
-	else
-		print_human(&cfg, r);
-	if (saturated(r))
-		fprintf(stderr, PROG ": warning: a client thread was %.0f%% busy: the client may be the "
-			"bottleneck; add --threads or pin it to its own core\n", r->busiest_thread_pct);
-	if (r->errors_total)
-		fprintf(stderr, PROG ": %llu errors; first: %s\n",
-			(unsigned long long)r->errors_total, r->first_error);
-	else if (r->requests == 0)
-		fprintf(stderr, PROG ": no request completed in the measured interval\n");
-	rc = r->errors_total || r->requests == 0 ? 1 : 0;
-	if ((o.csv && append_csv(o.csv, &cfg, r)) || (o.hgrm && write_hgrm(o.hgrm, r)))
-		rc = 1;
-	if (r->hlog_failed || (cfg.hlog && fclose(cfg.hlog))) {
-		if (!r->hlog_failed)
-			fprintf(stderr, PROG ": --hlog %s: %s\n", o.hlog, strerror(errno));
-		rc = 1;
-	}
-	free(r);
-	return rc;
+	return o.merge ? merge_main(&cfg, &o) : run_main(&cfg, &o);
 }

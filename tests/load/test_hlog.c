@@ -126,8 +126,8 @@ static void codec_round_trip(void **state)
 			hist_record(h, sample(shape));
 		if (shape == 2) {
 			hist_record(h, HIST_HIGHEST);      /* the last bucket */
-			h->counts[5] += 1ULL << 40;        /* a count needing the 9-byte LEB128 form's neighbours */
-			h->total += 1ULL << 40;
+			h->counts[5] += 1ULL << 52;        /* ZigZag 2^53: eight LEB128 bytes */
+			h->total += 1ULL << 52;
 		}
 		text = hist_encode(h);
 		assert_non_null(text);
@@ -138,6 +138,19 @@ static void codec_round_trip(void **state)
 		if (h->total)
 			assert_int_equal(hist_index(back->max), hist_index(h->max));
 		free(text);
+	}
+	/* 2^60 in one bucket (nine LEB128 bytes) is encoded, and refused when read: past 2^53 samples. */
+	hist_init(h);
+	h->counts[7] = 1ULL << 60;
+	h->total = 1ULL << 60;
+	h->max = 7;
+	{
+		char *text = hist_encode(h);
+		const char *why = hist_decode(text, strlen(text), back);
+
+		free(text);
+		assert_non_null(why);
+		assert_non_null(strstr(why, "2^53"));
 	}
 }
 
@@ -299,6 +312,23 @@ static void read_file(const char *path, char *buf, size_t len)
 	fclose(f);
 }
 
+/* The interval lines of a log begin with these "start,length," in this order, and there are no more. */
+static void expect_intervals(const char *path, const char *const *want, int n)
+{
+	char *text = test_alloc(OUT_MAX * 4), *line;
+	int i = 0;
+
+	read_file(path, text, OUT_MAX * 4);
+	for (line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		if (line[0] == '#' || line[0] == '"')
+			continue;
+		if (i >= n || strncmp(line, want[i], strlen(want[i])))
+			fail_msg("%s: interval %d is '%.20s', expected '%s'", path, i, line, i < n ? want[i] : "none");
+		i++;
+	}
+	assert_int_equal(i, n);
+}
+
 /* Three logs with different shapes and start times: merged = the union of their samples. */
 static void merge_equals_union(void **state)
 {
@@ -332,10 +362,20 @@ static void merge_equals_union(void **state)
 	hgrm_body(text, got, OUT_MAX * 4);
 	hgrm_body(want, text, OUT_MAX * 4);
 	assert_string_equal(got, text);
-	/* The merged log holds the same sum. */
+	/* The merged log holds the same sum, on a grid of 1 s from the earliest start (a's). */
 	merged_totals(merged, again);
 	assert_int_equal(json_number(again->out, NULL, "requests"), u->total);
 	assert_int_equal(json_number(again->out, "latency_us", "p99_9"), hist_percentile(u, 99.9));
+	expect_intervals(merged, (const char *const[]){ "0.000,1.000,", "1.000,1.000,", "2.000,1.000,",
+		"3.000,1.000,", "4.000,1.000,", "5.000,1.000,", "6.000,1.000," }, 7);
+	/* A coarser grid: each interval in the cell of its middle; c's last ends at 7.1 s. */
+	m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), "--merge", "--json", "--hlog", merged,
+			 "--hlog-interval", "2", a, b, c, NULL);
+	assert_int_equal(m->rc, 0);
+	expect_intervals(merged, (const char *const[]){ "0.000,2.000,", "2.000,2.000,", "4.000,2.000,",
+		"6.000,1.100," }, 4);
+	merged_totals(merged, again);
+	assert_int_equal(json_number(again->out, NULL, "requests"), u->total);
 	unlink(a), unlink(b), unlink(c), unlink(hgrm), unlink(merged);
 }
 
@@ -375,6 +415,55 @@ static char *two_digit_histogram(void)
 	return base64_encode(again, 8 + zn);
 }
 
+/* A histogram of `count` samples of 100 us in base64. */
+static char *histogram_of(uint64_t count)
+{
+	struct hist *h = test_alloc(sizeof(*h));
+
+	hist_init(h);
+	hist_record(h, 100);
+	h->counts[100] = count;
+	h->total = count;
+	return hist_encode(h);
+}
+
+/* Merge good and bad: exit 1 and one line on stderr holding each of the two strings. */
+static void expect_refused(const char *good, const char *bad, const char *where, const char *why)
+{
+	struct run *m = test_alloc(sizeof(*m));
+
+	m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), "--merge", good, bad, NULL);
+	if (m->rc != 1 || lines_in(m->err) != 1 || !strstr(m->err, where) || !strstr(m->err, why))
+		fail_msg("wanted '%s' and '%s': exit %d, stderr: %s", where, why, m->rc, m->err);
+}
+
+/*
+ * Times that are not times and counts past 2^53 (one histogram, or the sum):
+ * refused with their line, never a crash, an endless .hgrm or an empty sum.
+ */
+static void bad_times_and_counts(const char *good, const char *bad)
+{
+	char *one = histogram_of(1), *huge = histogram_of(1ULL << 60), *big = histogram_of(3ULL << 51);
+	char *text = test_alloc(OUT_MAX);
+
+	snprintf(text, OUT_MAX, "#[StartTime: inf (seconds since epoch)]\n0.000,1.000,0.100,%s\n", one);
+	write_text(bad, text);
+	expect_refused(good, bad, "bad.hlog:1:", "StartTime");
+	snprintf(text, OUT_MAX, "#[BaseTime: 1e300 (seconds since epoch)]\n0.000,1.000,0.100,%s\n", one);
+	write_text(bad, text);
+	expect_refused(good, bad, "bad.hlog:1:", "BaseTime");
+	snprintf(text, OUT_MAX, "1e17,1.000,0.100,%s\n", one);
+	write_text(bad, text);
+	expect_refused(good, bad, "bad.hlog:1:", "out of range");
+	snprintf(text, OUT_MAX, "0.000,1.000,0.100,%s\n", huge);
+	write_text(bad, text);
+	expect_refused(good, bad, "bad.hlog:1:", "2^53");
+	snprintf(text, OUT_MAX, "#[ValueUnit: us]\n0.000,1.000,0.100,%s\n1.000,1.000,0.100,%s\n", big, big);
+	write_text(bad, text);
+	expect_refused(good, bad, "--merge", "2^53 samples in all");
+	free(one), free(huge), free(big);
+}
+
 /* Each bad log: exit 1, one line on stderr naming the file (and line) and why. */
 static void merge_refuses_bad_logs(void **state)
 {
@@ -410,6 +499,7 @@ static void merge_refuses_bad_logs(void **state)
 			fail_msg("case %zu: exit %d, stderr: %s", i, m->rc, m->err);
 	}
 	free(two);
+	bad_times_and_counts(good, bad);
 	/* A log in ns beside one in us; one with no intervals; one that does not exist. */
 	read_file(good, line, sizeof(line));
 	valid = strstr(line, "Histogram\"\n");
@@ -422,7 +512,7 @@ static void merge_refuses_bad_logs(void **state)
 	write_text(bad, "#[ValueUnit: us]\n");
 	m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), "--merge", bad, NULL);
 	assert_int_equal(m->rc, 1);
-	assert_non_null(strstr(m->err, "no interval"));
+	assert_non_null(strstr(m->err, "no untagged interval"));
 	unlink(bad);
 	m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), "--merge", good, bad, NULL);
 	if (m->rc != 1 || lines_in(m->err) != 1 || !strstr(m->err, "No such file"))
@@ -453,6 +543,17 @@ static void merge_order_and_tags(void **state)
 	if (m->rc || json_number(m->out, NULL, "requests") != 300 || json_number(m->out, NULL, "tagged_skipped") != 1 ||
 	    lines_in(m->err) != 1 || !strstr(m->err, "Tag= intervals skipped"))
 		fail_msg("tags: exit %d, stdout %s, stderr %s", m->rc, m->out, m->err);
+	/* Only tagged intervals: nothing to add, said with the count; blanks after the base64 are allowed. */
+	snprintf(copy, OUT_MAX, "Tag=x,%.*s\n", (int)(strchr(first + 1, '\n') - first - 1), first + 1);
+	write_text(path, copy);
+	m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), "--merge", path, NULL);
+	if (m->rc != 1 || !strstr(m->err, "no untagged interval") || !strstr(m->err, "1 Tag="))
+		fail_msg("tag only: exit %d, stderr %s", m->rc, m->err);
+	snprintf(copy, OUT_MAX, "%.*s \t\r\n", (int)(strchr(first + 1, '\n') - first - 1), first + 1);
+	write_text(path, copy);
+	m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), "--merge", "--json", path, NULL);
+	if (m->rc || json_number(m->out, NULL, "requests") != 100)
+		fail_msg("trailing blanks: exit %d, stdout %s, stderr %s", m->rc, m->out, m->err);
 	/* Back in time: the 1.000 line again after the 2.000 one. */
 	snprintf(copy, OUT_MAX, "%s%.*s", text, (int)(strchr(second + 1, '\n') - second), second + 1);
 	write_text(path, copy);
@@ -465,18 +566,20 @@ static void merge_order_and_tags(void **state)
 /* Meaningless combinations: one line, exit 2; an output that would overwrite an input: exit 1. */
 static void merge_flags(void **state)
 {
-	static const char *const bad[][5] = {
-		{ "--merge", NULL },
-		{ "--merge", "--connections", "5", "LOG", NULL },
-		{ "--merge", "--rate=100", "LOG", NULL },
-		{ "--merge", "--hlog-interval", "2", "LOG", NULL },
-		{ "--hlog-interval", "2", NULL },
-		{ "LOG", NULL },
-		{ "--hlog-interval", "0", "--hlog", "x", NULL },
+	/* The arguments, then what the one line must name. */
+	static const char *const bad[][6] = {
+		{ "--merge", NULL, NULL, NULL, NULL, "needs the logs" },
+		{ "--merge", "--connections", "5", "LOG", NULL, "--connections has no meaning" },
+		{ "--merge", "--rate=100", "LOG", NULL, NULL, "--rate has no meaning" },
+		{ "--merge", "-c5", "LOG", NULL, NULL, "--connections has no meaning" },
+		{ "--merge", "--hlog-interval", "2", "LOG", NULL, "give --hlog" },
+		{ "--hlog-interval", "2", NULL, NULL, NULL, "without --hlog" },
+		{ "LOG", NULL, NULL, NULL, NULL, "unexpected argument" },
+		{ "--hlog-interval", "0", "--hlog", "x", NULL, "hlog-interval" },
 	};
 	struct hist *u = test_alloc(sizeof(*u));
 	struct run *m = test_alloc(sizeof(*m));
-	const char *log = tmp_path("flags.hlog");
+	const char *log = tmp_path("flags.hlog"), *link = tmp_path("link.hlog"), *target = tmp_path("target");
 	struct stat before, after;
 
 	(void)state;
@@ -488,7 +591,7 @@ static void merge_flags(void **state)
 		for (int k = 0; k < 5; k++)
 			a[k] = bad[i][k] && !strcmp(bad[i][k], "LOG") ? log : bad[i][k];
 		m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), a[0], a[1], a[2], a[3], a[4]);
-		if (m->rc != 2 || lines_in(m->err) != 1)
+		if (m->rc != 2 || lines_in(m->err) != 1 || !strstr(m->err, bad[i][5]))
 			fail_msg("case %zu (%s %s): exit %d, stderr: %s", i, a[0], a[1] ? a[1] : "", m->rc, m->err);
 	}
 	assert_int_equal(stat(log, &before), 0);
@@ -497,7 +600,24 @@ static void merge_flags(void **state)
 	assert_non_null(strstr(m->err, "would be overwritten"));
 	assert_int_equal(stat(log, &after), 0);
 	assert_int_equal(after.st_size, before.st_size);
-	unlink(log);
+	m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), "--merge", "--hgrm", log, log, NULL);
+	assert_int_equal(m->rc, 1);
+	assert_non_null(strstr(m->err, "--hgrm"));
+	m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), "--merge", log, log, NULL);
+	assert_int_equal(m->rc, 1);
+	assert_non_null(strstr(m->err, "given twice"));
+	/* A merge that fails leaves --hlog empty, and removes nothing: here a link to a file. */
+	write_text(target, "old");
+	unlink(link);
+	assert_int_equal(symlink(target, link), 0);
+	write_text(log, "0.000,1.000\n");
+	m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), "--merge", "--hlog", link, log, NULL);
+	assert_int_equal(m->rc, 1);
+	assert_int_equal(lstat(link, &after), 0);
+	assert_true(S_ISLNK(after.st_mode));
+	assert_int_equal(stat(target, &after), 0);
+	assert_int_equal(after.st_size, 0);
+	unlink(log), unlink(link), unlink(target);
 }
 
 /* An --hlog that cannot be written is said before anything runs (nothing listens on the port). */

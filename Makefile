@@ -199,17 +199,20 @@ test-extras: all
 	$(Q)$(SUITE) bench-compare tests/bench/compare.sh || true
 	$(Q)$(SUITE) bench-hosts $(GUARD) tests/bench/hosts.sh || true
 
-# libFuzzer targets for the HTTP parser and the sockperf framing (clang only).
+# libFuzzer targets for the HTTP parser, the sockperf framing and the HdrHistogram log reader (clang only).
 FUZZ_CC   := clang
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude $(WARN) -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all
-FUZZERS := build/fuzz/fuzz_http build/fuzz/fuzz_sockperf
+FUZZERS := build/fuzz/fuzz_http build/fuzz/fuzz_sockperf build/fuzz/fuzz_hlog
 build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/server/proto_http.c include/http.h include/proto.h
 build/fuzz/fuzz_sockperf: tests/fuzz/fuzz_sockperf.c src/server/proto_sockperf.c include/proto.h include/sockperf_wire.h
+build/fuzz/fuzz_hlog: tests/fuzz/fuzz_hlog.c src/common/hlog.c src/common/hist_codec.c src/common/hist.c \
+	include/hlog.h include/hist.h
+build/fuzz/fuzz_hlog: FUZZ_LIBS := -lz -lm
 $(FUZZERS):
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ-LD $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
 
 # FUZZ_SECONDS per target: 60 for make fuzz, 5 inside make test (skipped without clang).
 fuzz: FUZZ_SECONDS ?= 60

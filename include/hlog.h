@@ -45,8 +45,12 @@ const char *hist_decode(const char *b64, size_t len, struct hist *h);
 char *base64_encode(const uint8_t *in, size_t n);
 long base64_decode(const char *in, size_t len, uint8_t *out);
 
-/* Header: our comment and unit, the format version, start and base time, the legend. */
-void hlog_write_header(FILE *out, double start_epoch_s, const char *comment);
+/*
+ * Header: our comment and unit, the intervals' planned length (their actual
+ * lengths carry the writer's wake-up lateness), the format version, start and
+ * base time, the legend.
+ */
+void hlog_write_header(FILE *out, double start_epoch_s, double interval_s, const char *comment);
 /* One interval line; start relative to the header's base time. Returns -1 when out of memory. */
 int hlog_write_interval(FILE *out, double start_s, double length_s, const struct hist *h);
 
@@ -58,6 +62,7 @@ struct hlog_reader {
 	double start_epoch_s;       /* #[StartTime: ], or NAN before it */
 	double base_epoch_s;        /* #[BaseTime: ], or NAN before it */
 	char unit[16];              /* #[ValueUnit: ], or "" when the log states none */
+	double interval_s;          /* #[IntervalLength: ], or NAN */
 	char *buf;
 	size_t cap;
 };

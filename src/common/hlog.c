@@ -13,6 +13,7 @@
 #define START_TIME "#[StartTime: "
 #define BASE_TIME "#[BaseTime: "
 #define VALUE_UNIT "#[ValueUnit: "
+#define INTERVAL_LENGTH "#[IntervalLength: "
 #define TAG "Tag="
 #define STARTS_WITH(s, prefix) (strncmp((s), prefix, sizeof(prefix) - 1) == 0)
 /* HdrHistogram's reader takes timestamps more than a year before StartTime as relative. */
@@ -21,7 +22,7 @@
 #define LATEST_S 1e11
 #define LONGEST_INTERVAL_S 1e7
 
-void hlog_write_header(FILE *out, double start_epoch_s, const char *comment)
+void hlog_write_header(FILE *out, double start_epoch_s, double interval_s, const char *comment)
 {
 	time_t t = (time_t)fmin(fmax(start_epoch_s, 0), LATEST_S);
 	struct tm tm;
@@ -31,6 +32,7 @@ void hlog_write_header(FILE *out, double start_epoch_s, const char *comment)
 		strftime(when, sizeof(when), ", %a %b %d %H:%M:%S %Z %Y", &tm);
 	fprintf(out, "#[%s]\n", comment);
 	fprintf(out, VALUE_UNIT "%s]\n", HLOG_UNIT);
+	fprintf(out, INTERVAL_LENGTH "%.3f s, as planned]\n", interval_s);
 	fprintf(out, "#[Histogram log format version %s]\n", FORMAT_VERSION);
 	fprintf(out, START_TIME "%.3f (seconds since epoch)%s]\n", start_epoch_s, when);
 	fprintf(out, BASE_TIME "%.3f (seconds since epoch)]\n", start_epoch_s);
@@ -55,6 +57,7 @@ bool hlog_open(struct hlog_reader *r, const char *path)
 	r->path = path;
 	r->start_epoch_s = NAN;
 	r->base_epoch_s = NAN;
+	r->interval_s = NAN;
 	r->in = fopen(path, "r");
 	return r->in != NULL;
 }
@@ -86,6 +89,13 @@ static const char *read_comment(struct hlog_reader *r, const char *s)
 		return "a BaseTime that is not seconds since the epoch";
 	if (STARTS_WITH(s, VALUE_UNIT))
 		sscanf(s + sizeof(VALUE_UNIT) - 1, "%15[^]]", r->unit);
+	if (STARTS_WITH(s, INTERVAL_LENGTH)) {
+		char *end;
+
+		r->interval_s = strtod(s + sizeof(INTERVAL_LENGTH) - 1, &end);
+		if (end == s + sizeof(INTERVAL_LENGTH) - 1 || !(r->interval_s > 0 && r->interval_s <= LONGEST_INTERVAL_S))
+			return "an IntervalLength that is not a length in seconds";
+	}
 	return NULL;
 }
 

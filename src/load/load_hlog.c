@@ -85,7 +85,7 @@ void hlog_start(struct shared *sh)
 	snprintf(comment, sizeof(comment), "muxload latency log: %s port %d, proto %s, %ld connections, "
 		 "%s, values in microseconds, Interval_Max in milliseconds", cfg->host, cfg->port,
 		 cfg->proto->name, cfg->connections, cfg->rate > 0 ? "open loop, corrected" : "closed loop");
-	hlog_write_header(hl->out, epoch, comment);
+	hlog_write_header(hl->out, epoch, cfg->hlog_interval_s, comment);
 	fflush(hl->out);
 	hl->from_ns = sh->warm_ns;
 	hl->next_ns = sh->warm_ns + hl->interval_ns;

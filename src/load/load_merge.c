@@ -6,8 +6,9 @@
  *
  * The logs are read side by side in time order, so memory stays one
  * histogram per log however long they are. The merged intervals lie on a
- * grid from the earliest start, of --hlog-interval or else the longest first
- * interval; each input interval joins the cell that holds its middle.
+ * grid from the earliest start, of --hlog-interval or else the interval the
+ * logs were written with; each input interval joins the cell that holds its
+ * middle.
  */
 #include "load_merge.h"
 #include "hlog.h"
@@ -19,6 +20,8 @@
 #define PROG "muxload"
 /* The logs' times have milliseconds: a finer grid would mean nothing. */
 #define MIN_CELL_S 0.001
+/* An input interval may run late by this much of a cell (the writer's wake-up), not more. */
+#define LONGER_THAN_CELL 1.5
 
 struct source {
 	struct hlog_reader r;
@@ -73,14 +76,21 @@ static long cell_of(const struct merge_report *m, const struct source *s)
 	return (long)floor((s->epoch_s + s->iv.length_s / 2 - m->start_epoch_s) / m->interval_s);
 }
 
+/* Two significant digits: a written length of 1.003 s was a planned 1 s. */
+static double planned(double length_s)
+{
+	double unit = pow(10, floor(log10(length_s)) - 1);
+
+	return round(length_s / unit) * unit;
+}
+
 /*
- * The grid: from the earliest start, cells of interval_s or else of the
- * longest first interval (a run's last interval is short, its first is not).
- * false when no log has an interval.
+ * The grid: from the earliest start, cells of interval_s, or else the
+ * IntervalLength the first log states, or else its first interval's length
+ * as planned. false when no log has an interval.
  */
 static bool grid_plan(struct source *src, int n, double interval_s, struct merge_report *m)
 {
-	double longest = 0;
 	bool any = false;
 
 	for (int i = 0; i < n; i++) {
@@ -88,12 +98,13 @@ static bool grid_plan(struct source *src, int n, double interval_s, struct merge
 			continue;
 		if (!any || src[i].epoch_s < m->start_epoch_s)
 			m->start_epoch_s = src[i].epoch_s;
-		longest = fmax(longest, src[i].iv.length_s);
+		if (interval_s <= 0 && !isnan(src[i].r.interval_s))
+			interval_s = src[i].r.interval_s;
+		else if (interval_s <= 0 && src[i].iv.length_s >= MIN_CELL_S)
+			interval_s = planned(src[i].iv.length_s);
 		any = true;
 	}
-	if (interval_s <= 0)
-		interval_s = longest >= MIN_CELL_S ? longest : 1;
-	m->interval_s = interval_s;
+	m->interval_s = interval_s > 0 ? interval_s : 1;
 	return any;
 }
 
@@ -105,6 +116,13 @@ static bool cell_gather(struct source *src, int n, long c, struct hist *cell, do
 		struct source *s = &src[i];
 
 		while (s->has_next && cell_of(m, s) <= c) {
+			/* A cell shorter than its data would read as a higher rate, half of them empty. */
+			if (s->iv.length_s > LONGER_THAN_CELL * m->interval_s) {
+				fprintf(stderr, PROG ": --merge: %s:%ld: an interval of %.3f s, longer than the merged "
+					"grid's %g s: choose a longer --hlog-interval\n", s->r.path, s->r.line,
+					s->iv.length_s, m->interval_s);
+				return false;
+			}
 			/* Cells are taken in order: one before c means the log went back in time. */
 			if (cell_of(m, s) < c) {
 				fprintf(stderr, PROG ": --merge: %s:%ld: an interval earlier than the one before "
@@ -149,7 +167,7 @@ static bool merge_cells(struct source *src, int n, FILE *out, struct hist *total
 	long c;
 
 	if (out && ok)
-		hlog_write_header(out, m->start_epoch_s, "muxload --merge: the sum of several logs, "
+		hlog_write_header(out, m->start_epoch_s, m->interval_s, "muxload --merge: the sum of several logs, "
 				  "values in microseconds, Interval_Max in milliseconds");
 	while (ok && (c = cell_next(src, n, m)) >= 0) {
 		double cell_end_s = m->start_epoch_s;

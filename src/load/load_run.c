@@ -78,7 +78,7 @@ static void supervise(struct shared *sh, struct lthread *ts, long n)
 			marked = true;
 		}
 		if (marked && now >= hlog_due(sh))
-			hlog_tick(sh, ts, n, now);
+			hlog_tick(sh, ts, n, now < sh->end_ns ? now : sh->end_ns);
 		/* Sleep to the warm-up's end or the interval's exactly when nearer than the nap. */
 		due = marked ? hlog_due(sh) : sh->warm_ns;
 		if (due > now && due - now < nap.tv_nsec)

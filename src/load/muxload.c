@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdio_ext.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,28 @@ static int read_flags(int argc, char **argv, struct load_config *cfg, struct out
 	return 0;
 }
 
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Two outputs naming one file: the second write would destroy the first. false after one line. */
+static bool outputs_apart(const struct outputs *o)
+{
+	const char *const path[] = { o->hlog, o->hgrm, o->csv };
+	const char *const flag[] = { "--hlog", "--hgrm", "--csv" };
+
+	for (int i = 0; i < 3; i++)
+		for (int k = 0; k < i; k++)
+			if (path[i] && path[k] && (!strcmp(path[i], path[k]) || same_file(path[i], path[k]))) {
+				fprintf(stderr, PROG ": %s and %s name the same file (%s)\n", flag[k], flag[i], path[i]);
+				return false;
+			}
+	return true;
+}
+
 /* --merge and the flags beside it. false after one line. */
 static bool merge_flags_agree(const struct outputs *o)
 {
@@ -259,6 +282,8 @@ static int parse(int argc, char **argv, struct load_config *cfg, struct outputs 
 
 	if (rc)
 		return rc;
+	if (!outputs_apart(o))
+		return 2;
 	if (o->merge)
 		return merge_flags_agree(o) ? 0 : 2;
 	if (!flags_agree(cfg, o, duration_set))
@@ -427,13 +452,6 @@ static FILE *open_output(const char *path, const char *flag)
 	return f;
 }
 
-static bool same_file(const char *a, const char *b)
-{
-	struct stat sa, sb;
-
-	return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 /* An output that would overwrite a log to merge, or a log given twice (added twice): one line. */
 static bool merge_files_clash(const struct outputs *o)
 {
@@ -499,12 +517,16 @@ static void print_merge_human(const struct outputs *o, const struct merge_report
 	       m->span_s > 0 ? (double)h->total / m->span_s : 0);
 }
 
-/* Truncate an output that is a regular file; never remove anything (it may be /dev/stdout or a link). */
+/*
+ * Truncate an output that is a regular file; never remove anything (it may be
+ * /dev/stdout or a link). What the stream still buffers is dropped first, or
+ * fclose would write it back after the truncation.
+ */
 static void empty_if_file(FILE *f)
 {
 	struct stat st;
 
-	fflush(f);
+	__fpurge(f);
 	if (!fstat(fileno(f), &st) && S_ISREG(st.st_mode) && ftruncate(fileno(f), 0))
 		perror(PROG ": --hlog");
 }
@@ -520,8 +542,11 @@ static int merge_main(const struct load_config *cfg, const struct outputs *o)
 	if (!r || merge_files_clash(o) || (o->hlog && !(out = open_output(o->hlog, "--hlog"))))
 		goto done;
 	if (load_merge(o->logs, o->nlogs, o->hlog_interval_set ? cfg->hlog_interval_s : 0, out,
-		       &r->latency, &m))
+		       &r->latency, &m)) {
+		if (out)
+			empty_if_file(out);	/* half a merged log would read as a whole one */
 		goto done;
+	}
 	if (o->json)
 		print_merge_json(o, &m, &r->latency);
 	else
@@ -531,8 +556,6 @@ static int merge_main(const struct load_config *cfg, const struct outputs *o)
 			m.tagged_skipped);
 	rc = o->hgrm && write_hgrm(o->hgrm, r) ? 1 : 0;
 done:
-	if (out && rc)
-		empty_if_file(out);	/* half a merged log would read as a whole one */
 	if (out && fclose(out) && !rc) {
 		fprintf(stderr, PROG ": --hlog %s: %s\n", o->hlog, strerror(errno));
 		rc = 1;

@@ -15,16 +15,19 @@ trap 'rm -rf "$tmp"; exit 143' TERM
 pass=0 fail=0 skip=0
 jar=${HDRHISTOGRAM_JAR:-/usr/share/java/hdrhistogram.jar}
 
+# check DESCRIPTION COMMAND...: COMMAND must succeed. check_all DESCRIPTION 'SHELL CONDITION':
+# the whole condition (a && b), evaluated as one.
 check() {
 	_what=$1; shift
 	if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $_what" >&2; fi
 }
+check_all() { check "$1" eval "$2"; }
 skipped() { echo "  skipped: $*"; skip=$((skip + 1)); }
 finish() { echo "hosts: $pass passed, $fail failed, $skip skipped"; exit $((fail > 0)); }
 
-# requests FILE, pct FILE KEY: from muxload's JSON (a run's or --merge's).
-requests() { sed -n 's/^{"params":{[^}]*},"duration_s":[0-9.]*,"requests":\([0-9]*\).*/\1/p' "$1"; }
-pct() { sed -n "s/.*\"latency_us\":{[^}]*\"$2\":\\([0-9]*\\).*/\\1/p" "$1"; }
+# requests FILE, pct FILE KEY: from muxload's JSON (a run's or --merge's); 0 when absent.
+requests() { _v=$(sed -n 's/.*"requests":\([0-9]*\).*/\1/p' "$1" 2>/dev/null); echo "${_v:-0}"; }
+pct() { _v=$(sed -n "s/.*\"latency_us\":{[^}]*\"$2\":\\([0-9]*\\).*/\\1/p" "$1" 2>/dev/null); echo "${_v:-0}"; }
 # same_bucket A B: HdrHistogram counts A and B as equivalent (3 digits: exact below 2048).
 same_bucket() {
 	awk -v a="$1" -v b="$2" 'function bucket(v,  s) { s = 1; while (v >= 2048 * s) s *= 2; return int(v / s) " " s }
@@ -49,7 +52,8 @@ if [ "$(id -u)" != 0 ]; then
 	skipped "bench/hosts.sh creates network namespaces: run make test as root"
 	finish
 fi
-if command -v setpriv > /dev/null 2>&1 && setpriv --reuid=nobody --regid=nogroup --clear-groups true 2>/dev/null; then
+if command -v setpriv > /dev/null 2>&1 &&
+	setpriv --reuid=nobody --regid=nogroup --clear-groups test -r bench/hosts.sh 2>/dev/null; then
 	setpriv --reuid=nobody --regid=nogroup --clear-groups bench/hosts.sh > /dev/null 2> "$tmp/err"; rc=$?
 	check "not root: one line, exit 1" one_line $rc 1 "$tmp/err"
 	check "not root: says root" grep -q root "$tmp/err"
@@ -67,13 +71,19 @@ wait $pid; rc=$?
 check "three hosts: exit 0" [ $rc = 0 ]
 check "three hosts: nothing left behind" [ "$(leftovers "mlab$pid")" = 0 ]
 sum=0
-for c in 1 2 3; do sum=$((sum + $(requests "$run/c$c.json" || echo 0))); done
-check "three hosts: each ran (JSON and log)" [ -s "$run/c3.json" ] && [ -s "$run/c3.hlog" ] && [ "$sum" -gt 0 ]
+for c in 1 2 3; do
+	sum=$((sum + $(requests "$run/c$c.json")))
+	check_all "three hosts: c$c ran (JSON and log)" '[ "$(requests "$run/c$c.json")" -gt 0 ] && [ -s "$run/c$c.hlog" ]'
+done
 check "merged requests = the sum of the three ($sum)" [ "$(requests "$run/merged.json")" = "$sum" ]
+check "the table has the merged row" grep -Eq "^merged +$sum +[0-9]+ +[0-9]+ " "$run/hosts.txt"
 lo=$(for c in 1 2 3; do pct "$run/c$c.json" p99; done | sort -n | head -n 1)
 hi=$(for c in 1 2 3; do pct "$run/c$c.json" p99; done | sort -n | tail -n 1)
 m99=$(pct "$run/merged.json" p99)
-check "merged p99 between the hosts' lowest and highest" [ "$lo" -le "$m99" ] && [ "$m99" -le "$hi" ]
+check_all "merged p99 ($m99) between the hosts' lowest ($lo) and highest ($hi)" '[ "$lo" -le "$m99" ] && [ "$m99" -le "$hi" ]'
+# Scripts break on paths with spaces: the same run into one.
+bench/hosts.sh --clients 2 --duration 0.5 --warmup 0.2 --out "$tmp/with space" > /dev/null 2> "$tmp/err"; rc=$?
+check_all "--out with a space: merged" '[ $rc = 0 ] && [ "$(requests "$tmp/with space/merged.json")" -gt 0 ]'
 if command -v java > /dev/null 2>&1 && [ -r "$jar" ]; then
 	# The union, by an implementation not ours: HdrHistogram's processor on the logs one after another.
 	cat "$run/c1.hlog" "$run/c2.hlog" "$run/c3.hlog" > "$tmp/union.hlog"
@@ -99,7 +109,7 @@ if [ $rc = 1 ] && grep -q "no netem" "$tmp/err"; then
 else
 	bench/hosts.sh --clients 1 --rate 500 --duration 1 --warmup 0.3 --out "$tmp/plain" > /dev/null 2>&1
 	rise=$(( $(pct "$tmp/delay/merged.json" p50) - $(pct "$tmp/plain/merged.json" p50) ))
-	check "1 ms each way: p50 rose by about 2 ms (by $rise us)" [ $rc = 0 ] && [ "$rise" -ge 1900 ] && [ "$rise" -le 12000 ]
+	check_all "1 ms each way: p50 rose by about 2 ms (by $rise us)" '[ $rc = 0 ] && [ "$rise" -ge 1900 ] && [ "$rise" -le 12000 ]'
 fi
 
 # --- Torn down on Ctrl-C and on SIGTERM, mid-run ------------------------------
@@ -109,9 +119,15 @@ for sig in INT TERM; do
 	n=0
 	while [ $n -lt 100 ] && ! ls "$tmp/$sig"/*.hlog > /dev/null 2>&1; do sleep 0.1; n=$((n + 1)); done
 	check "$sig: the run had started" [ "$(leftovers "mlab$pid")" -ge 3 ]
+	inside=$(for n in $(ip netns list | awk -v p="mlab$pid-" 'index($1, p) == 1 { print $1 }'); do
+		ip netns pids "$n"; done)
 	kill -s "$sig" "$pid"
 	wait "$pid"; rc=$?
-	check "$sig: exit $rc, namespaces gone" [ "$(leftovers "mlab$pid")" = 0 ]
-	check "$sig: no client or server left" [ -z "$(pgrep -f "$tmp/$sig|muxserver --host 10.213.0.1" || true)" ]
+	want=$([ $sig = INT ] && echo 130 || echo 143)
+	check "$sig: exit $rc (want $want)" [ "$rc" = "$want" ]
+	check "$sig: namespaces gone" [ "$(leftovers "mlab$pid")" = 0 ]
+	alive=""
+	for p in $inside; do ! kill -0 "$p" 2>/dev/null || alive="$alive $p"; done
+	check "$sig: no process of the run left (server and clients:$(echo $inside | wc -w))" [ -z "$alive" ]
 done
 finish

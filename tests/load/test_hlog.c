@@ -98,7 +98,7 @@ static void write_log(const char *path, double start_epoch, int intervals, int p
 	FILE *f = fopen(path, "w");
 
 	assert_non_null(f);
-	hlog_write_header(f, start_epoch, "test_hlog");
+	hlog_write_header(f, start_epoch, 1, "test_hlog");
 	for (int i = 0; i < intervals; i++) {
 		hist_init(h);
 		for (int k = 0; k < per; k++) {
@@ -222,7 +222,7 @@ static void java_reads_encoding(void **state)
 	hist_record(h, HIST_HIGHEST);
 	f = fopen(log, "w");
 	assert_non_null(f);
-	hlog_write_header(f, 1.8e9, "test_hlog");
+	hlog_write_header(f, 1.8e9, 1, "test_hlog");
 	assert_int_equal(hlog_write_interval(f, 0, 1, h), 0);
 	assert_int_equal(fclose(f), 0);
 	java_totals(log, &count, pct);
@@ -377,6 +377,51 @@ static void merge_equals_union(void **state)
 	merged_totals(merged, again);
 	assert_int_equal(json_number(again->out, NULL, "requests"), u->total);
 	unlink(a), unlink(b), unlink(c), unlink(hgrm), unlink(merged);
+}
+
+/*
+ * A log as muxload writes one: intervals planned at 1 s, each started a few
+ * ms late by the writer's wake-up, so their lengths are 1.003, 0.997, ...
+ * Merged, they keep one cell each, with or without the #[IntervalLength]
+ * line; on a grid of 0.5 s they are refused (cells shorter than their data).
+ */
+static void merge_grid_as_planned(void **state)
+{
+	enum { INTERVALS = 300 };
+	struct hist *h = test_alloc(sizeof(*h));
+	struct run *m = test_alloc(sizeof(*m));
+	const char *path = tmp_path("late.hlog");
+	char *text = test_alloc(OUT_MAX * 16), *planned_line;
+	FILE *f = fopen(path, "w");
+
+	(void)state;
+	assert_non_null(f);
+	hlog_write_header(f, 1.8e9, 1, "test_hlog");
+	hist_init(h);
+	hist_record(h, 100);
+	for (int k = 0; k < INTERVALS; k++) {
+		double start = k + (k % 2 ? 0.003 : 0), end = k + 1 + ((k + 1) % 2 ? 0.003 : 0);
+
+		assert_int_equal(hlog_write_interval(f, start, end - start, h), 0);
+	}
+	assert_int_equal(fclose(f), 0);
+	for (int pass = 0; pass < 2; pass++) {
+		m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), "--merge", "--json", path, NULL);
+		if (m->rc || json_number(m->out, NULL, "intervals") != INTERVALS ||
+		    json_number(m->out, NULL, "interval_s") != 1)
+			fail_msg("pass %d: exit %d, stdout %s, stderr %s", pass, m->rc, m->out, m->err);
+		/* The second pass without the planned length: 1.000 s is read off the first interval. */
+		read_file(path, text, OUT_MAX * 16);
+		planned_line = strstr(text, "#[IntervalLength");
+		if (planned_line)
+			memmove(planned_line, strchr(planned_line, '\n') + 1, strlen(strchr(planned_line, '\n')));
+		write_text(path, text);
+	}
+	m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), "--merge", "--hlog", tmp_path("half"),
+			 "--hlog-interval", "0.5", path, NULL);
+	if (m->rc != 1 || !strstr(m->err, "longer than the merged grid"))
+		fail_msg("a grid of 0.5 s: exit %d, stderr %s", m->rc, m->err);
+	unlink(path), unlink(tmp_path("half"));
 }
 
 /* A log whose only interval line is line, the fifth. */
@@ -558,7 +603,7 @@ static void merge_order_and_tags(void **state)
 	snprintf(copy, OUT_MAX, "%s%.*s", text, (int)(strchr(second + 1, '\n') - second), second + 1);
 	write_text(path, copy);
 	m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), "--merge", path, NULL);
-	if (m->rc != 1 || lines_in(m->err) != 1 || !strstr(m->err, "not in time order") || !strstr(m->err, ":10:"))
+	if (m->rc != 1 || lines_in(m->err) != 1 || !strstr(m->err, "not in time order") || !strstr(m->err, ":11:"))
 		fail_msg("order: exit %d, stderr %s", m->rc, m->err);
 	unlink(path);
 }
@@ -606,6 +651,10 @@ static void merge_flags(void **state)
 	m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), "--merge", log, log, NULL);
 	assert_int_equal(m->rc, 1);
 	assert_non_null(strstr(m->err, "given twice"));
+	m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), "--merge", "--hlog", target, "--hgrm",
+			 target, log, NULL);
+	if (m->rc != 2 || lines_in(m->err) != 1 || !strstr(m->err, "the same file"))
+		fail_msg("--hlog and --hgrm alike: exit %d, stderr: %s", m->rc, m->err);
 	/* A merge that fails leaves --hlog empty, and removes nothing: here a link to a file. */
 	write_text(target, "old");
 	unlink(link);
@@ -641,6 +690,7 @@ int main(void)
 		cmocka_unit_test_teardown(merge_equals_union, test_teardown),
 		cmocka_unit_test_teardown(merge_refuses_bad_logs, test_teardown),
 		cmocka_unit_test_teardown(merge_order_and_tags, test_teardown),
+		cmocka_unit_test_teardown(merge_grid_as_planned, test_teardown),
 		cmocka_unit_test_teardown(merge_flags, test_teardown),
 		cmocka_unit_test_teardown(hlog_bad_path_first, test_teardown),
 	};

@@ -17,7 +17,8 @@ Q := @
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all test test-deps bench-deps check check-san clang-check test-extras fuzz fuzz-smoke valgrind bench bench-smoke profile clean
+.PHONY: all test test-deps bench-deps check check-san clang-check test-extras fuzz fuzz-smoke valgrind bench bench-smoke profile clean \
+	install uninstall man man-deps demo
 
 # The io_uring backends are built when liburing links (Debian liburing-dev;
 # make test and make bench install it as root); their files hold #ifdef HAVE_LIBURING.
@@ -32,7 +33,7 @@ HAVE_ZLIB := $(shell printf '\043include <zlib.h>\nint main(void){return 0;}\n' 
 	$(CC) -x c - -lz -o /dev/null 2>/dev/null && echo 1)
 
 # The programs, each built from its folder: a new file there needs no edit here.
-COMMON   := src/common/cli.c src/common/fdlimit.c src/common/grow.c src/common/uring_ring.c
+COMMON   := src/common/cli.c src/common/fdlimit.c src/common/grow.c src/common/uring_ring.c src/common/version.c
 CORE     := $(wildcard src/mux/*.c) $(COMMON)
 SERVER   := $(CORE) $(wildcard src/server/*.c)
 LOAD     := $(COMMON) src/common/hist.c src/common/hist_codec.c src/common/hlog.c $(wildcard src/load/*.c)
@@ -94,6 +95,15 @@ $(foreach t,$(TREES),$(addprefix $(t)/,$(TESTS))):
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(LINK) $(URING_LIBS) -lcmocka -lm $(if $(findstring test_hlog,$@),-lz) $(LDFLAGS)
 
+# The release; --version adds what git says of the tree it was built from (nothing outside git).
+VERSION     := 0.9.0
+GIT_DESCRIBE := $(shell git describe --always --dirty 2>/dev/null)
+VERSION_STRING := $(VERSION)$(if $(GIT_DESCRIBE), (git $(GIT_DESCRIBE)))
+build/version.flags: FORCE
+	@mkdir -p build; echo '$(VERSION_STRING)' | cmp -s - $@ || echo '$(VERSION_STRING)' > $@
+$(foreach t,$(TREES),$(t)/src/common/version.o): build/version.flags
+$(foreach t,$(TREES),$(t)/src/common/version.o): CFLAGS += -DMUXLAB_VERSION='"$(VERSION_STRING)"'
+
 # Everything is rebuilt when liburing appears or goes (the registry and the server read HAVE_LIBURING).
 build/config.flags: FORCE
 	@mkdir -p build; echo '$(CONFIG_FLAGS)' | cmp -s - $@ || echo '$(CONFIG_FLAGS)' > $@
@@ -132,7 +142,8 @@ TEST_NEEDS := lib:cmocka.h:cmocka:libcmocka-dev lib:zlib.h:z:zlib1g-dev cmd:gnup
 	cmd:clang:clang@fuzz-smoke-and-clang-check \
 	cmd:java:default-jre-headless@test_hlog/HdrHistogram-Java-checks \
 	file:/usr/share/java/hdrhistogram.jar:libhdrhistogram-java@test_hlog/HdrHistogram-Java-checks \
-	cmd:pdsh:pdsh@bench-hosts cmd:ip:iproute2@bench-hosts cmd:tc:iproute2@bench-hosts
+	cmd:pdsh:pdsh@bench-hosts cmd:ip:iproute2@bench-hosts cmd:tc:iproute2@bench-hosts \
+	cmd:help2man:help2man@install cmd:mandoc:mandoc@install
 test-deps:
 	$(Q)CC=$(CC) bench/need.sh $(TEST_NEEDS)
 
@@ -185,7 +196,8 @@ clang-check:
 
 # The suites first, so that a new machine gets its packages before anything
 # runs; make -k so one failure does not hide the rest; the summary decides.
-SUITES := $(TESTS) $(addsuffix -san,$(TESTS)) clang-check fuzz-smoke bench-smoke bench-compare bench-hosts
+SUITES := $(TESTS) $(addsuffix -san,$(TESTS)) clang-check fuzz-smoke bench-smoke bench-compare bench-hosts install \
+	readme-flags
 test:
 	$(Q)rm -f $(TALLY) $(TALLY).skips
 	$(Q)$(MAKE) -s --no-print-directory test-deps
@@ -198,6 +210,8 @@ test-extras: all
 	$(Q)$(SUITE) bench-smoke $(GUARD) bench/smoke.sh || true
 	$(Q)$(SUITE) bench-compare tests/bench/compare.sh || true
 	$(Q)$(SUITE) bench-hosts $(GUARD) tests/bench/hosts.sh || true
+	$(Q)$(SUITE) install $(GUARD) tests/install.sh || true
+	$(Q)$(SUITE) readme-flags tests/readme_flags.sh || true
 
 # libFuzzer targets for the HTTP parser, the sockperf framing and the HdrHistogram log reader (clang only).
 FUZZ_CC   := clang
@@ -229,6 +243,30 @@ bench-smoke: bench-deps
 	$(Q)$(MAKE) -s --no-print-directory all
 	$(Q)$(GUARD) bench/smoke.sh
 
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the three programs and a man page each. The
+# pages are generated from each program's own --help and --version by Debian's help2man, with
+# man/PROG.h2m adding what --help leaves out (exit status, files, examples): the text lives once.
+PREFIX  ?= /usr/local
+BINDIR  := $(PREFIX)/bin
+MAN1DIR := $(PREFIX)/share/man/man1
+INSTALLED := muxserver muxload muxdispatch
+MANPAGES  := $(addprefix build/man/,$(addsuffix .1,$(INSTALLED)))
+man-deps:
+	$(Q)bench/need.sh cmd:help2man:help2man
+# help2man's date ("December 2026") is one mandoc cannot parse: the build's ISO date instead.
+build/man/%.1: build/% man/%.h2m | man-deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  MAN     $@")
+	$(Q)help2man --no-info --no-discard-stderr --include man/$*.h2m --output $@.tmp $< && \
+		sed '2s/"[A-Z][a-z]* [0-9][0-9]*"/"$(shell date -u +%Y-%m-%d)"/' $@.tmp > $@ && rm -f $@.tmp
+man: $(MANPAGES)
+install: all build/muxdispatch $(MANPAGES)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MAN1DIR)
+	install -m 755 $(addprefix build/,$(INSTALLED)) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(MANPAGES) $(DESTDIR)$(MAN1DIR)/
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(INSTALLED)) $(addprefix $(DESTDIR)$(MAN1DIR)/,$(addsuffix .1,$(INSTALLED)))
+
 # One backend's server and hazards suites with the server under valgrind (errors fail the test).
 valgrind: test-deps build/muxserver build/test_server build/test_hazards
 	$(Q)bench/need.sh cmd:valgrind:valgrind
@@ -243,6 +281,12 @@ valgrind: test-deps build/muxserver build/test_server build/test_hazards
 bench: bench-deps
 	$(Q)$(MAKE) -s --no-print-directory all
 	$(Q)bench/sweep.sh $(if $(filter 1,$(FULL)),--full)
+
+# The C10K effect in about 20 seconds: select, poll and epoll with 0 and 5000 idle connections.
+demo:
+	$(Q)CC=$(CC) bench/need.sh lib:zlib.h:z:zlib1g-dev cmd:taskset:util-linux
+	$(Q)$(MAKE) -s --no-print-directory build/muxserver build/muxload
+	$(Q)bench/demo.sh
 
 # A fixed workload under strace -c and perf stat: results/profile/<backend>.txt.
 profile: all

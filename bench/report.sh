@@ -29,7 +29,8 @@ grid() {
 
 echo "# muxlab sweep: $(basename "$dir")"
 echo
-echo "Machine: $cpu, $cores cores, Linux $kernel. Commit $commit. Command: \`$cmd\`."
+version=$(cat "$dir/version.txt" 2>/dev/null || echo "not recorded (a run before --version)")
+echo "Machine: $cpu, $cores cores, Linux $kernel. Commit $commit, muxlab $version. Command: \`$cmd\`."
 echo "Servers pinned to core 0, muxload to core 1; one server per backend and idle count; medians of"
 echo "at least $(awk -F, "$awk_csv"'NR == 2 || col("reps") + 0 < m { m = col("reps") + 0 } END { print m }' "$m") repetitions in rounds over all cells, more (up to the cap) while a cell's"
 echo "(max - min) / median stayed over the threshold (min and max in brackets)."

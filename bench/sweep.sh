@@ -47,6 +47,7 @@ started=$(date +%s)
 bench_prologue
 build_tools all
 export BENCH_BUILT=1	# the scripts below measure these binaries, whatever happens to the tree meanwhile
+build/muxload --version | sed 's/^muxload //' > "$out/version.txt"	# report.sh names it
 backends=$(backends)
 machine_facts
 

@@ -14,7 +14,8 @@ bool cli_long(const char *prog, const char *flag, const char *text,
 	      long min, long max, long *out);
 bool cli_double(const char *prog, const char *flag, const char *text,
 		double min, double max, double *out);
-/* Byte counts: a plain number or one with a K, M or G suffix (powers of 1024). */
+/* Byte counts: a plain number or one with a suffix of CLI_SIZE_SUFFIXES (powers of 1024). */
+#define CLI_SIZE_SUFFIXES "K, M, G, T"
 bool cli_size(const char *prog, const char *flag, const char *text,
 	      long min, long max, long *out);
 

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -48,18 +49,20 @@ bool cli_double(const char *prog, const char *flag, const char *text,
 bool cli_size(const char *prog, const char *flag, const char *text,
 	      long min, long max, long *out)
 {
+	static const char suffixes[] = "KMGT";
 	char what[96], *end;
+	const char *s;
 	long v, mult = 1;
 
-	snprintf(what, sizeof(what), "a byte count from %ld to %ld (K, M, G suffixes allowed)", min, max);
+	snprintf(what, sizeof(what), "a byte count from %ld to %ld (" CLI_SIZE_SUFFIXES " suffixes allowed)",
+		 min, max);
 	errno = 0;
 	v = strtol(text, &end, 10);
-	if (end != text && (*end == 'K' || *end == 'k'))
-		mult = 1L << 10, end++;
-	else if (end != text && (*end == 'M' || *end == 'm'))
-		mult = 1L << 20, end++;
-	else if (end != text && (*end == 'G' || *end == 'g'))
-		mult = 1L << 30, end++;
+	s = end != text && *end ? strchr(suffixes, toupper((unsigned char)*end)) : NULL;
+	if (s) {
+		mult = 1L << (10 * (s - suffixes + 1));
+		end++;
+	}
 	if (errno || end == text || *end || v < 0 || v > max / mult || v * mult < min)
 		return fail(prog, flag, what, text);
 	*out = v * mult;

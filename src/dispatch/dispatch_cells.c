@@ -69,24 +69,54 @@ static size_t read_cell(int fd, struct cell *c)
 	return got;
 }
 
-/* Run one cell in a child; a crash or abort there becomes n/a here. */
+/*
+ * The child's stderr, read back: its last line goes into a dead cell's
+ * reason (glibc's "*** bit out of range 0 - FD_SETSIZE on fd_set ***" would
+ * otherwise read as if muxdispatch itself had crashed); a live cell's lines
+ * are passed on.
+ */
+static void child_stderr(FILE *err, bool died, char *why, size_t len)
+{
+	char line[256], last[256] = "";
+
+	if (!err)
+		return;
+	rewind(err);
+	while (fgets(line, sizeof(line), err)) {
+		if (!died)
+			fputs(line, stderr);
+		else if (line[0] != '\n')
+			snprintf(last, sizeof(last), "%.*s", (int)strcspn(line, "\n"), line);
+	}
+	if (died && last[0])
+		snprintf(why + strlen(why), len - strlen(why), " (%s)", last);
+	fclose(err);
+}
+
+/* Run one cell in a child; a crash or abort there becomes n/a here, with what it said. */
 void run_cell(const struct options *o, const struct dispatch_driver *d, long fds, struct cell *c)
 {
 	int p[2], status;
 	pid_t pid;
 	size_t got;
+	FILE *err;
 
 	memset(c, 0, sizeof(*c));
 	c->outcome = DISPATCH_NA;
 	if (!fds_fit(o, fds, c->why, sizeof(c->why)))
 		return;
 	fflush(NULL);
+	err = tmpfile();
 	if (pipe(p) == -1 || (pid = fork()) == -1) {
 		snprintf(c->why, sizeof(c->why), "fork: %s", strerror(errno));
+		if (err)
+			fclose(err);
 		return;
 	}
 	if (pid == 0) {
 		close(p[0]);
+		if (err)
+			dup2(fileno(err), 2);
 		measure_cell(o, d, fds, c);
 		_exit(write(p[1], c, sizeof(*c)) == (ssize_t)sizeof(*c) ? 0 : 1);
 	}
@@ -102,6 +132,7 @@ void run_cell(const struct options *o, const struct dispatch_driver *d, long fds
 		else
 			snprintf(c->why, sizeof(c->why), "exited %d", WEXITSTATUS(status));
 	}
+	child_stderr(err, got != sizeof(*c), c->why, sizeof(c->why));
 }
 
 /*

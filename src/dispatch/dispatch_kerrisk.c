@@ -176,6 +176,7 @@ int run_kerrisk(const struct options *o)
 		free(row);
 		return 1;
 	}
+	say_source(o);
 	our_columns(&c);
 	if (csv)
 		fprintf(csv, "backend,fds,ops,seconds\n");

@@ -155,6 +155,7 @@ int run_sweep(const struct options *o)
 		rc = 1;	/* open_out said which file; what did open is closed below */
 		goto done;
 	}
+	say_source(o);
 	if (csv)
 		fprintf(csv, "backend,fds,active,writes,rep,us_per_event,library,mechanism,events,waits,"
 			"scanned_per_wait,source,status\n");

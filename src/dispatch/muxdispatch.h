@@ -26,6 +26,8 @@ struct options {
 	long active, writes, repeat, ops;
 	enum dispatch_source source;
 	bool kerrisk;
+	bool active_set, ops_set, source_set;   /* given on the command line, not defaults */
+	char source_note[160];     /* why eventfd was chosen for us, said once the run starts */
 	const char *csv, *medians;
 };
 
@@ -39,6 +41,8 @@ struct cell {
 
 /* dispatch_flags.c: the command line into *o. 0: run; 2: bad flags (reported); -1: --help or --list printed. */
 int parse(int argc, char **argv, struct options *o);
+/* The source chosen for the user, if it was, on stderr: once the outputs are open and the run starts. */
+void say_source(const struct options *o);
 
 /* dispatch_cells.c: one cell in a child (n/a when it dies), all of them at one size, a cell's figures. */
 void run_cell(const struct options *o, const struct dispatch_driver *d, long fds, struct cell *c);

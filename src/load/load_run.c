@@ -8,11 +8,29 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
+
+static char failure[512];
+
+void load_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(failure, sizeof(failure), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "muxload: %s\n", failure);
+}
+
+const char *load_failure(void)
+{
+	return failure;
+}
 
 static void *thread_main(void *arg)
 {
@@ -126,7 +144,7 @@ static void start_threads(struct lthread *ts, long n)
 
 		if (err) {
 			/* Threads already started sit at a barrier we cannot release: just go. */
-			fprintf(stderr, "muxload: cannot start thread %ld: %s\n", i, strerror(err));
+			load_fail("cannot start thread %ld: %s", i, strerror(err));
 			exit(1);
 		}
 	}
@@ -178,7 +196,7 @@ int load_run(const struct load_config *cfg, struct load_result *res)
 		return -1;
 	ts = calloc((size_t)n, sizeof(*ts));
 	if (!ts) {
-		fprintf(stderr, "muxload: out of memory\n");
+		load_fail("out of memory");
 		return -1;
 	}
 	pthread_barrier_init(&sh.connected, NULL, (unsigned)n + 1);
@@ -186,7 +204,7 @@ int load_run(const struct load_config *cfg, struct load_result *res)
 	if (!threads_init(&sh, ts, n))
 		goto out;
 	if (!hlog_prepare(&sh, ts, n)) {
-		fprintf(stderr, "muxload: out of memory\n");
+		load_fail("out of memory");
 		goto out;
 	}
 	start_threads(ts, n);

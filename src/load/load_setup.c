@@ -24,7 +24,7 @@ static int resolve(const struct load_config *cfg, struct shared *sh)
 {
 	if (cli_sockaddr(cfg->host, cfg->port, &sh->addr, &sh->addrlen))
 		return 0;
-	fprintf(stderr, "muxload: --host '%s' is not a numeric IPv4 or IPv6 address\n", cfg->host);
+	load_fail("--host '%s' is not a numeric IPv4 or IPv6 address", cfg->host);
 	return -1;
 }
 
@@ -46,13 +46,13 @@ static int probe_datagram(const struct load_config *cfg, const struct shared *sh
 	if (fd != -1)
 		close(fd);
 	if (saved == ECONNREFUSED)
-		fprintf(stderr, "muxload: nothing listens on udp %s port %d (e.g. build/muxserver --proto udp "
-			"--port %d)\n", cfg->host, cfg->port, cfg->port);
+		load_fail("nothing listens on udp %s port %d (e.g. build/muxserver --proto udp "
+			"--port %d)", cfg->host, cfg->port, cfg->port);
 	else if (saved == ETIMEDOUT)
-		fprintf(stderr, "muxload: no echo from udp %s port %d within 1 s: is a udp echo server "
-			"running there?\n", cfg->host, cfg->port);
+		load_fail("no echo from udp %s port %d within 1 s: is a udp echo server "
+			"running there?", cfg->host, cfg->port);
 	else if (saved)
-		fprintf(stderr, "muxload: udp %s port %d: %s\n", cfg->host, cfg->port, strerror(saved));
+		load_fail("udp %s port %d: %s", cfg->host, cfg->port, strerror(saved));
 	return saved ? -1 : 0;
 }
 
@@ -66,10 +66,10 @@ static int probe(const struct load_config *cfg, const struct shared *sh)
 		if (fd != -1)
 			close(fd);
 		if (saved == ECONNREFUSED)
-			fprintf(stderr, "muxload: connection refused by %s port %d: is the server running? "
-				"(e.g. build/muxserver --port %d)\n", cfg->host, cfg->port, cfg->port);
+			load_fail("connection refused by %s port %d: is the server running? "
+				"(e.g. build/muxserver --port %d)", cfg->host, cfg->port, cfg->port);
 		else
-			fprintf(stderr, "muxload: cannot connect to %s port %d: %s\n",
+			load_fail("cannot connect to %s port %d: %s",
 				cfg->host, cfg->port, strerror(saved));
 		return -1;
 	}
@@ -87,11 +87,11 @@ static int ensure_fds(const struct load_config *cfg)
 	if (rc == 0)
 		return 0;
 	if (rc != -EMFILE)
-		fprintf(stderr, "muxload: cannot raise the fd limit: %s\n", strerror(-rc));
+		load_fail("cannot raise the fd limit: %s", strerror(-rc));
 	else
-		fprintf(stderr, "muxload: too many open files: this run needs %llu file descriptors but the "
+		load_fail("too many open files: this run needs %llu file descriptors but the "
 			"hard limit is %llu; raise it (as root: ulimit -Hn %llu; ulimit -n %llu) or use fewer "
-			"--connections/--idle\n", (unsigned long long)need, (unsigned long long)hard,
+			"--connections/--idle", (unsigned long long)need, (unsigned long long)hard,
 			(unsigned long long)need, (unsigned long long)need);
 	return -1;
 }
@@ -153,7 +153,7 @@ bool threads_init(struct shared *sh, struct lthread *ts, long n)
 		long ni = cfg->idle / n + (i < cfg->idle % n);
 
 		if (!thread_init(&ts[i], sh, nc, ni, (uint32_t)first)) {
-			fprintf(stderr, "muxload: out of memory or fds setting up thread %ld\n", i);
+			load_fail("out of memory or fds setting up thread %ld", i);
 			return false;
 		}
 		first += nc;

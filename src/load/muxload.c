@@ -3,6 +3,7 @@
 #include "hlog.h"
 #include "load.h"
 #include "load_merge.h"
+#include "version.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -23,8 +24,8 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-"usage: muxload [options]\n"
-"       muxload --merge [--json] [--hgrm FILE] [--hlog FILE [--hlog-interval S]] LOG...\n"
+"Usage: muxload [options]\n"
+"  or:  muxload --merge [--json] [--hgrm FILE] [--hlog FILE [--hlog-interval S]] LOG...\n"
 "Load generator for muxserver: many connections, verified replies, honest latency.\n"
 "\n"
 "  -H, --host ADDR        numeric IPv4/IPv6 address (default 127.0.0.1)\n"
@@ -35,7 +36,7 @@ static void usage(FILE *out)
 "  -d, --duration S       measured seconds (default 10)\n"
 "  -n, --requests N       stop after N measured requests instead of a duration\n"
 "  -w, --warmup S         seconds excluded from every figure (default 1)\n"
-"  -s, --size BYTES       message size (default 64; K/M suffixes)\n"
+"  -s, --size BYTES       message size (default 64; " CLI_SIZE_SUFFIXES " suffixes)\n"
 "      --pipeline D       requests in flight per connection (default 1)\n"
 "      --proto NAME       the protocol (default echo; list below)\n"
 "  -R, --rate R           open loop: R requests/s in total; latency counts from each\n"
@@ -58,14 +59,15 @@ static void usage(FILE *out)
 "                         interval. A line a log cannot hold stops it with FILE:LINE: why;\n"
 "                         Tag= intervals are skipped and counted\n"
 "      --progress         one line per second on stderr (default when stderr is a terminal)\n"
+"      --no-progress      none, even on a terminal\n"
 "      --mark-pid PID     send PID a SIGUSR1 when the measured interval starts and when it\n"
 "                         ends (muxserver prints its counters), so that the server's counters\n"
 "                         cover exactly what muxload measured\n"
 "  -h, --help             this text\n"
+"      --version          the version, and the git commit built from\n"
 "\n"
-"Exit status: 0 when every request was answered correctly (--merge: the logs were\n"
-"added), 1 when any error happened or the run could not start (--merge: a log was\n"
-"refused), 2 for bad flags.\n"
+"Exit status: 0 all answered correctly (--merge: added), 1 an error or no start\n"
+"(--merge: a log refused), 2 bad flags; the details in muxload(1).\n"
 "\n"
 "Protocols (--size bounds):\n");
 	for (size_t i = 0; load_protos[i]; i++)
@@ -75,7 +77,7 @@ static void usage(FILE *out)
 
 enum {
 	OPT_PIPELINE = 256, OPT_PROTO, OPT_TIMEOUT, OPT_JSON, OPT_CSV, OPT_HGRM, OPT_PROGRESS, OPT_MARK_PID,
-	OPT_RECONNECT, OPT_HLOG, OPT_HLOG_INTERVAL, OPT_MERGE
+	OPT_RECONNECT, OPT_HLOG, OPT_HLOG_INTERVAL, OPT_MERGE, OPT_NO_PROGRESS, OPT_VERSION
 };
 
 static const struct option options[] = {
@@ -96,12 +98,14 @@ static const struct option options[] = {
 	{ "csv", required_argument, NULL, OPT_CSV },
 	{ "hgrm", required_argument, NULL, OPT_HGRM },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "mark-pid", required_argument, NULL, OPT_MARK_PID },
 	{ "reconnect", no_argument, NULL, OPT_RECONNECT },
 	{ "hlog", required_argument, NULL, OPT_HLOG },
 	{ "hlog-interval", required_argument, NULL, OPT_HLOG_INTERVAL },
 	{ "merge", no_argument, NULL, OPT_MERGE },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -109,6 +113,7 @@ struct outputs {
 	bool json;
 	const char *csv, *hgrm, *hlog;
 	bool hlog_interval_set;
+	bool progress_set;         /* --progress or --no-progress: the terminal does not decide */
 	bool merge;
 	char run_flag[32];         /* the first flag given that only a run reads, for --merge's refusal */
 	char **logs;               /* --merge: the logs, nlogs of them */
@@ -143,7 +148,11 @@ static bool parse_flag(int c, struct load_config *cfg, struct outputs *o, bool *
 	case OPT_JSON: o->json = true; return true;
 	case OPT_CSV: o->csv = optarg; return true;
 	case OPT_HGRM: o->hgrm = optarg; return true;
-	case OPT_PROGRESS: cfg->progress = true; return true;
+	case OPT_PROGRESS:
+	case OPT_NO_PROGRESS:
+		cfg->progress = c == OPT_PROGRESS;
+		o->progress_set = true;
+		return true;
 	case OPT_MARK_PID: return cli_long(PROG, "mark-pid", optarg, 1, INT32_MAX, &cfg->mark_pid);
 	case OPT_RECONNECT: cfg->reconnect = true; return true;
 	case OPT_HLOG: o->hlog = optarg; return true;
@@ -173,8 +182,11 @@ static int read_flags(int argc, char **argv, struct load_config *cfg, struct out
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":H:p:c:i:t:d:n:w:s:R:h", options, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
+		if (c == 'h' || c == OPT_VERSION) {
+			if (c == 'h')
+				usage(stdout);
+			else
+				version_print(stdout, PROG);
 			return -1;
 		}
 		if (c == ':') {
@@ -290,7 +302,7 @@ static int parse(int argc, char **argv, struct load_config *cfg, struct outputs 
 		return 2;
 	if (cfg->requests)
 		cfg->duration_s = 0;
-	if (!cfg->progress)
+	if (!o->progress_set)
 		cfg->progress = isatty(2) && !o->json;
 	return 0;
 }
@@ -298,6 +310,23 @@ static int parse(int argc, char **argv, struct load_config *cfg, struct outputs 
 static const double percentiles[] = { 50, 90, 99, 99.9, 99.99 };
 static const char *const percentile_keys[] = { "p50", "p90", "p99", "p99_9", "p99_99" };
 #define NPCT 5
+
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
 
 static void json_latency(FILE *f, const char *key, const struct hist *h)
 {
@@ -318,14 +347,27 @@ static bool saturated(const struct load_result *r)
 	return r->busiest_thread_pct >= SATURATED_PCT;
 }
 
+/* key:value, or key:null for what was not asked (one way of saying "unset" in all the JSON). */
+static void json_or_null(FILE *f, const char *key, bool set, double v)
+{
+	if (set)
+		fprintf(f, "\"%s\":%.15g,", key, v);
+	else
+		fprintf(f, "\"%s\":null,", key);
+}
+
 static void print_json(FILE *f, const struct load_config *cfg, const struct load_result *r)
 {
-	fprintf(f, "{\"params\":{\"host\":\"%s\",\"port\":%d,\"proto\":\"%s\",\"connections\":%ld,"
-		"\"idle\":%ld,\"threads\":%ld,\"duration_s\":%g,\"requests\":%ld,\"warmup_s\":%g,"
-		"\"size\":%ld,\"pipeline\":%ld,\"rate\":%g,\"timeout_s\":%g,\"reconnect\":%s},",
-		cfg->host, cfg->port, cfg->proto->name, cfg->connections, cfg->idle, cfg->threads,
-		cfg->duration_s, cfg->requests, cfg->warmup_s, cfg->size, cfg->pipeline, cfg->rate,
-		cfg->timeout_s, cfg->reconnect ? "true" : "false");
+	fprintf(f, "{\"params\":{\"version\":");
+	json_string(f, muxlab_version);
+	fprintf(f, ",\"host\":\"%s\",\"port\":%d,\"proto\":\"%s\",\"connections\":%ld,"
+		"\"idle\":%ld,\"threads\":%ld,", cfg->host, cfg->port, cfg->proto->name, cfg->connections,
+		cfg->idle, cfg->threads);
+	json_or_null(f, "duration_s", cfg->duration_s > 0, cfg->duration_s);
+	json_or_null(f, "requests", cfg->requests > 0, (double)cfg->requests);
+	fprintf(f, "\"warmup_s\":%g,\"size\":%ld,\"pipeline\":%ld,", cfg->warmup_s, cfg->size, cfg->pipeline);
+	json_or_null(f, "rate", cfg->rate > 0, cfg->rate);
+	fprintf(f, "\"timeout_s\":%g,\"reconnect\":%s},", cfg->timeout_s, cfg->reconnect ? "true" : "false");
 	fprintf(f, "\"duration_s\":%.6f,\"requests\":%llu,\"errors\":%llu,\"errors_by_kind\":{",
 		r->measured_s, (unsigned long long)r->requests, (unsigned long long)r->errors_total);
 	for (int k = 0; k < LERR_KINDS; k++)
@@ -405,17 +447,16 @@ static void print_human(const struct load_config *cfg, const struct load_result 
 	printf("\n  client cpu: busiest thread %.0f%%\n", r->busiest_thread_pct);
 }
 
-static int append_csv(const char *path, const struct load_config *cfg, const struct load_result *r)
+/* The output files, opened before anything is measured or read: a bad path costs nothing. */
+struct files {
+	FILE *csv, *hgrm, *hlog;
+};
+
+static void append_csv(FILE *f, const struct load_config *cfg, const struct load_result *r)
 {
 	struct stat st;
-	bool fresh = stat(path, &st) != 0 || st.st_size == 0;
-	FILE *f = fopen(path, "a");
 
-	if (!f) {
-		perror(PROG ": --csv");
-		return -1;
-	}
-	if (fresh)
+	if (!fstat(fileno(f), &st) && st.st_size == 0)
 		fprintf(f, "time,host,port,proto,connections,idle,threads,size,pipeline,rate,duration_s,"
 			"requests,throughput_rps,min_us,mean_us,p50_us,p90_us,p99_us,p999_us,p9999_us,"
 			"max_us,errors,busiest_thread_pct,saturated\n");
@@ -427,29 +468,54 @@ static int append_csv(const char *path, const struct load_config *cfg, const str
 		fprintf(f, ",%lld", (long long)hist_percentile(&r->latency, percentiles[i]));
 	fprintf(f, ",%lld,%llu,%.1f,%d\n", (long long)(r->latency.total ? r->latency.max : 0),
 		(unsigned long long)r->errors_total, r->busiest_thread_pct, saturated(r));
-	return fclose(f) == 0 ? 0 : -1;
 }
 
-static int write_hgrm(const char *path, const struct load_result *r)
-{
-	FILE *f = fopen(path, "w");
+/* Why an output could not be opened, for --json's error object too. */
+static char open_failure[512];
 
-	if (!f) {
-		perror(PROG ": --hgrm");
-		return -1;
+static bool open_one(FILE **f, const char *path, const char *mode, const char *flag)
+{
+	if (!path)
+		return true;
+	*f = fopen(path, mode);
+	if (!*f) {
+		snprintf(open_failure, sizeof(open_failure), "%s %s: %s", flag, path, strerror(errno));
+		fprintf(stderr, PROG ": %s\n", open_failure);
 	}
-	hist_write_hgrm(&r->latency, f);
-	return fclose(f) == 0 ? 0 : -1;
+	return *f != NULL;
 }
 
-/* An output opened before anything is measured or read, so that a bad path costs nothing. */
-static FILE *open_output(const char *path, const char *flag)
+/* Every output given, or false after one line (those opened are closed by close_outputs). */
+static bool open_outputs(const struct outputs *o, struct files *f)
 {
-	FILE *f = fopen(path, "w");
+	return open_one(&f->csv, o->csv, "a", "--csv") && open_one(&f->hgrm, o->hgrm, "w", "--hgrm") &&
+	       open_one(&f->hlog, o->hlog, "w", "--hlog");
+}
 
-	if (!f)
-		fprintf(stderr, PROG ": %s %s: %s\n", flag, path, strerror(errno));
-	return f;
+/* Close them; false (said) when one could not be written whole. */
+static bool close_outputs(const struct outputs *o, struct files *f)
+{
+	FILE *const all[] = { f->csv, f->hgrm, f->hlog };
+	const char *const path[] = { o->csv, o->hgrm, o->hlog };
+	bool ok = true;
+
+	for (int i = 0; i < 3; i++)
+		if (all[i] && (ferror(all[i]) | fclose(all[i]))) {
+			fprintf(stderr, PROG ": %s: could not be written whole\n", path[i]);
+			ok = false;
+		}
+	memset(f, 0, sizeof(*f));
+	return ok;
+}
+
+/* Why a run or a merge could not even start: one line on stderr already; with --json, on stdout too. */
+static void failed_json(const struct outputs *o, const char *why)
+{
+	if (!o->json)
+		return;
+	printf("{\"error\":");
+	json_string(stdout, why);
+	printf("}\n");
 }
 
 /* An output that would overwrite a log to merge, or a log given twice (added twice): one line. */
@@ -474,26 +540,11 @@ static bool merge_files_clash(const struct outputs *o)
 	return false;
 }
 
-/* A JSON string: quotes, backslashes and control characters escaped. */
-static void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 static void print_merge_json(const struct outputs *o, const struct merge_report *m, const struct hist *h)
 {
-	printf("{\"params\":{\"merge\":[");
+	printf("{\"params\":{\"version\":");
+	json_string(stdout, muxlab_version);
+	printf(",\"merge\":[");
 	for (int i = 0; i < o->nlogs; i++) {
 		if (i)
 			putchar(',');
@@ -535,16 +586,16 @@ static void empty_if_file(FILE *f)
 static int merge_main(const struct load_config *cfg, const struct outputs *o)
 {
 	struct load_result *r = calloc(1, sizeof(*r));
+	struct files f = { 0 };
 	struct merge_report m;
-	FILE *out = NULL;
 	int rc = 1;
 
-	if (!r || merge_files_clash(o) || (o->hlog && !(out = open_output(o->hlog, "--hlog"))))
+	if (!r || merge_files_clash(o) || !open_outputs(o, &f))
 		goto done;
-	if (load_merge(o->logs, o->nlogs, o->hlog_interval_set ? cfg->hlog_interval_s : 0, out,
+	if (load_merge(o->logs, o->nlogs, o->hlog_interval_set ? cfg->hlog_interval_s : 0, f.hlog,
 		       &r->latency, &m)) {
-		if (out)
-			empty_if_file(out);	/* half a merged log would read as a whole one */
+		if (f.hlog)
+			empty_if_file(f.hlog);	/* half a merged log would read as a whole one */
 		goto done;
 	}
 	if (o->json)
@@ -554,21 +605,20 @@ static int merge_main(const struct load_config *cfg, const struct outputs *o)
 	if (m.tagged_skipped)
 		fprintf(stderr, PROG ": --merge: %ld Tag= intervals skipped: only untagged ones are added\n",
 			m.tagged_skipped);
-	rc = o->hgrm && write_hgrm(o->hgrm, r) ? 1 : 0;
+	if (f.hgrm)
+		hist_write_hgrm(&r->latency, f.hgrm);
+	rc = 0;
 done:
-	if (out && fclose(out) && !rc) {
-		fprintf(stderr, PROG ": --hlog %s: %s\n", o->hlog, strerror(errno));
+	if (!close_outputs(o, &f))
 		rc = 1;
-	}
 	free(r);
 	return rc;
 }
 
 /* A run's report and outputs; 0 when every request was answered correctly, 1 otherwise. */
-static int report(const struct load_config *cfg, const struct outputs *o, const struct load_result *r)
+static int report(const struct load_config *cfg, const struct outputs *o, const struct files *f,
+		  const struct load_result *r)
 {
-	int rc = r->errors_total || r->requests == 0 || r->hlog_failed ? 1 : 0;
-
 	if (o->json)
 		print_json(stdout, cfg, r);
 	else
@@ -581,26 +631,30 @@ static int report(const struct load_config *cfg, const struct outputs *o, const 
 			(unsigned long long)r->errors_total, r->first_error);
 	else if (r->requests == 0)
 		fprintf(stderr, PROG ": no request completed in the measured interval\n");
-	if ((o->csv && append_csv(o->csv, cfg, r)) || (o->hgrm && write_hgrm(o->hgrm, r)))
-		rc = 1;
-	return rc;
+	if (f->csv)
+		append_csv(f->csv, cfg, r);
+	if (f->hgrm)
+		hist_write_hgrm(&r->latency, f->hgrm);
+	return r->errors_total || r->requests == 0 || r->hlog_failed ? 1 : 0;
 }
 
 /* A run, its outputs opened before anything is measured. */
 static int run_main(struct load_config *cfg, const struct outputs *o)
 {
-	struct load_result *r;
+	struct load_result *r = malloc(sizeof(*r));
+	struct files f = { 0 };
 	int rc = 1;
 
-	if (o->hlog && !(cfg->hlog = open_output(o->hlog, "--hlog")))
-		return 1;
-	r = malloc(sizeof(*r));
-	if (r && !load_run(cfg, r))
-		rc = report(cfg, o, r);
-	if (cfg->hlog && fclose(cfg->hlog)) {
-		fprintf(stderr, PROG ": --hlog %s: %s\n", o->hlog, strerror(errno));
+	if (!r)
+		failed_json(o, "out of memory");
+	else if (!open_outputs(o, &f))
+		failed_json(o, open_failure);
+	else if ((cfg->hlog = f.hlog, load_run(cfg, r)))
+		failed_json(o, load_failure());
+	else
+		rc = report(cfg, o, &f, r);
+	if (!close_outputs(o, &f))
 		rc = 1;
-	}
 	free(r);
 	return rc;
 }

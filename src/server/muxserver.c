@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "mux.h"
 #include "server.h"
+#include "version.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -16,7 +17,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-"usage: muxserver [options]\n"
+"Usage: muxserver [options]\n"
 "A server (echo, HTTP, sockperf or UDP) on a multiplexer backend chosen at run time,\n"
 "or as one of the classic server models (--model).\n"
 "\n"
@@ -39,8 +40,8 @@ static void usage(FILE *out)
 "                         the first line of stdout is always 'port=N host=... backend=...\n"
 "                         proto=... model=... workers=... pid=...'\n"
 "      --max-pending SIZE unsent bytes per connection before the server stops reading\n"
-"                         and parsing its requests until it drains (default 1M; K/M/G\n"
-"                         suffixes); one reply may go past it\n"
+"                         and parsing its requests until it drains (default 1M;\n"
+"                         " CLI_SIZE_SUFFIXES " suffixes); one reply may go past it\n"
 "      --max-memory SIZE  bytes of all connections' buffers; past it reads stop and the connections\n"
 "                         holding the most are closed, counted as mem_closed (default 256M, 0: no limit)\n"
 "      --max-conns N      reactor, fork, thread: connections beyond N are accepted and closed\n"
@@ -63,6 +64,7 @@ static void usage(FILE *out)
 "      --upper            echo upper-cased\n"
 "  -q, --quiet            no summary and no log lines (the port line is still printed)\n"
 "  -h, --help             this text\n"
+"      --version          the version, and the git commit built from\n"
 "\n"
 "Signals: SIGUSR1 prints a 'stats ...' line; SIGINT/SIGTERM stop accepting and\n"
 "wait for clients (a second signal stops at once); the 'summary ...' line is printed on exit.\n"
@@ -111,7 +113,8 @@ static int list_backends(void)
 
 enum { OPT_LIST = 256, OPT_MAX_PENDING, OPT_MAX_CONNS, OPT_GRACE, OPT_NOFILE,
        OPT_SNDBUF, OPT_RCVBUF, OPT_BACKLOG, OPT_UPPER, OPT_URING_BUFFERS, OPT_PROTO, OPT_BODY_SIZE, OPT_DGRAM_SIZE, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT,
-       OPT_MAX_MEMORY, OPT_SEND_TIMEOUT, OPT_ACCEPT_LOCK, OPT_SHARED_LISTENER, OPT_EXCLUSIVE, OPT_END };
+       OPT_MAX_MEMORY, OPT_SEND_TIMEOUT, OPT_ACCEPT_LOCK, OPT_SHARED_LISTENER, OPT_EXCLUSIVE, OPT_VERSION,
+       OPT_END };
 
 static const struct option options[] = {
 	{ "model", required_argument, NULL, 'm' },
@@ -142,6 +145,7 @@ static const struct option options[] = {
 	{ "dgram-size", required_argument, NULL, OPT_DGRAM_SIZE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -240,7 +244,14 @@ static bool set_seconds(int c, struct server_config *cfg)
 	switch (c) {
 	case 'd': return cli_double(PROG, "duration", optarg, 0.001, 1e7, &cfg->duration_s);
 	case OPT_IDLE_TIMEOUT:
-		return cli_double(PROG, "idle-timeout", optarg, 0.01, 1e7, &cfg->idle_timeout_s);
+		/* 0 is the default, never (it was documented but refused); a positive one keeps its 10 ms floor. */
+		if (!cli_double(PROG, "idle-timeout", optarg, 0, 1e7, &cfg->idle_timeout_s))
+			return false;
+		if (cfg->idle_timeout_s > 0 && cfg->idle_timeout_s < 0.01) {
+			fprintf(stderr, PROG ": --idle-timeout: expected 0 (never) or 0.01 to 1e+07, got '%s'\n", optarg);
+			return false;
+		}
+		return true;
 	case OPT_HEADER_TIMEOUT:
 		return cli_double(PROG, "header-timeout", optarg, 0, 1e7, &cfg->header_timeout_s);
 	case OPT_SEND_TIMEOUT:
@@ -271,6 +282,7 @@ static int parse_flag(int c, char **argv, struct server_config *cfg)
 	case OPT_UPPER: cfg->pcfg.upper = true; return 0;
 	case 'q': cfg->quiet = true; return 0;
 	case 'h': usage(stdout); return -1;
+	case OPT_VERSION: version_print(stdout, PROG); return -1;
 	case ':':
 		fprintf(stderr, PROG ": %s needs a value (see --help)\n", argv[optind - 1]);
 		return 2;
@@ -343,6 +355,15 @@ static int parse(int argc, char **argv, struct server_config *cfg)
 	}
 	if (seen[OPT_URING_BUFFERS] && !cfg->uring) {
 		fprintf(stderr, PROG ": --uring-buffers applies to --backend %s only\n", server_uring_name);
+		return 2;
+	}
+	if (seen[OPT_UPPER] && strcmp(cfg->proto->name, "echo") && strcmp(cfg->proto->name, "udp")) {
+		fprintf(stderr, PROG ": --upper upper-cases echoed bytes: --proto echo or udp only (here %s)\n",
+			cfg->proto->name);
+		return 2;
+	}
+	if (seen[OPT_DGRAM_SIZE] && !cfg->proto->datagram) {
+		fprintf(stderr, PROG ": --dgram-size is udp's receive buffer: not for --proto %s\n", cfg->proto->name);
 		return 2;
 	}
 	if (cfg->uring && cfg->proto->datagram) {

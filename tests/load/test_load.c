@@ -339,8 +339,12 @@ static void outputs_csv_and_hgrm(void **state)
 	unlink(csv);
 	child_start(&c, "epoll", NULL);
 	for (int i = 0; i < 2; i++) {
-		LOAD(r, &c, "--duration", "0.3", "--warmup", "0", "--csv", csv, "--hgrm", hgrm);
+		LOAD(r, &c, "--duration", "0.3", "--warmup", "0", "--csv", csv, "--hgrm", hgrm, "--no-progress");
 		expect_clean(r);
+		/* What was not asked is null, in params as at the top. */
+		assert_non_null(strstr(r->out, "\"requests\":null,"));
+		assert_non_null(strstr(r->out, "\"rate\":null,"));
+		assert_non_null(strstr(r->out, "\"rate_target\":null,"));
 	}
 	f = fopen(csv, "r");
 	assert_non_null(f);
@@ -373,6 +377,18 @@ static void refused_is_one_line(void **state)
 	assert_int_equal(r->rc, 1);
 	assert_non_null(strstr(r->err, "connection refused"));
 	assert_int_equal(strchr(r->err, '\n') - r->err + 1, (long)strlen(r->err));
+	/* --json: the same line as a JSON object on stdout, for a consumer that reads only stdout. */
+	r->rc = run_prog(r->out, OUT_MAX, r->err, sizeof(r->err), muxload(), "--port", port, "--json", NULL);
+	assert_int_equal(r->rc, 1);
+	if (strncmp(r->out, "{\"error\":\"connection refused", 29) || strcmp(r->out + strlen(r->out) - 2, "}\n"))
+		fail_msg("stdout: %s", r->out);
+	/* An output that cannot be written is found before connecting: its line, not the refusal. */
+	r->rc = run_prog(r->out, OUT_MAX, r->err, sizeof(r->err), muxload(), "--port", port, "--json",
+			 "--hgrm", "/nonexistent-dir/x.hgrm", NULL);
+	assert_int_equal(r->rc, 1);
+	assert_non_null(strstr(r->err, "--hgrm /nonexistent-dir/x.hgrm"));
+	assert_null(strstr(r->err, "refused"));
+	assert_non_null(strstr(r->out, "{\"error\":\"--hgrm /nonexistent-dir/x.hgrm"));
 }
 
 /* Too few fds and no way to raise them: one line naming the need and the fix. */

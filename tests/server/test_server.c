@@ -212,6 +212,13 @@ static void bad_flags_exit_2(void **state)
 	ONE_LINE_EXIT(2, "--proto", "gopher");
 	ONE_LINE_EXIT(2, "--body-size", "2G");
 	ONE_LINE_EXIT(2, "--dgram-size", "0");
+	/* Combinations that meant nothing and were taken quietly; a floor kept. */
+	ONE_LINE_EXIT(2, "--upper", "--proto", "http");
+	ONE_LINE_EXIT(2, "--dgram-size", "1K");
+	ONE_LINE_EXIT(2, "--idle-timeout", "0.001");
+	/* The documented default is a value one may give; sizes take T. */
+	assert_int_equal(run_muxserver(NULL, 0, err, sizeof(err), "--port", "0", "--idle-timeout", "0",
+				       "--max-pending", "1T", "--duration", "0.05", "--quiet", NULL), 0);
 }
 
 static void port_in_use_exit_1(void **state)

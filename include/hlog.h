@@ -63,6 +63,7 @@ struct hlog_reader {
 	double base_epoch_s;        /* #[BaseTime: ], or NAN before it */
 	char unit[16];              /* #[ValueUnit: ], or "" when the log states none */
 	double interval_s;          /* #[IntervalLength: ], or NAN */
+	char error[512];            /* "PATH:LINE: why", when hlog_next refused a line */
 	char *buf;
 	size_t cap;
 };
@@ -77,9 +78,9 @@ struct hlog_interval {
 bool hlog_open(struct hlog_reader *r, const char *path);
 /*
  * The next interval line. 1: read into iv; 0: end of the log; -1: the line
- * is refused, with "PATH:LINE: why" printed on stderr after prog.
+ * is refused, r->error says "PATH:LINE: why".
  */
-int hlog_next(struct hlog_reader *r, struct hlog_interval *iv, const char *prog);
+int hlog_next(struct hlog_reader *r, struct hlog_interval *iv);
 void hlog_close(struct hlog_reader *r);
 /* iv's start in seconds since the epoch, by the base time as HdrHistogram's reader finds it. */
 double hlog_epoch_start(const struct hlog_reader *r, const struct hlog_interval *iv);

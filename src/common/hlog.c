@@ -155,7 +155,7 @@ static bool chomp(char *s, ssize_t n)
 	return n > 0;
 }
 
-int hlog_next(struct hlog_reader *r, struct hlog_interval *iv, const char *prog)
+int hlog_next(struct hlog_reader *r, struct hlog_interval *iv)
 {
 	ssize_t n;
 
@@ -176,11 +176,11 @@ int hlog_next(struct hlog_reader *r, struct hlog_interval *iv, const char *prog)
 		}
 		if (!why)
 			return 1;
-		fprintf(stderr, "%s: %s:%ld: %s\n", prog, r->path, r->line, why);
+		snprintf(r->error, sizeof(r->error), "%s:%ld: %s", r->path, r->line, why);
 		return -1;
 	}
 	if (ferror(r->in)) {
-		fprintf(stderr, "%s: %s:%ld: %s\n", prog, r->path, r->line + 1, strerror(errno));
+		snprintf(r->error, sizeof(r->error), "%s:%ld: %s", r->path, r->line + 1, strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -114,7 +114,7 @@ struct load_result {
 
 /* Run the load. Returns 0, or -1 after load_fail's one line when nothing could start. */
 int load_run(const struct load_config *cfg, struct load_result *res);
-/* Why the run could not start: one line on stderr, kept for load_failure (--json reports it). */
+/* Why the run (or the merge) could not start: one line on stderr, kept for load_failure (--json reports it). */
 void load_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *load_failure(void);
 

@@ -12,7 +12,9 @@
  */
 #include "load_merge.h"
 #include "hlog.h"
+#include "load.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,9 @@
 #define MIN_CELL_S 0.001
 /* An input interval may run late by this much of a cell (the writer's wake-up), not more. */
 #define LONGER_THAN_CELL 1.5
+
+/* Why the merge stopped: load_fail's one line (kept for --json), "--merge: " first. */
+#define merge_fail(...) load_fail("--merge: " __VA_ARGS__)
 
 struct source {
 	struct hlog_reader r;
@@ -35,10 +40,12 @@ static bool source_next(struct source *s, struct merge_report *m)
 {
 	int rc;
 
-	while ((rc = hlog_next(&s->r, &s->iv, PROG)) == 1 && s->iv.tagged)
+	while ((rc = hlog_next(&s->r, &s->iv)) == 1 && s->iv.tagged)
 		m->tagged_skipped++;
-	if (rc < 0)
+	if (rc < 0) {
+		merge_fail("%s", s->r.error);
 		return false;
+	}
 	s->has_next = rc == 1;
 	if (s->has_next)
 		s->epoch_s = hlog_epoch_start(&s->r, &s->iv);
@@ -51,18 +58,18 @@ static bool sources_open(struct source *src, int n, char **paths, struct merge_r
 	for (int i = 0; i < n; i++) {
 		src[i].iv.hist = malloc(sizeof(struct hist));
 		if (!src[i].iv.hist) {
-			fprintf(stderr, PROG ": out of memory\n");
+			merge_fail("out of memory");
 			return false;
 		}
 		if (!hlog_open(&src[i].r, paths[i])) {
-			fprintf(stderr, PROG ": --merge: %s: %m\n", paths[i]);
+			merge_fail("%s: %s", paths[i], strerror(errno));
 			return false;
 		}
 		if (!source_next(&src[i], m))
 			return false;
 		if (strcmp(src[i].r.unit, src[0].r.unit)) {
-			fprintf(stderr, PROG ": --merge: %s states its values in '%s', %s in '%s': logs of "
-				"different units are not added\n", paths[i], src[i].r.unit[0] ? src[i].r.unit :
+			merge_fail("%s states its values in '%s', %s in '%s': logs of "
+				"different units are not added", paths[i], src[i].r.unit[0] ? src[i].r.unit :
 				"(no #[ValueUnit])", paths[0], src[0].r.unit[0] ? src[0].r.unit : "(no #[ValueUnit])");
 			return false;
 		}
@@ -118,15 +125,15 @@ static bool cell_gather(struct source *src, int n, long c, struct hist *cell, do
 		while (s->has_next && cell_of(m, s) <= c) {
 			/* A cell shorter than its data would read as a higher rate, half of them empty. */
 			if (s->iv.length_s > LONGER_THAN_CELL * m->interval_s) {
-				fprintf(stderr, PROG ": --merge: %s:%ld: an interval of %.3f s, longer than the merged "
-					"grid's %g s: choose a longer --hlog-interval\n", s->r.path, s->r.line,
+				merge_fail("%s:%ld: an interval of %.3f s, longer than the merged "
+					"grid's %g s: choose a longer --hlog-interval", s->r.path, s->r.line,
 					s->iv.length_s, m->interval_s);
 				return false;
 			}
 			/* Cells are taken in order: one before c means the log went back in time. */
 			if (cell_of(m, s) < c) {
-				fprintf(stderr, PROG ": --merge: %s:%ld: an interval earlier than the one before "
-					"it: the log is not in time order\n", s->r.path, s->r.line);
+				merge_fail("%s:%ld: an interval earlier than the one before "
+					"it: the log is not in time order", s->r.path, s->r.line);
 				return false;
 			}
 			hist_merge(cell, s->iv.hist);
@@ -175,7 +182,7 @@ static bool merge_cells(struct source *src, int n, FILE *out, struct hist *total
 		hist_init(cell);
 		ok = cell_gather(src, n, c, cell, &cell_end_s, m);
 		if (ok && total->total + cell->total > HLOG_MAX_TOTAL) {
-			fprintf(stderr, PROG ": --merge: more than 2^53 samples in all\n");
+			merge_fail("more than 2^53 samples in all");
 			ok = false;
 		}
 		if (ok && out && !cell_write(out, m, c, cell_end_s, cell))
@@ -185,7 +192,7 @@ static bool merge_cells(struct source *src, int n, FILE *out, struct hist *total
 		m->cells++;
 	}
 	if (ok && out && (fflush(out) || ferror(out))) {
-		fprintf(stderr, PROG ": --merge: the merged log could not be written\n");
+		merge_fail("the merged log could not be written");
 		ok = false;
 	}
 	m->span_s = end_s - m->start_epoch_s;
@@ -201,11 +208,11 @@ int load_merge(char **paths, int n, double interval_s, FILE *out, struct hist *t
 	memset(m, 0, sizeof(*m));
 	hist_init(total);
 	if (!src)
-		fprintf(stderr, PROG ": out of memory\n");
+		merge_fail("out of memory");
 	ok = src && sources_open(src, n, paths, m);
 	if (ok && !grid_plan(src, n, interval_s, m)) {
-		fprintf(stderr, PROG ": --merge: no untagged interval in any of the logs (%ld Tag= intervals "
-			"skipped)\n", m->tagged_skipped);
+		merge_fail("no untagged interval in any of the logs (%ld Tag= intervals "
+			"skipped)", m->tagged_skipped);
 		ok = false;
 	}
 	if (ok)

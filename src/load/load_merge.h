@@ -17,11 +17,12 @@ struct merge_report {
 
 /*
  * Add the untagged intervals of the n logs at paths into total, and when out
- * is given write the merged interval log there. interval_s <= 0: the first
- * log's first interval length. 0, or -1 after one line on stderr (a file that
+ * is given write the merged interval log there. interval_s <= 0: the interval
+ * the logs were written with. 0, or -1 after load_fail's one line (a file that
  * cannot be read, a refused line with its file and number, different units,
  * no interval at all).
  */
 int load_merge(char **paths, int n, double interval_s, FILE *out, struct hist *total, struct merge_report *m);
+
 
 #endif

@@ -470,18 +470,14 @@ static void append_csv(FILE *f, const struct load_config *cfg, const struct load
 		(unsigned long long)r->errors_total, r->busiest_thread_pct, saturated(r));
 }
 
-/* Why an output could not be opened, for --json's error object too. */
-static char open_failure[512];
 
 static bool open_one(FILE **f, const char *path, const char *mode, const char *flag)
 {
 	if (!path)
 		return true;
 	*f = fopen(path, mode);
-	if (!*f) {
-		snprintf(open_failure, sizeof(open_failure), "%s %s: %s", flag, path, strerror(errno));
-		fprintf(stderr, PROG ": %s\n", open_failure);
-	}
+	if (!*f)
+		load_fail("%s %s: %s", flag, path, strerror(errno));
 	return *f != NULL;
 }
 
@@ -526,14 +522,12 @@ static bool merge_files_clash(const struct outputs *o)
 				  o->hgrm && same_file(o->hgrm, o->logs[i]) ? "--hgrm" : NULL;
 
 		if (out) {
-			fprintf(stderr, PROG ": %s %s is one of the logs to merge: it would be overwritten\n",
-				out, o->logs[i]);
+			load_fail("%s %s is one of the logs to merge: it would be overwritten", out, o->logs[i]);
 			return true;
 		}
 		for (int k = 0; k < i; k++)
 			if (same_file(o->logs[k], o->logs[i])) {
-				fprintf(stderr, PROG ": --merge: %s is given twice: its samples would count twice\n",
-					o->logs[i]);
+				load_fail("--merge: %s is given twice: its samples would count twice", o->logs[i]);
 				return true;
 			}
 	}
@@ -590,12 +584,15 @@ static int merge_main(const struct load_config *cfg, const struct outputs *o)
 	struct merge_report m;
 	int rc = 1;
 
-	if (!r || merge_files_clash(o) || !open_outputs(o, &f))
+	if (!r || merge_files_clash(o) || !open_outputs(o, &f)) {
+		failed_json(o, r ? load_failure() : "out of memory");
 		goto done;
+	}
 	if (load_merge(o->logs, o->nlogs, o->hlog_interval_set ? cfg->hlog_interval_s : 0, f.hlog,
 		       &r->latency, &m)) {
 		if (f.hlog)
 			empty_if_file(f.hlog);	/* half a merged log would read as a whole one */
+		failed_json(o, load_failure());
 		goto done;
 	}
 	if (o->json)
@@ -648,7 +645,7 @@ static int run_main(struct load_config *cfg, const struct outputs *o)
 	if (!r)
 		failed_json(o, "out of memory");
 	else if (!open_outputs(o, &f))
-		failed_json(o, open_failure);
+		failed_json(o, load_failure());
 	else if ((cfg->hlog = f.hlog, load_run(cfg, r)))
 		failed_json(o, load_failure());
 	else

@@ -42,7 +42,7 @@ static void fuzz_log(const uint8_t *data, size_t size)
 	r.in = f;
 	r.path = "fuzz";
 	r.start_epoch_s = r.base_epoch_s = 0;
-	while (hlog_next(&r, &iv, "fuzz_hlog") == 1)
+	while (hlog_next(&r, &iv) == 1)
 		check_decoded(&h);
 	hlog_close(&r);
 }

@@ -544,6 +544,10 @@ static void merge_refuses_bad_logs(void **state)
 			fail_msg("case %zu: exit %d, stderr: %s", i, m->rc, m->err);
 	}
 	free(two);
+	/* With --json, the same line as a JSON object on stdout. */
+	m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), "--merge", "--json", good, bad, NULL);
+	if (m->rc != 1 || strncmp(m->out, "{\"error\":\"", 10) || !strstr(m->out, "bad.hlog:5: a different precision"))
+		fail_msg("--json: exit %d, stdout %s", m->rc, m->out);
 	bad_times_and_counts(good, bad);
 	/* A log in ns beside one in us; one with no intervals; one that does not exist. */
 	read_file(good, line, sizeof(line));

@@ -97,12 +97,15 @@ $(foreach t,$(TREES),$(addprefix $(t)/,$(TESTS))):
 
 # The release; --version adds what git says of the tree it was built from (nothing outside git).
 VERSION     := 0.9.0
-GIT_DESCRIBE := $(shell git describe --always --dirty 2>/dev/null)
+# Only this tree's own git: a tarball unpacked inside another repository must not take its commit.
+GIT_DESCRIBE := $(shell [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && \
+	git describe --always --dirty 2>/dev/null)
 VERSION_STRING := $(VERSION)$(if $(GIT_DESCRIBE), (git $(GIT_DESCRIBE)))
 build/version.flags: FORCE
 	@mkdir -p build; echo '$(VERSION_STRING)' | cmp -s - $@ || echo '$(VERSION_STRING)' > $@
 $(foreach t,$(TREES),$(t)/src/common/version.o): build/version.flags
-$(foreach t,$(TREES),$(t)/src/common/version.o): CFLAGS += -DMUXLAB_VERSION='"$(VERSION_STRING)"'
+# override: a CFLAGS given on the command line (a packager's) must not drop the definition.
+$(foreach t,$(TREES),$(t)/src/common/version.o): override CFLAGS += -DMUXLAB_VERSION='"$(VERSION_STRING)"'
 
 # Everything is rebuilt when liburing appears or goes (the registry and the server read HAVE_LIBURING).
 build/config.flags: FORCE
@@ -113,7 +116,7 @@ $(foreach t,$(TREES),$(call objs,$(t),$(sort $(SERVER) $(LOAD) $(DISPATCH) $(PEE
 build/dispatch.flags: FORCE
 	@mkdir -p build; echo '$(DISPATCH_FLAGS)' | cmp -s - $@ || echo '$(DISPATCH_FLAGS)' > $@
 $(foreach t,$(TREES),$(t)/src/dispatch/muxdispatch.o): build/dispatch.flags
-$(foreach t,$(TREES),$(t)/src/dispatch/muxdispatch.o): CFLAGS += $(DISPATCH_FLAGS)
+$(foreach t,$(TREES),$(t)/src/dispatch/muxdispatch.o): override CFLAGS += $(DISPATCH_FLAGS)
 $(foreach t,$(TREES),$(t)/muxdispatch):
 	@$(if $(HAVE_LIBEVENT),,echo "muxdispatch: libevent not found: its backends are left out (apt-get install libevent-dev)")
 	@$(if $(HAVE_LIBEV),,echo "muxdispatch: libev not found: its backends are left out (apt-get install libev-dev)")
@@ -253,19 +256,21 @@ INSTALLED := muxserver muxload muxdispatch
 MANPAGES  := $(addprefix build/man/,$(addsuffix .1,$(INSTALLED)))
 man-deps:
 	$(Q)bench/need.sh cmd:help2man:help2man
-# help2man's date ("December 2026") is one mandoc cannot parse: the build's ISO date instead.
+# help2man's date ("December 2026") is one mandoc cannot parse: an ISO date instead, the build's
+# or SOURCE_DATE_EPOCH's (reproducible builds); LC_ALL=C so that the month is not localised.
+MAN_DATE = $(shell date -u $(if $(SOURCE_DATE_EPOCH),-d @$(SOURCE_DATE_EPOCH)) +%Y-%m-%d)
 build/man/%.1: build/% man/%.h2m | man-deps
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  MAN     $@")
-	$(Q)help2man --no-info --no-discard-stderr --include man/$*.h2m --output $@.tmp $< && \
-		sed '2s/"[A-Z][a-z]* [0-9][0-9]*"/"$(shell date -u +%Y-%m-%d)"/' $@.tmp > $@ && rm -f $@.tmp
+	$(Q)LC_ALL=C help2man --no-info --no-discard-stderr --include man/$*.h2m --output $@.tmp $< && \
+		sed '2s/"[A-Z][a-z]* [0-9][0-9]*"/"$(MAN_DATE)"/' $@.tmp > $@ && rm -f $@.tmp
 man: $(MANPAGES)
 install: all build/muxdispatch $(MANPAGES)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MAN1DIR)
-	install -m 755 $(addprefix build/,$(INSTALLED)) $(DESTDIR)$(BINDIR)/
-	install -m 644 $(MANPAGES) $(DESTDIR)$(MAN1DIR)/
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MAN1DIR)"
+	install -m 755 $(addprefix build/,$(INSTALLED)) "$(DESTDIR)$(BINDIR)/"
+	install -m 644 $(MANPAGES) "$(DESTDIR)$(MAN1DIR)/"
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(INSTALLED)) $(addprefix $(DESTDIR)$(MAN1DIR)/,$(addsuffix .1,$(INSTALLED)))
+	for p in $(INSTALLED); do rm -f "$(DESTDIR)$(BINDIR)/$$p" "$(DESTDIR)$(MAN1DIR)/$$p.1"; done
 
 # One backend's server and hazards suites with the server under valgrind (errors fail the test).
 valgrind: test-deps build/muxserver build/test_server build/test_hazards

@@ -155,6 +155,7 @@ row() {
 		"$(json_num_in "$2" latency_us p99)" "$(json_num_in "$2" latency_us p99_9)" "$(json_num_in "$2" latency_us max)"
 }
 {
+	echo "muxlab $(build/muxload --version | sed 's/^muxload //'), $clients clients, rate $rate/s in all, ${duration} s"
 	printf '%-8s %10s %8s %8s %8s %8s\n' host requests p50_us p99_us p99.9_us max_us
 	for c in $clients_list; do row "${c##*-}" "$out/${c##*-}.json"; done
 	row merged "$out/merged.json"

@@ -190,6 +190,7 @@ $worker_models
 EOF
 done
 bench/models-report.sh "$out" > "$out/models.md"
+echo "muxlab $(build/muxload --version | sed 's/^muxload //')." >> "$out/models.md"
 # A run of its own (not inside make bench's directory) gets the section as its README.
 [ -f "$out/bench.csv" ] || cp "$out/models.md" "$out/README.md"
 echo "models.sh: results in $out/models-*.csv, $out/models.md" >&2

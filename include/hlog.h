@@ -48,9 +48,11 @@ long base64_decode(const char *in, size_t len, uint8_t *out);
 /*
  * Header: our comment and unit, the intervals' planned length (their actual
  * lengths carry the writer's wake-up lateness), the format version, start and
- * base time, the legend.
+ * base time, the legend. What the file held before is dropped (hlog_restart).
  */
 void hlog_write_header(FILE *out, double start_epoch_s, double interval_s, const char *comment);
+/* Empty the file behind out and write from its start (outputs are opened without truncating). */
+void hlog_restart(FILE *out);
 /* One interval line; start relative to the header's base time. Returns -1 when out of memory. */
 int hlog_write_interval(FILE *out, double start_s, double length_s, const struct hist *h);
 

@@ -62,6 +62,10 @@ wait "$spid"
 check "installed muxserver stops cleanly on SIGTERM" [ $? = 0 ]
 spid=""
 
+# Someone else's files beside ours must survive the uninstall.
+echo other > "$bin/other"
+echo other > "$man/other.1"
 make -s uninstall DESTDIR="$root" PREFIX="$prefix" > /dev/null 2>&1
-check "make uninstall: nothing left but empty directories" [ -z "$(find "$root" -type f)" ]
+check "make uninstall: ours gone, the others' kept" \
+	[ "$(find "$root" -type f | sort | tr '\n' ' ')" = "$bin/other $man/other.1 " ]
 finish

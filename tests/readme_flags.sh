@@ -10,7 +10,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
 for p in muxserver muxload muxdispatch; do
-	build/$p --help | grep -E '^ +(-[a-zA-Z], )?--[a-z]' | grep -oE -- '--[a-z][a-z-]*' | sort -u > "$tmp/help"
+	# The flag an option line starts with, not flags its description mentions.
+	build/$p --help | sed -nE 's/^ +(-[a-zA-Z], )?(--[a-z][a-z-]*).*/\2/p' | sort -u > "$tmp/help"
 	awk -v s="## $p" '$0 == s { on = 1; next } /^## / { on = 0 } on && /^\| `/' README.md |
 		cut -d'|' -f2 | grep -oE -- '--[a-z][a-z-]*' | sort -u > "$tmp/readme"
 	missing=$(comm -23 "$tmp/help" "$tmp/readme" | tr '\n' ' ')

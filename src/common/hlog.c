@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define LEGEND_START "\"StartTimestamp\""
 #define LEGEND LEGEND_START ",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
@@ -22,12 +23,20 @@
 #define LATEST_S 1e11
 #define LONGEST_INTERVAL_S 1e7
 
+void hlog_restart(FILE *out)
+{
+	/* Not a regular file (a pipe, /dev/stdout): nothing to empty, and ftruncate says so harmlessly. */
+	if (fflush(out) == 0 && ftruncate(fileno(out), 0) == 0)
+		rewind(out);
+}
+
 void hlog_write_header(FILE *out, double start_epoch_s, double interval_s, const char *comment)
 {
 	time_t t = (time_t)fmin(fmax(start_epoch_s, 0), LATEST_S);
 	struct tm tm;
 	char when[64] = "";
 
+	hlog_restart(out);
 	if (localtime_r(&t, &tm))
 		strftime(when, sizeof(when), ", %a %b %d %H:%M:%S %Z %Y", &tm);
 	fprintf(out, "#[%s]\n", comment);

@@ -70,26 +70,31 @@ static size_t read_cell(int fd, struct cell *c)
 }
 
 /*
- * The child's stderr, read back: its last line goes into a dead cell's
- * reason (glibc's "*** bit out of range 0 - FD_SETSIZE on fd_set ***" would
- * otherwise read as if muxdispatch itself had crashed); a live cell's lines
- * are passed on.
+ * The child's stderr, read back: a dead cell's one line goes into its reason
+ * (glibc's "*** bit out of range 0 - FD_SETSIZE on fd_set ***" would
+ * otherwise read as if muxdispatch itself had crashed); anything longer (a
+ * sanitizer's report) and a live cell's lines are passed on whole.
  */
 static void child_stderr(FILE *err, bool died, char *why, size_t len)
 {
-	char line[256], last[256] = "";
+	char line[512], last[256] = "";
+	int lines = 0;
 
 	if (!err)
 		return;
 	rewind(err);
-	while (fgets(line, sizeof(line), err)) {
-		if (!died)
-			fputs(line, stderr);
-		else if (line[0] != '\n')
+	while (fgets(line, sizeof(line), err))
+		if (line[0] != '\n') {
 			snprintf(last, sizeof(last), "%.*s", (int)strcspn(line, "\n"), line);
-	}
+			lines++;
+		}
 	if (died && last[0])
 		snprintf(why + strlen(why), len - strlen(why), " (%s)", last);
+	if (!died || lines > 1) {
+		rewind(err);
+		while (fgets(line, sizeof(line), err))
+			fputs(line, stderr);
+	}
 	fclose(err);
 }
 

@@ -52,6 +52,7 @@ static void usage(FILE *out)
 
 static bool add_driver(struct options *o, const char *name)
 {
+	o->all_drivers |= strcmp(name, "all") == 0;
 	for (int i = 0; i < drivers.n; i++)
 		if (strcmp(name, "all") == 0 || strcmp(name, drivers.d[i].name) == 0) {
 			if (o->ndrivers < DISPATCH_MAX_DRIVERS)
@@ -103,7 +104,7 @@ static bool parse_flag(int c, struct options *o)
 	case 'b': return each_item(optarg, add_driver, o);
 	case 'n': return each_item(optarg, add_fds, o);
 	case 'a': o->active_set = true; return cli_long(PROG, "active", optarg, 1, 1000000, &o->active);
-	case 'w': return cli_long(PROG, "writes", optarg, 1, 1L << 40, &o->writes);
+	case 'w': o->writes_set = true; return cli_long(PROG, "writes", optarg, 1, 1L << 40, &o->writes);
 	case 'r': return cli_long(PROG, "repeat", optarg, 1, MAX_REPEAT, &o->repeat);
 	case 'c': o->csv = optarg; return true;
 	case 'm': o->medians = optarg; return true;
@@ -124,6 +125,8 @@ static bool parse_flag(int c, struct options *o)
 /* What the flags left open: the drivers and the sizes of the mode asked for. */
 static void fill_defaults(struct options *o)
 {
+	if (o->kerrisk && o->all_drivers)	/* "all" there means all of ours */
+		o->ndrivers = 0;
 	if (o->kerrisk && o->ndrivers == 0)	/* ours: the table is about the mechanisms */
 		for (int i = 0; i < drivers.n; i++)
 			if (drivers.d[i].lib == &dispatch_muxlab)
@@ -146,7 +149,7 @@ static bool flags_agree(const struct options *o)
 
 	for (int i = 1; i < o->nfds; i++)
 		fewest = o->fds[i] < fewest ? o->fds[i] : fewest;
-	for (int i = 0; o->kerrisk && i < o->ndrivers; i++)
+	for (int i = 0; o->kerrisk && !o->all_drivers && i < o->ndrivers; i++)
 		if (o->drivers[i]->lib != &dispatch_muxlab) {
 			fprintf(stderr, PROG ": --kerrisk times our mechanisms, not a library's: --backend %s has no row "
 				"there\n", o->drivers[i]->name);
@@ -154,10 +157,11 @@ static bool flags_agree(const struct options *o)
 		}
 	if (o->ops_set && !o->kerrisk)
 		fprintf(stderr, PROG ": --ops counts --kerrisk's monitoring operations: give --kerrisk too\n");
-	else if (o->active_set && o->kerrisk)
-		fprintf(stderr, PROG ": --active is the sweep's; --kerrisk has one ready fd per operation\n");
+	else if (o->kerrisk && (o->active_set || o->writes_set || o->medians))
+		fprintf(stderr, PROG ": --active, --writes and --medians are the sweep's; --kerrisk times --ops "
+			"operations with one ready fd each\n");
 	else if (o->active_set && o->active > fewest)
-		fprintf(stderr, PROG ": --active %ld: more bytes in flight than sources at --fds %ld\n", o->active,
+		fprintf(stderr, PROG ": --active %ld: more tokens in flight than sources at --fds %ld\n", o->active,
 			fewest);
 	else
 		return true;

@@ -54,6 +54,9 @@ const char *outcome_text(const struct cell *c)
 	if (c->outcome == DISPATCH_OK)
 		return "ok";
 	snprintf(buf, sizeof(buf), "%s: %s", c->outcome == DISPATCH_NA ? "n/a" : "FAILED", c->why);
+	/* It goes into a CSV column that scripts split on commas: none in it. */
+	for (char *p = buf; (p = strpbrk(p, ",\n\"")); p++)
+		*p = *p == ',' ? ';' : ' ';
 	return buf;
 }
 

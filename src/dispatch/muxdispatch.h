@@ -26,7 +26,8 @@ struct options {
 	long active, writes, repeat, ops;
 	enum dispatch_source source;
 	bool kerrisk;
-	bool active_set, ops_set, source_set;   /* given on the command line, not defaults */
+	bool active_set, ops_set, source_set, writes_set;   /* given on the command line, not defaults */
+	bool all_drivers;          /* --backend all (with --kerrisk: all of ours) */
 	char source_note[160];     /* why eventfd was chosen for us, said once the run starts */
 	const char *csv, *medians;
 };

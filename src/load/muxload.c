@@ -6,6 +6,7 @@
 #include "version.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio_ext.h>
 #include <stdio.h>
@@ -450,6 +451,7 @@ static void print_human(const struct load_config *cfg, const struct load_result 
 /* The output files, opened before anything is measured or read: a bad path costs nothing. */
 struct files {
 	FILE *csv, *hgrm, *hlog;
+	bool hlog_said;            /* --hlog failed during the run, and said so */
 };
 
 static void append_csv(FILE *f, const struct load_config *cfg, const struct load_result *r)
@@ -471,35 +473,51 @@ static void append_csv(FILE *f, const struct load_config *cfg, const struct load
 }
 
 
-static bool open_one(FILE **f, const char *path, const char *mode, const char *flag)
+/*
+ * Opened, not truncated: a run or a merge that fails must not empty a file it
+ * would have rewritten. Rewriting starts with output_restart; --csv appends.
+ */
+static bool open_one(FILE **f, const char *path, int flags, const char *flag)
 {
+	int fd;
+
 	if (!path)
 		return true;
-	*f = fopen(path, mode);
-	if (!*f)
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0666);
+	*f = fd == -1 ? NULL : fdopen(fd, flags & O_APPEND ? "a" : "w");
+	if (!*f) {
 		load_fail("%s %s: %s", flag, path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+	}
 	return *f != NULL;
 }
 
 /* Every output given, or false after one line (those opened are closed by close_outputs). */
 static bool open_outputs(const struct outputs *o, struct files *f)
 {
-	return open_one(&f->csv, o->csv, "a", "--csv") && open_one(&f->hgrm, o->hgrm, "w", "--hgrm") &&
-	       open_one(&f->hlog, o->hlog, "w", "--hlog");
+	return open_one(&f->csv, o->csv, O_APPEND, "--csv") && open_one(&f->hgrm, o->hgrm, 0, "--hgrm") &&
+	       open_one(&f->hlog, o->hlog, 0, "--hlog");
 }
 
 /* Close them; false (said) when one could not be written whole. */
 static bool close_outputs(const struct outputs *o, struct files *f)
 {
 	FILE *const all[] = { f->csv, f->hgrm, f->hlog };
-	const char *const path[] = { o->csv, o->hgrm, o->hlog };
-	bool ok = true;
+	const char *const path[] = { o->csv, o->hgrm, o->hlog }, *const flag[] = { "--csv", "--hgrm", "--hlog" };
+	bool ok = !f->hlog_said;
 
-	for (int i = 0; i < 3; i++)
-		if (all[i] && (ferror(all[i]) | fclose(all[i]))) {
-			fprintf(stderr, PROG ": %s: could not be written whole\n", path[i]);
-			ok = false;
-		}
+	for (int i = 0; i < 3; i++) {
+		int failed_before = all[i] ? ferror(all[i]) : 0, closed = all[i] ? fclose(all[i]) : 0;
+
+		if (!failed_before && !closed)
+			continue;
+		/* The log's own failure was said when it happened (load_hlog.c). */
+		if (!(i == 2 && f->hlog_said))
+			fprintf(stderr, PROG ": %s %s: %s\n", flag[i], path[i],
+				closed ? strerror(errno) : "could not be written whole");
+		ok = false;
+	}
 	memset(f, 0, sizeof(*f));
 	return ok;
 }
@@ -602,8 +620,10 @@ static int merge_main(const struct load_config *cfg, const struct outputs *o)
 	if (m.tagged_skipped)
 		fprintf(stderr, PROG ": --merge: %ld Tag= intervals skipped: only untagged ones are added\n",
 			m.tagged_skipped);
-	if (f.hgrm)
+	if (f.hgrm) {
+		hlog_restart(f.hgrm);
 		hist_write_hgrm(&r->latency, f.hgrm);
+	}
 	rc = 0;
 done:
 	if (!close_outputs(o, &f))
@@ -630,8 +650,10 @@ static int report(const struct load_config *cfg, const struct outputs *o, const 
 		fprintf(stderr, PROG ": no request completed in the measured interval\n");
 	if (f->csv)
 		append_csv(f->csv, cfg, r);
-	if (f->hgrm)
+	if (f->hgrm) {
+		hlog_restart(f->hgrm);
 		hist_write_hgrm(&r->latency, f->hgrm);
+	}
 	return r->errors_total || r->requests == 0 || r->hlog_failed ? 1 : 0;
 }
 
@@ -650,6 +672,7 @@ static int run_main(struct load_config *cfg, const struct outputs *o)
 		failed_json(o, load_failure());
 	else
 		rc = report(cfg, o, &f, r);
+	f.hlog_said = r && r->hlog_failed;
 	if (!close_outputs(o, &f))
 		rc = 1;
 	free(r);

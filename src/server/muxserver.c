@@ -238,20 +238,30 @@ static bool set_number(int c, struct server_config *cfg)
 	return ok;
 }
 
+/* 0 is the default, never (documented, once refused); a positive one keeps its 10 ms floor. */
+static bool idle_timeout(const char *text, struct server_config *cfg)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(text, &end);
+	/* Written so that NaN fails too. */
+	if (errno || end == text || *end || !(v == 0 || (v >= 0.01 && v <= 1e7))) {
+		fprintf(stderr, PROG ": --idle-timeout: expected 0 (never) or 0.01 to 1e+07, got '%s'\n", text);
+		return false;
+	}
+	cfg->idle_timeout_s = v;
+	return true;
+}
+
 /* The flags that take seconds; false after cli_double reported a bad value. */
 static bool set_seconds(int c, struct server_config *cfg)
 {
 	switch (c) {
 	case 'd': return cli_double(PROG, "duration", optarg, 0.001, 1e7, &cfg->duration_s);
 	case OPT_IDLE_TIMEOUT:
-		/* 0 is the default, never (it was documented but refused); a positive one keeps its 10 ms floor. */
-		if (!cli_double(PROG, "idle-timeout", optarg, 0, 1e7, &cfg->idle_timeout_s))
-			return false;
-		if (cfg->idle_timeout_s > 0 && cfg->idle_timeout_s < 0.01) {
-			fprintf(stderr, PROG ": --idle-timeout: expected 0 (never) or 0.01 to 1e+07, got '%s'\n", optarg);
-			return false;
-		}
-		return true;
+		return idle_timeout(optarg, cfg);
 	case OPT_HEADER_TIMEOUT:
 		return cli_double(PROG, "header-timeout", optarg, 0, 1e7, &cfg->header_timeout_s);
 	case OPT_SEND_TIMEOUT:
@@ -364,6 +374,16 @@ static int parse(int argc, char **argv, struct server_config *cfg)
 	}
 	if (seen[OPT_DGRAM_SIZE] && !cfg->proto->datagram) {
 		fprintf(stderr, PROG ": --dgram-size is udp's receive buffer: not for --proto %s\n", cfg->proto->name);
+		return 2;
+	}
+	if (seen[OPT_BODY_SIZE] && strcmp(cfg->proto->name, "http")) {
+		fprintf(stderr, PROG ": --body-size is http's response body: not for --proto %s\n", cfg->proto->name);
+		return 2;
+	}
+	if (cfg->proto->datagram && (seen[OPT_HEADER_TIMEOUT] || seen[OPT_SEND_TIMEOUT] || seen[OPT_MAX_CONNS] ||
+				     seen[OPT_IDLE_TIMEOUT])) {
+		fprintf(stderr, PROG ": --header-timeout, --send-timeout, --idle-timeout and --max-conns are about "
+			"connections: --proto %s has none\n", cfg->proto->name);
 		return 2;
 	}
 	if (cfg->uring && cfg->proto->datagram) {

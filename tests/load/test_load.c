@@ -362,6 +362,31 @@ static void outputs_csv_and_hgrm(void **state)
 	assert_int_equal(child_stop(&c, 30), 0);
 }
 
+/*
+ * On a terminal (script(1) gives muxload a pseudo-terminal) progress lines
+ * come by default; --no-progress silences them there.
+ */
+static void progress_on_a_terminal(void **state)
+{
+	struct run *r = test_alloc(sizeof(*r));
+	char cmd[512];
+	struct child c;
+
+	(void)state;
+	if (access("/usr/bin/script", X_OK) != 0)
+		skip_because("no /usr/bin/script (apt-get install bsdutils)");
+	child_start(&c, "epoll", NULL);
+	for (int quiet = 0; quiet < 2; quiet++) {
+		snprintf(cmd, sizeof(cmd), "%s --port %d --duration 1.3 --warmup 0 --connections 2%s", muxload(),
+			 c.port, quiet ? " --no-progress" : "");
+		r->rc = run_prog(r->out, OUT_MAX, r->err, sizeof(r->err), "/usr/bin/script", "-qec", cmd, "/dev/null",
+				 NULL);
+		if (r->rc != 0 || (strstr(r->out, " req/s  errors") != NULL) != !quiet)
+			fail_msg("%s: exit %d, output: %s", quiet ? "--no-progress" : "default", r->rc, r->out);
+	}
+	assert_int_equal(child_stop(&c, 30), 0);
+}
+
 /* Nobody listening: one line saying so, exit 1. */
 static void refused_is_one_line(void **state)
 {
@@ -380,7 +405,8 @@ static void refused_is_one_line(void **state)
 	/* --json: the same line as a JSON object on stdout, for a consumer that reads only stdout. */
 	r->rc = run_prog(r->out, OUT_MAX, r->err, sizeof(r->err), muxload(), "--port", port, "--json", NULL);
 	assert_int_equal(r->rc, 1);
-	if (strncmp(r->out, "{\"error\":\"connection refused", 29) || strcmp(r->out + strlen(r->out) - 2, "}\n"))
+	if (strncmp(r->out, "{\"error\":\"connection refused", strlen("{\"error\":\"connection refused")) ||
+	    strcmp(r->out + strlen(r->out) - 2, "}\n"))
 		fail_msg("stdout: %s", r->out);
 	/* An output that cannot be written is found before connecting: its line, not the refusal. */
 	r->rc = run_prog(r->out, OUT_MAX, r->err, sizeof(r->err), muxload(), "--port", port, "--json",
@@ -490,6 +516,7 @@ static const struct CMUnitTest once[] = {
 	cmocka_unit_test_teardown(corrupting_server_caught, test_teardown),
 	cmocka_unit_test_teardown(delayed_server_measured, test_teardown),
 	cmocka_unit_test_teardown(outputs_csv_and_hgrm, test_teardown),
+	cmocka_unit_test_teardown(progress_on_a_terminal, test_teardown),
 	cmocka_unit_test_teardown(refused_is_one_line, test_teardown),
 	cmocka_unit_test_teardown(fd_limit_named, test_teardown),
 	cmocka_unit_test_teardown(bad_flags_exit_2, test_teardown),

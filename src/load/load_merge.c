@@ -173,9 +173,11 @@ static bool merge_cells(struct source *src, int n, FILE *out, struct hist *total
 	bool ok = cell != NULL;
 	long c;
 
-	if (out && ok)
+	if (out && ok) {
 		hlog_write_header(out, m->start_epoch_s, m->interval_s, "muxload --merge: the sum of several logs, "
 				  "values in microseconds, Interval_Max in milliseconds");
+		m->log_begun = true;
+	}
 	while (ok && (c = cell_next(src, n, m)) >= 0) {
 		double cell_end_s = m->start_epoch_s;
 

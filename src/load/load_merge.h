@@ -2,6 +2,7 @@
 #ifndef LOAD_MERGE_H
 #define LOAD_MERGE_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "hist.h"
@@ -13,6 +14,7 @@ struct merge_report {
 	long cells;                /* merged intervals written */
 	long intervals_read;       /* untagged intervals added */
 	long tagged_skipped;       /* Tag= intervals, not added (said on stderr by the caller) */
+	bool log_begun;            /* the merged log's header was written: the file was rewritten */
 };
 
 /*

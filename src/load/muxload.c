@@ -608,8 +608,9 @@ static int merge_main(const struct load_config *cfg, const struct outputs *o)
 	}
 	if (load_merge(o->logs, o->nlogs, o->hlog_interval_set ? cfg->hlog_interval_s : 0, f.hlog,
 		       &r->latency, &m)) {
-		if (f.hlog)
-			empty_if_file(f.hlog);	/* half a merged log would read as a whole one */
+		/* Half a merged log would read as a whole one; a file not yet rewritten stays as it was. */
+		if (f.hlog && m.log_begun)
+			empty_if_file(f.hlog);
 		failed_json(o, load_failure());
 		goto done;
 	}

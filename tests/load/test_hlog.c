@@ -630,6 +630,7 @@ static void merge_flags(void **state)
 	struct run *m = test_alloc(sizeof(*m));
 	const char *log = tmp_path("flags.hlog"), *link = tmp_path("link.hlog"), *target = tmp_path("target");
 	struct stat before, after;
+	char text[8192];
 
 	(void)state;
 	hist_init(u);
@@ -659,11 +660,23 @@ static void merge_flags(void **state)
 			 target, log, NULL);
 	if (m->rc != 2 || lines_in(m->err) != 1 || !strstr(m->err, "the same file"))
 		fail_msg("--hlog and --hgrm alike: exit %d, stderr: %s", m->rc, m->err);
-	/* A merge that fails leaves --hlog empty, and removes nothing: here a link to a file. */
+	/*
+	 * A merge that fails at its first line leaves --hlog as it was; one that
+	 * fails after the merged log began leaves it empty. Nothing is removed:
+	 * here --hlog is a link to a file.
+	 */
 	write_text(target, "old");
 	unlink(link);
 	assert_int_equal(symlink(target, link), 0);
 	write_text(log, "0.000,1.000\n");
+	m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), "--merge", "--hlog", link, log, NULL);
+	assert_int_equal(m->rc, 1);
+	assert_int_equal(stat(target, &after), 0);
+	assert_int_equal(after.st_size, 3);
+	write_log(log, 1.8e9, 2, 100, 0, u);
+	read_file(log, text, sizeof(text));
+	strcat(text, "2.000,1.000\n");               /* a third interval cut short */
+	write_text(log, text);
 	m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), "--merge", "--hlog", link, log, NULL);
 	assert_int_equal(m->rc, 1);
 	assert_int_equal(lstat(link, &after), 0);

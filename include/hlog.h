@@ -72,7 +72,6 @@ struct hlog_reader {
 
 struct hlog_interval {
 	bool tagged;                /* a Tag= line (HdrHistogram's readers tell "Tag=" from none) */
-	char tag[64];
 	double start_s, length_s;   /* start as written: relative to the base time */
 	struct hist *hist;          /* the caller's, filled by hlog_next */
 };

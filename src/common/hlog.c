@@ -133,17 +133,13 @@ static const char *parse_interval(char *s, struct hlog_interval *iv)
 	double max;
 	const char *why;
 
+	/* Which tag does not matter: only untagged intervals are added, tagged ones counted. */
 	iv->tagged = STARTS_WITH(s, TAG);
-	iv->tag[0] = '\0';
 	if (iv->tagged) {
-		size_t n = strcspn(s + sizeof(TAG) - 1, ",");
-
 		s += sizeof(TAG) - 1;
-		if (s[n] != ',' || n >= sizeof(iv->tag))
+		s += strcspn(s, ",");
+		if (*s++ != ',')
 			return "a Tag= without its fields";
-		memcpy(iv->tag, s, n);
-		iv->tag[n] = '\0';
-		s += n + 1;
 	}
 	if (!(s = number_field(s, &iv->start_s)) || !(s = number_field(s, &iv->length_s)) ||
 	    !(s = number_field(s, &max)))

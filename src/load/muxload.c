@@ -587,11 +587,8 @@ static void print_merge_human(const struct outputs *o, const struct merge_report
  */
 static void empty_if_file(FILE *f)
 {
-	struct stat st;
-
 	__fpurge(f);
-	if (!fstat(fileno(f), &st) && S_ISREG(st.st_mode) && ftruncate(fileno(f), 0))
-		perror(PROG ": --hlog");
+	hlog_restart(f);
 }
 
 /* muxload --merge: 0 when the logs were added and reported, 1 otherwise. */

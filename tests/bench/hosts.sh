@@ -7,6 +7,7 @@
 # Needs root; ends with "hosts: N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+. bench/lib.sh                  # json_num, json_num_in: how the bench scripts read muxload's JSON
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
@@ -26,8 +27,8 @@ skipped() { echo "  skipped: $*"; skip=$((skip + 1)); }
 finish() { echo "hosts: $pass passed, $fail failed, $skip skipped"; exit $((fail > 0)); }
 
 # requests FILE, pct FILE KEY: from muxload's JSON (a run's or --merge's); 0 when absent.
-requests() { _v=$(sed -n 's/.*"requests":\([0-9]*\).*/\1/p' "$1" 2>/dev/null); echo "${_v:-0}"; }
-pct() { _v=$(sed -n "s/.*\"latency_us\":{[^}]*\"$2\":\\([0-9]*\\).*/\\1/p" "$1" 2>/dev/null); echo "${_v:-0}"; }
+requests() { _v=$(json_num "$1" requests 2>/dev/null); echo "${_v:-0}"; }
+pct() { _v=$(json_num_in "$1" latency_us "$2" 2>/dev/null); echo "${_v:-0}"; }
 # same_bucket A B: HdrHistogram counts A and B as equivalent (3 digits: exact below 2048).
 same_bucket() {
 	awk -v a="$1" -v b="$2" 'function bucket(v,  s) { s = 1; while (v >= 2048 * s) s *= 2; return int(v / s) " " s }

@@ -436,30 +436,6 @@ static void log_with_line(const char *path, const char *line)
 	write_text(path, text);
 }
 
-/* A histogram of one value at 2 significant digits: HdrHistogram's encoding, forged. */
-static char *two_digit_histogram(void)
-{
-	struct hist *h = test_alloc(sizeof(*h));
-	uint8_t *z = test_alloc(4096), *raw = test_alloc(1 << 20), *again = test_alloc(4096);
-	uLongf rawn = 1 << 20, zn = 4096 - 8;
-	char *text;
-	long n;
-
-	hist_init(h);
-	hist_record(h, 100);
-	text = hist_encode(h);
-	n = base64_decode(text, strlen(text), z);
-	free(text);
-	assert_true(n > 8);
-	assert_int_equal(uncompress(raw, &rawn, z + 8, (uLong)n - 8), Z_OK);
-	raw[15] = 2;                               /* numberOfSignificantValueDigits, big-endian int at 12 */
-	assert_int_equal(compress2(again + 8, &zn, raw, rawn, 6), Z_OK);
-	memcpy(again, z, 4);
-	again[4] = (uint8_t)(zn >> 24), again[5] = (uint8_t)(zn >> 16), again[6] = (uint8_t)(zn >> 8);
-	again[7] = (uint8_t)zn;
-	return base64_encode(again, 8 + zn);
-}
-
 /* A histogram of `count` samples of 100 us in base64. */
 static char *histogram_of(uint64_t count)
 {
@@ -472,11 +448,32 @@ static char *histogram_of(uint64_t count)
 	return hist_encode(h);
 }
 
-/* Merge good and bad: exit 1 and one line on stderr holding each of the two strings. */
-static void expect_refused(const char *good, const char *bad, const char *where, const char *why)
+/* A histogram of one value at 2 significant digits: HdrHistogram's encoding, forged. */
+static char *two_digit_histogram(void)
+{
+	uint8_t *z = test_alloc(4096), *raw = test_alloc(1 << 20), *again = test_alloc(4096);
+	uLongf rawn = 1 << 20, zn = 4096 - 8;
+	char *text = histogram_of(1);
+	long n;
+
+	n = base64_decode(text, strlen(text), z);
+	free(text);
+	assert_true(n > 8);
+	assert_int_equal(uncompress(raw, &rawn, z + 8, (uLong)n - 8), Z_OK);
+	raw[15] = 2;                               /* numberOfSignificantValueDigits, big-endian int at 12 */
+	assert_int_equal(compress2(again + 8, &zn, raw, rawn, 6), Z_OK);
+	memcpy(again, z, 4);
+	again[4] = (uint8_t)(zn >> 24), again[5] = (uint8_t)(zn >> 16), again[6] = (uint8_t)(zn >> 8);
+	again[7] = (uint8_t)zn;
+	return base64_encode(again, 8 + zn);
+}
+
+/* bad holding text, merged with good: exit 1 and one line on stderr holding each of the two strings. */
+static void expect_refused(const char *good, const char *bad, const char *text, const char *where, const char *why)
 {
 	struct run *m = test_alloc(sizeof(*m));
 
+	write_text(bad, text);
 	m->rc = run_prog(m->out, OUT_MAX, m->err, sizeof(m->err), muxload(), "--merge", good, bad, NULL);
 	if (m->rc != 1 || lines_in(m->err) != 1 || !strstr(m->err, where) || !strstr(m->err, why))
 		fail_msg("wanted '%s' and '%s': exit %d, stderr: %s", where, why, m->rc, m->err);
@@ -492,20 +489,15 @@ static void bad_times_and_counts(const char *good, const char *bad)
 	char *text = test_alloc(OUT_MAX);
 
 	snprintf(text, OUT_MAX, "#[StartTime: inf (seconds since epoch)]\n0.000,1.000,0.100,%s\n", one);
-	write_text(bad, text);
-	expect_refused(good, bad, "bad.hlog:1:", "StartTime");
+	expect_refused(good, bad, text, "bad.hlog:1:", "StartTime");
 	snprintf(text, OUT_MAX, "#[BaseTime: 1e300 (seconds since epoch)]\n0.000,1.000,0.100,%s\n", one);
-	write_text(bad, text);
-	expect_refused(good, bad, "bad.hlog:1:", "BaseTime");
+	expect_refused(good, bad, text, "bad.hlog:1:", "BaseTime");
 	snprintf(text, OUT_MAX, "1e17,1.000,0.100,%s\n", one);
-	write_text(bad, text);
-	expect_refused(good, bad, "bad.hlog:1:", "out of range");
+	expect_refused(good, bad, text, "bad.hlog:1:", "out of range");
 	snprintf(text, OUT_MAX, "0.000,1.000,0.100,%s\n", huge);
-	write_text(bad, text);
-	expect_refused(good, bad, "bad.hlog:1:", "2^53");
+	expect_refused(good, bad, text, "bad.hlog:1:", "2^53");
 	snprintf(text, OUT_MAX, "#[ValueUnit: us]\n0.000,1.000,0.100,%s\n1.000,1.000,0.100,%s\n", big, big);
-	write_text(bad, text);
-	expect_refused(good, bad, "--merge", "2^53 samples in all");
+	expect_refused(good, bad, text, "--merge", "2^53 samples in all");
 	free(one), free(huge), free(big);
 }
 
